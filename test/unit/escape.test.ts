@@ -1,0 +1,67 @@
+// Terminal escaping and password masking: nothing printed can steer the terminal or leak a password.
+import {describe, expect, test} from 'vitest';
+import {escapeText, redactUrl, safeUrl} from '../../src/report/escape.js';
+
+describe('escapeText', () => {
+  test.each([
+    ['plain text', 'https://a.test/x?y=1', 'https://a.test/x?y=1'],
+    ['CSI clear screen', 'a\x1b[2Jb', 'a\\x1b[2Jb'],
+    ['CSI cursor up', '\x1b[1A\x1b[2K', '\\x1b[1A\\x1b[2K'],
+    ['OSC retitle (BEL)', '\x1b]0;pwned\x07', '\\x1b]0;pwned\\x07'],
+    ['OSC 8 hyperlink (ST)', '\x1b]8;;http://evil\x1b\\x\x1b]8;;\x1b\\', '\\x1b]8;;http://evil\\x1b\\x\\x1b]8;;\\x1b\\'],
+    ['CR forging a line', 'https://a.test/x\r  OK https://b.test/', 'https://a.test/x\\x0d  OK https://b.test/'],
+    ['LF forging a line', 'x\nfetchall: 0 failed', 'x\\x0afetchall: 0 failed'],
+    ['TAB and NUL', 'a\tb\0c', 'a\\x09b\\x00c'],
+    ['DEL and backspace', 'ab\x7f\x08', 'ab\\x7f\\x08'],
+    ['C1 CSI and NEL', 'a\u009b31mb\u0085', 'a\\x9b31mb\\x85'],
+    ['C1 boundaries', '\u0080\u009f\u00a0', '\\x80\\x9f\u00a0'],
+    ['bidi override', 'invoice\u202egpj.exe', 'invoice\\u202egpj.exe'],
+    ['bidi embeddings', '\u202a\u202b\u202c\u202d', '\\u202a\\u202b\\u202c\\u202d'],
+    ['bidi isolates', '\u2066a\u2067b\u2068c\u2069', '\\u2066a\\u2067b\\u2068c\\u2069'],
+    ['bidi marks and separators', '\u200e\u200f\u061c\u2028\u2029', '\\u200e\\u200f\\u061c\\u2028\\u2029'],
+    ['non-ASCII text is kept', 'https://例子.测试/路径 ü 😀', 'https://例子.测试/路径 ü 😀'],
+    ['backslash is kept as is', 'a\\b', 'a\\b'],
+  ])('%s', (_name, input, expected) => {
+    expect(escapeText(input)).toBe(expected);
+  });
+
+  test('no control character survives', () => {
+    const all = Array.from({length: 0xa0}, (_, i) => String.fromCharCode(i)).join('');
+    const escaped = escapeText(all);
+    expect(escaped).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/u);
+  });
+});
+
+describe('redactUrl', () => {
+  test.each([
+    ['user and password', 'http://u:p@h/', 'http://u:***@h/'],
+    ['empty user', 'https://:p@h', 'https://:***@h'],
+    ['no password', 'https://u@h/x', 'https://u@h/x'],
+    ['empty password', 'https://u:@h/x', 'https://u:@h/x'],
+    ['no userinfo', 'https://h:8080/a:b@c', 'https://h:8080/a:b@c'],
+    ['@ in the password (last @ ends the userinfo)', 'http://a:b@c@d/x', 'http://a:***@d/x'],
+    ['colon in the password', 'http://a:b:c@d/', 'http://a:***@d/'],
+    ['@ only in the query', 'https://h/?x=a:b@c', 'https://h/?x=a:b@c'],
+    ['@ only in the fragment', 'https://h#a:b@c', 'https://h#a:b@c'],
+    ['upper-case scheme', 'HTTPS://U:P@H/', 'HTTPS://U:***@H/'],
+    ['port kept', 'http://u:secret@h:8080/p', 'http://u:***@h:8080/p'],
+    ['inside a message', 'redirect to http://a:b@c/ refused', 'redirect to http://a:***@c/ refused'],
+    ['two URLs', 'http://a:1@x/ -> https://b:2@y/', 'http://a:***@x/ -> https://b:***@y/'],
+    ['not a parsable URL', 'http://u:p@[bad/', 'http://u:***@[bad/'],
+    ['newline inside the userinfo', 'http://u:p\n@h/', 'http://u:***@h/'],
+    ['space ends the authority', 'http://h and u:p@x', 'http://h and u:p@x'],
+    ['other scheme', 'ftp://u:p@h/', 'ftp://u:***@h/'],
+  ])('%s', (_name, input, expected) => {
+    expect(redactUrl(input)).toBe(expected);
+  });
+});
+
+describe('safeUrl', () => {
+  test('redacts, then escapes', () => {
+    expect(safeUrl('https://u:p@h/\x1b[2J\r')).toBe('https://u:***@h/\\x1b[2J\\x0d');
+  });
+
+  test('a control character cannot hide the password from redaction', () => {
+    expect(safeUrl('http://u:p\t@h/')).toBe('http://u:***@h/');
+  });
+});
