@@ -1,0 +1,106 @@
+// Anything thrown while fetching (undici UND_ERR_*, errno, TLS, parser) → our ErrorCode and whether to retry.
+import {FetchallError, type ErrorCode} from './errors.js';
+
+/** Statuses worth another attempt: the server may answer differently later. */
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+/** Codes the retry policy tries again; every other code is final. */
+export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set(['dns', 'connect', 'reset', 'timeout']);
+
+const BY_CODE: Readonly<Record<string, ErrorCode>> = {
+  ENOTFOUND: 'dns',
+  EAI_AGAIN: 'dns',
+  EAI_FAIL: 'dns',
+  EAI_NONAME: 'dns',
+  EAI_NODATA: 'dns',
+  ECONNREFUSED: 'connect',
+  EHOSTUNREACH: 'connect',
+  ENETUNREACH: 'connect',
+  EHOSTDOWN: 'connect',
+  ENETDOWN: 'connect',
+  EADDRNOTAVAIL: 'connect',
+  ECONNRESET: 'reset',
+  EPIPE: 'reset',
+  ECONNABORTED: 'reset',
+  UND_ERR_SOCKET: 'reset',
+  UND_ERR_CLOSED: 'reset',
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'reset',
+  ERR_STREAM_PREMATURE_CLOSE: 'reset',
+  ETIMEDOUT: 'timeout',
+  UND_ERR_CONNECT_TIMEOUT: 'timeout',
+  UND_ERR_HEADERS_TIMEOUT: 'timeout',
+  UND_ERR_BODY_TIMEOUT: 'timeout',
+  UND_ERR_HEADERS_OVERFLOW: 'protocol',
+  UND_ERR_INFO: 'protocol',
+  UND_ERR_INVALID_ARG: 'protocol',
+  UND_ERR_NOT_SUPPORTED: 'protocol',
+  UND_ERR_RESPONSE: 'protocol',
+  HPE_INVALID_CONSTANT: 'protocol',
+  Z_DATA_ERROR: 'protocol',
+  Z_BUF_ERROR: 'protocol',
+  ERR_BROTLI_DECOMPRESSION_FAILED: 'protocol',
+  ERR__ERROR_FORMAT_PADDING_1: 'protocol',
+  UND_ERR_PRX_CONN: 'connect',
+  UND_ERR_PRX_TLS: 'tls',
+};
+
+const HUMAN: Readonly<Record<ErrorCode, string>> = {
+  invalid_url: 'invalid URL',
+  dns: 'host name not found',
+  connect: 'could not connect',
+  tls: 'TLS failure',
+  timeout: 'timed out',
+  reset: 'connection broken',
+  protocol: 'protocol error',
+  http_status: 'HTTP error',
+  too_large: 'body too large',
+  too_many_redirects: 'too many redirects',
+  checksum: 'checksum mismatch',
+  write: 'cannot write file',
+  aborted: 'aborted',
+};
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as {code?: unknown} | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function codeFor(error: unknown): ErrorCode | undefined {
+  // Walk the cause chain: undici wraps socket and TLS errors.
+  for (let e = error, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as {cause?: unknown}).cause, depth++) {
+    const code = codeOf(e);
+    if (code === undefined) continue;
+    const mapped = BY_CODE[code];
+    if (mapped !== undefined) return mapped;
+    if (code.startsWith('HPE_')) return 'protocol';
+    if (code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code.includes('CERT') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT'
+      || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code === 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY') return 'tls';
+  }
+  const message = error instanceof Error ? error.message : '';
+  if (/SSL|TLS|certificate/i.test(message)) return 'tls';
+  return undefined;
+}
+
+/**
+ * Map an error thrown by an attempt to a FetchallError with the contract's code and retry verdict.
+ * FetchallErrors pass through unchanged.
+ * @example classify(Object.assign(new Error('x'), {code: 'ECONNREFUSED'})).code === 'connect'
+ */
+export function classify(error: unknown): FetchallError {
+  if (error instanceof FetchallError) return error;
+  const code = codeFor(error) ?? 'protocol';
+  const detail = describe(error);
+  return new FetchallError(code, detail === '' ? HUMAN[code] : `${HUMAN[code]}: ${detail}`, {
+    retryable: RETRYABLE_CODES.has(code),
+    cause: error,
+  });
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = codeOf(error);
+  const causeCode = codeOf((error as {cause?: unknown}).cause);
+  const message = error.message.split('\n')[0] ?? '';
+  const shown = code !== undefined && !code.startsWith('UND_ERR') && !message.includes(code) ? `${message} (${code})` : message;
+  return causeCode !== undefined && !shown.includes(causeCode) ? `${shown} (${causeCode})` : shown;
+}

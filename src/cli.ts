@@ -1,0 +1,141 @@
+// The CLI: argv → validated options → run → stdout/report/stderr → exit code. The only module that touches process.
+import {CommanderError} from 'commander';
+import {mkdirSync} from 'node:fs';
+import type {Readable, Writable} from 'node:stream';
+import {OutputError, UsageError} from './errors.js';
+import {buildProgram, type RawFlags} from './cli/program.js';
+import {cliName, normalizeOptions, type FetchAllOptions, type RunOptions} from './options.js';
+
+/** The process pieces main() uses, injectable for in-process tests. */
+export interface CliIo {
+  readonly argv: readonly string[];
+  readonly stdin: Readable & {isTTY?: boolean};
+  readonly stdout: Writable & {isTTY?: boolean};
+  readonly stderr: Writable & {isTTY?: boolean; columns?: number};
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Register signal handlers; returns a function that removes them. */
+  readonly onSignal: (handler: (signal: NodeJS.Signals) => void) => () => void;
+}
+
+/** Exit codes of the contract. */
+export const EXIT = {ok: 0, failed: 1, usage: 2, output: 3, internal: 70, deadline: 124, sigint: 130, sigterm: 143, pipe: 141} as const;
+
+/** Parse argv, run, and resolve with the exit code. Never throws for anything a user can cause. */
+export async function main(io: CliIo): Promise<number> {
+  const err = (line: string): void => {
+    io.stderr.write(line.endsWith('\n') ? line : line + '\n');
+  };
+  let flags: RawFlags;
+  let lists: string[];
+  const program = buildProgram({out: (s) => io.stdout.write(s), err: (s) => io.stderr.write(s)});
+  try {
+    program.parse(io.argv as string[], {from: 'user'});
+    flags = program.opts<RawFlags>();
+    lists = program.args;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+      err(`fetchall: ${error.message.replace(/^error: /, '')} (see --help)`);
+      return EXIT.usage;
+    }
+    throw error;
+  }
+  let options: RunOptions;
+  try {
+    options = validate(flags, lists, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err(`fetchall: ${error.message}`);
+      return EXIT.usage;
+    }
+    throw error;
+  }
+  // Loaded only now, so --version and --help stay fast (no undici, no chalk).
+  const {execute} = await import('./cli/execute.js');
+  return execute(io, flags, lists, options);
+}
+
+function validate(flags: RawFlags, lists: string[], io: CliIo): RunOptions {
+  if (flags.quiet === true && flags.verbose === true) throw new UsageError('-q/--quiet and -v/--verbose cannot be used together');
+  if (flags.resume === true && flags.report === undefined) throw new UsageError('--resume needs --report FILE');
+  const outputDir = flags.outputDir === '-' ? undefined : flags.outputDir;
+  if (flags.name !== undefined && outputDir === undefined) throw new UsageError('--name needs -o/--output-dir DIR');
+  if (flags.skipExisting === true && outputDir === undefined) throw new UsageError('--skip-existing needs -o/--output-dir DIR');
+  if (lists.length === 0 && io.stdin.isTTY === true) {
+    throw new UsageError('no list given and standard input is a terminal: name a file of URLs, or pipe one in (see --help)');
+  }
+  const raw: FetchAllOptions = {
+    concurrency: flags.concurrency,
+    perHost: flags.perHost,
+    rate: flags.rate,
+    shard: flags.shard,
+    header: flags.header,
+    userAgent: flags.userAgent,
+    method: flags.method,
+    connectTimeout: flags.connectTimeout,
+    idleTimeout: flags.idleTimeout,
+    timeout: flags.timeout,
+    maxRedirects: flags.maxRedirects,
+    maxSize: flags.maxSize,
+    compressed: flags.compressed,
+    insecure: flags.insecure,
+    proxy: flags.proxy,
+    retries: flags.retries,
+    retryDelay: flags.retryDelay,
+    retryMaxDelay: flags.retryMaxDelay,
+    outputDir,
+    name: flags.name,
+    skipExisting: flags.skipExisting,
+    ordered: flags.ordered,
+    checksum: flags.checksum,
+    failFast: flags.failFast,
+    maxFailures: flags.maxFailures,
+    deadline: flags.deadline,
+  };
+  const options = normalizeOptions(raw, (camel) => (camel === 'header' ? '-H/--header' : camel === 'outputDir' ? '-o/--output-dir' : cliName(camel)));
+  return options;
+}
+
+/** Create the output folder before the first request: a failure here is exit 3. */
+export function makeOutputDir(dir: string): void {
+  try {
+    mkdirSync(dir, {recursive: true});
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new OutputError(`cannot create output folder ${dir}: ${code ?? String(error)}`, {code, cause: error});
+  }
+}
+
+/** The real process, for bin/fetchall.js. */
+export function processIo(): CliIo {
+  return {
+    argv: process.argv.slice(2),
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    onSignal: (handler) => {
+      const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+      for (const s of signals) process.on(s, handler);
+      return () => {
+        for (const s of signals) process.off(s, handler);
+      };
+    },
+  };
+}
+
+/** Entry point for bin/fetchall.js: run and exit with the contract's code. */
+export async function run(): Promise<void> {
+  let code: number;
+  try {
+    code = await main(processIo());
+  } catch (error) {
+    process.stderr.write(`fetchall: internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (process.env['FETCHALL_DEBUG'] === '1' && error instanceof Error) process.stderr.write(`${error.stack ?? ''}\n`);
+    code = EXIT.internal;
+  }
+  process.exitCode = code;
+  // Let stdout drain; pending sockets are destroyed by the run, so the process ends by itself.
+  // A hard exit makes sure a stray timer or socket never keeps a finished run alive.
+  process.stdout.write('', () => process.exit(code));
+}

@@ -1,0 +1,195 @@
+// The CLI's run: lists → fetchAll → records to stdout/report, progress and summary to stderr → exit code.
+import {join} from 'node:path';
+import {OutputError, UsageError} from '../errors.js';
+import {countEntries} from '../input/count.js';
+import {closeLists, openLists, readEntries, type OpenList} from '../input/read-lists.js';
+import type {RunOptions} from '../options.js';
+import {recordToJson, type FetchRecord} from '../record.js';
+import {colorLevel, makeChalk} from '../report/color.js';
+import {ProgressTicker} from '../report/progress.js';
+import {readOkUrls, ReportFile} from '../report/report-file.js';
+import {RunStats} from '../report/stats.js';
+import {formatFailureLine, formatSummary, formatVerboseLine} from '../report/summary.js';
+import {escapeText} from '../report/escape.js';
+import {runEntries} from '../run.js';
+import {NameAssigner} from '../sinks/naming.js';
+import {inShard} from '../parse/shard.js';
+import {FileSink} from '../sinks/file-sink.js';
+import {StdoutSink} from '../sinks/stdout-sink.js';
+import {StreamWriter} from '../sinks/stream-writer.js';
+import type {BodySink} from '../sinks/types.js';
+import type {RawFlags} from './program.js';
+import {EXIT, makeOutputDir, type CliIo} from '../cli.js';
+
+/** Run with validated options and resolve with the exit code. */
+export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], options: RunOptions): Promise<number> {
+  const err = (line: string): void => {
+    io.stderr.write(line + '\n');
+  };
+  let lists: OpenList[];
+  try {
+    lists = await openLists(listPaths, () => io.stdin);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err(`fetchall: ${error.message}`);
+      return EXIT.usage;
+    }
+    throw error;
+  }
+  const out = new StreamWriter(io.stdout, 'standard output');
+  if (flags.dryRun === true) return dryRun(lists, options, flags, out, err);
+
+  let report: ReportFile | undefined;
+  let resumeOk: Set<string> | undefined;
+  try {
+    if (options.outputDir !== undefined) makeOutputDir(options.outputDir);
+    if (flags.report !== undefined && flags.resume === true) resumeOk = await readOkUrls(flags.report);
+    if (flags.report !== undefined) report = ReportFile.open(flags.report);
+  } catch (error) {
+    closeLists(lists);
+    if (error instanceof OutputError) {
+      err(`fetchall: ${error.message}`);
+      return EXIT.output;
+    }
+    throw error;
+  }
+
+  const level = colorLevel({noColorFlag: !flags.color, env: io.env, isTTY: io.stderr.isTTY === true});
+  const chalk = makeChalk(level);
+  const stats = new RunStats({total: null});
+  const mode = flags.quiet === true ? 'off' : io.stderr.isTTY === true ? 'tty' : flags.progress === true ? 'plain' : 'off';
+  const ticker = new ProgressTicker({stream: io.stderr, stats, chalk, mode});
+  const counting = new AbortController();
+  if (mode !== 'off' && lists.every((l) => l.regularFile && l.path !== undefined)) {
+    countEntries(lists.map((l) => l.path!), options.shard, counting.signal).then(
+      (total) => {
+        stats.total = total;
+      },
+      () => {},
+    );
+  }
+
+  const controller = new AbortController();
+  let signalled: NodeJS.Signals | undefined;
+  let sink: BodySink | undefined;
+  const removeSignals = io.onSignal((signal) => {
+    if (signalled === undefined) {
+      signalled = signal;
+      controller.abort(new Error(`interrupted by ${signal}`));
+      return;
+    }
+    // A second signal: skip the wait, but still leave no temporary file behind.
+    sink?.cleanupSync?.();
+    process.exit(signalCode(signalled));
+  });
+
+  const bodiesToStdout = options.outputDir === undefined && flags.json !== true;
+  sink = options.outputDir !== undefined ? new FileSink(options.outputDir) : bodiesToStdout ? new StdoutSink(out) : undefined;
+  const run = runEntries(readEntries(lists), options, controller.signal, {
+    sink,
+    resumeOk,
+    env: io.env,
+    onRequest: () => {
+      stats.requestsStarted++;
+    },
+  });
+  ticker.start();
+  let fatal: OutputError | undefined;
+  let internal: unknown;
+  try {
+    for await (const record of run) {
+      stats.add(record);
+      if (report !== undefined) report.append(recordToJson(record));
+      if (flags.json === true) {
+        const pending = out.write(recordToJson(record) + '\n');
+        if (pending !== undefined) await pending;
+      }
+      if (flags.verbose === true) ticker.printAbove(formatVerboseLine(record, chalk));
+    }
+  } catch (error) {
+    if (error instanceof OutputError) fatal = error;
+    else internal = error;
+  } finally {
+    counting.abort();
+    ticker.stop();
+    report?.close();
+    removeSignals();
+  }
+  fatal ??= run.fatal ?? out.failure;
+  if (internal !== undefined) throw internal;
+
+  const pipeClosed = fatal?.code === 'EPIPE' || out.failure?.code === 'EPIPE';
+  if (pipeClosed) return EXIT.pipe;
+  if (fatal !== undefined && signalled === undefined) {
+    printEnd(flags, stats, chalk, err);
+    err(`fetchall: ${escapeText(fatal.message)}`);
+    return EXIT.output;
+  }
+  await out.flush();
+  printEnd(flags, stats, chalk, err);
+  if (signalled !== undefined) return signalCode(signalled);
+  switch (run.stopReason) {
+    case 'deadline':
+      return EXIT.deadline;
+    case 'fail-fast':
+    case 'max-failures':
+      return EXIT.failed;
+    default:
+      return stats.failed > 0 ? EXIT.failed : EXIT.ok;
+  }
+}
+
+function signalCode(signal: NodeJS.Signals): number {
+  return signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
+}
+
+function printEnd(flags: RawFlags, stats: RunStats, chalk: ReturnType<typeof makeChalk>, err: (line: string) => void): void {
+  if (flags.quiet === true) {
+    for (const failure of stats.failures) err(formatFailureLine(failureRecord(failure), chalk));
+    const more = stats.failed - stats.failures.length;
+    if (more > 0) err(`… and ${more} more`);
+    return;
+  }
+  for (const line of formatSummary(stats, chalk, performance.now())) err(line);
+}
+
+function failureRecord(failure: RunStats['failures'][number]): FetchRecord {
+  return {
+    index: failure.index, url: failure.url, ok: false, status: failure.status, final_url: null, bytes: 0,
+    duration_ms: 0, attempts: 0, file: null, skipped: false, sha256: null,
+    error: failure.code === null ? null : {code: failure.code, message: failure.message},
+  };
+}
+
+/** --dry-run: the plan, one `URL<TAB>FILE` per selected entry (or the would-be records); no request. */
+async function dryRun(lists: OpenList[], options: RunOptions, flags: RawFlags, out: StreamWriter, err: (line: string) => void): Promise<number> {
+  const names = options.outputDir === undefined ? undefined : new NameAssigner(options.name);
+  let invalid = 0;
+  for await (const entry of readEntries(lists)) {
+    const name = names?.assign(entry) ?? undefined;
+    if (options.shard !== undefined && !inShard(entry.index, options.shard)) continue;
+    const file = name === undefined || options.outputDir === undefined ? null : join(options.outputDir, name);
+    if (entry.invalid !== undefined) {
+      invalid++;
+      if (flags.quiet !== true && flags.json !== true) err(`fetchall: ${escapeText(entry.invalid)}`);
+    }
+    const line = flags.json === true
+      ? recordToJson({
+          index: entry.index, url: entry.url, ok: entry.invalid === undefined, status: null, final_url: null, bytes: 0,
+          duration_ms: 0, attempts: 0, file: entry.invalid === undefined ? file : null, skipped: false, sha256: null,
+          error: entry.invalid === undefined ? null : {code: 'invalid_url', message: entry.invalid},
+        })
+      : `${entry.url}\t${file ?? '-'}`;
+    const pending = out.write(line + '\n');
+    if (pending !== undefined) {
+      try {
+        await pending;
+      } catch {
+        return out.failure?.code === 'EPIPE' ? EXIT.pipe : EXIT.output;
+      }
+    }
+  }
+  await out.flush();
+  if (out.failure !== undefined) return out.failure.code === 'EPIPE' ? EXIT.pipe : EXIT.output;
+  return invalid > 0 ? EXIT.failed : EXIT.ok;
+}

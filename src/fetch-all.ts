@@ -1,0 +1,41 @@
+// fetchAll(entries, options): the library's entry point, adapting plain URLs and objects to entries.
+import {UsageError} from './errors.js';
+import {entryFromValue, parseTargetUrl} from './input/parse-line.js';
+import {libraryName, normalizeOptions, type FetchAllOptions, type RunOptions} from './options.js';
+import type {Entry} from './record.js';
+import {runEntries, type FetchAllRun} from './run.js';
+
+/** A URL, or an object as a JSON list line would give it. */
+export type EntryInput = string | URL | {url: string; name?: string; sha256?: string; headers?: Record<string, string>};
+
+/**
+ * Fetch every entry, at most `options.concurrency` at a time, pulling entries lazily as slots free up.
+ * Records come out as entries finish. Bad options throw a TypeError at once.
+ * @example
+ * for await (const record of fetchAll(['https://a.test/x'], {concurrency: 3, outputDir: 'out'})) console.log(record.ok);
+ */
+export function fetchAll(entries: Iterable<EntryInput> | AsyncIterable<EntryInput>, options: FetchAllOptions = {}): FetchAllRun {
+  let normalized: RunOptions;
+  try {
+    normalized = normalizeOptions(options, libraryName);
+  } catch (error) {
+    if (error instanceof UsageError) throw new TypeError(error.message);
+    throw error;
+  }
+  return runEntries(toEntries(entries), normalized, options.signal, {env: process.env});
+}
+
+async function* toEntries(inputs: Iterable<EntryInput> | AsyncIterable<EntryInput>): AsyncGenerator<Entry> {
+  let index = 0;
+  for await (const input of inputs) {
+    index++;
+    const where = `entry ${index}`;
+    if (typeof input === 'string' || input instanceof URL) {
+      const text = String(input);
+      const target = parseTargetUrl(text);
+      yield typeof target === 'string' ? {index, url: text, target: undefined, invalid: `${where}: ${target}`} : {index, url: text, target};
+    } else {
+      yield entryFromValue(input, index, where, JSON.stringify(input) ?? String(input));
+    }
+  }
+}

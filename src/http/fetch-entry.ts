@@ -1,0 +1,113 @@
+// One entry from first attempt to final verdict: gates, shared permit, p-retry policy, timeouts.
+import pRetry, {AbortError} from 'p-retry';
+import {classify} from '../classify.js';
+import {FetchallError, OutputError} from '../errors.js';
+import type {Release, Semaphore} from '../semaphore.js';
+import {sleep} from '../sleep.js';
+import {attempt, hostKey, type AttemptEnvironment, type EntryState} from './attempt.js';
+import type {HostGate} from './host-gate.js';
+import {retryWait} from './retry-policy.js';
+
+/** Everything shared by the run that one entry needs. */
+export interface EntryEnvironment extends AttemptEnvironment {
+  /** The run's one semaphore: every attempt holds one of its permits, and only while it runs. */
+  readonly global: Semaphore;
+  readonly hosts: HostGate;
+  readonly signal: AbortSignal;
+}
+
+/** How many attempts started, and the final error if the entry failed. */
+export interface EntryOutcome {
+  attempts: number;
+  error: FetchallError | undefined;
+}
+
+/**
+ * Fetch one entry with retries. `prepaid` is a global permit the caller already holds for the first
+ * attempt; it is used only when the host is free right now, else given back before waiting.
+ * Fatal output errors are rethrown; every other failure ends in the outcome's `error`.
+ */
+export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepaid: Release | undefined): Promise<EntryOutcome> {
+  const {options, signal} = env;
+  const host = hostKey(state.entry.target!);
+  const outcome: EntryOutcome = {attempts: 0, error: undefined};
+  let permit = prepaid;
+  const once = async (): Promise<void> => {
+    let hostRelease: Release | undefined;
+    let globalRelease: Release | undefined;
+    try {
+      // Order matters: host pause, then the host's permit, then the global permit. Waiting for a
+      // busy or paused host must never hold a global slot.
+      if (permit !== undefined && env.hosts.isOpen(host)) {
+        globalRelease = permit;
+        permit = undefined;
+        hostRelease = await env.hosts.acquire(host, signal);
+      } else {
+        permit?.();
+        permit = undefined;
+        hostRelease = await env.hosts.acquire(host, signal);
+        globalRelease = await env.global.acquire(signal);
+      }
+      outcome.attempts++;
+      await attemptWithTimeout(env, state);
+    } catch (error) {
+      if (signal.aborted) throw new AbortError(abortedError(signal));
+      if (error instanceof OutputError) throw new AbortError(error);
+      throw classify(error);
+    } finally {
+      globalRelease?.();
+      hostRelease?.();
+    }
+  };
+  try {
+    await pRetry(once, {
+      retries: options.retries,
+      factor: 1,
+      // p-retry waits nothing itself: the wait happens in shouldRetry, after the permits are released.
+      minTimeout: 0,
+      maxTimeout: 0,
+      randomize: false,
+      maxRetryTime: Infinity,
+      unref: false,
+      signal,
+      shouldConsumeRetry: () => true,
+      onFailedAttempt: () => {},
+      shouldRetry: async ({error, attemptNumber}) => {
+        if (!(error instanceof FetchallError) || !error.retryable) return false;
+        await sleep(retryWait(attemptNumber, error.retryAfterMs, options.retryDelay, options.retryMaxDelay), signal);
+        return true;
+      },
+    });
+  } catch (error) {
+    if (error instanceof OutputError) throw error;
+    outcome.error = signal.aborted ? abortedError(signal) : classify(error);
+  } finally {
+    permit?.();
+  }
+  return outcome;
+}
+
+function abortedError(signal: AbortSignal): FetchallError {
+  const reason: unknown = signal.reason;
+  const why = reason instanceof Error && reason.message !== '' && reason.name !== 'AbortError' ? reason.message : 'the run was stopped';
+  return new FetchallError('aborted', `aborted: ${why}`);
+}
+
+async function attemptWithTimeout(env: EntryEnvironment, state: EntryState): Promise<void> {
+  const {timeout} = env.options;
+  if (timeout <= 0) return attempt(env, state, env.signal);
+  const controller = new AbortController();
+  const expired = new FetchallError('timeout', `no complete answer within --timeout ${timeout} ms`, {retryable: true});
+  const timer = setTimeout(() => controller.abort(expired), timeout);
+  const forward = (): void => controller.abort(env.signal.reason);
+  env.signal.addEventListener('abort', forward, {once: true});
+  try {
+    await attempt(env, state, controller.signal);
+  } catch (error) {
+    if (controller.signal.aborted && !env.signal.aborted) throw expired;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    env.signal.removeEventListener('abort', forward);
+  }
+}

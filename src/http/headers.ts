@@ -1,0 +1,38 @@
+// Which headers a request carries: ours, the user's, the entry's, and the few that cross origins.
+import type {RunOptions} from '../options.js';
+import type {Entry} from '../record.js';
+
+/** Headers that may follow a redirect to another origin; everything else the user gave stays home. */
+const CROSS_ORIGIN_SAFE: ReadonlySet<string> = new Set(['accept', 'accept-language', 'user-agent', 'accept-encoding']);
+
+/** The URL as sent, without user name or password (they travel as Authorization instead). */
+export function withoutCredentials(url: URL): string {
+  if (url.username === '' && url.password === '') return url.href;
+  const copy = new URL(url.href);
+  copy.username = '';
+  copy.password = '';
+  return copy.href;
+}
+
+/**
+ * The headers for a request to the entry's own origin: defaults, `-H`, then the entry's headers,
+ * plus Basic credentials from the URL and Accept-Encoding with --compressed.
+ */
+export function requestHeaders(options: RunOptions, entry: Entry, origin: URL): Record<string, string> {
+  const headers: Record<string, string> = {...options.headers};
+  if (entry.headers !== undefined) Object.assign(headers, entry.headers);
+  if (options.compressed) headers['accept-encoding'] = 'gzip, deflate, br';
+  if ((origin.username !== '' || origin.password !== '') && headers['authorization'] === undefined) {
+    const user = decodeURIComponent(origin.username);
+    const password = decodeURIComponent(origin.password);
+    headers['authorization'] = 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
+  }
+  return headers;
+}
+
+/** What crosses to another origin: Accept, Accept-Language, User-Agent (and our Accept-Encoding). */
+export function crossOriginHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (CROSS_ORIGIN_SAFE.has(name)) out[name] = value;
+  return out;
+}

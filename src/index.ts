@@ -1,0 +1,7 @@
+// The library surface: re-exports only.
+export {fetchAll, type EntryInput} from './fetch-all.js';
+export {Semaphore, type Release} from './semaphore.js';
+export {FetchallError, OutputError, UsageError, type ErrorCode} from './errors.js';
+export type {FetchRecord, RecordError} from './record.js';
+export type {FetchAllOptions} from './options.js';
+export type {FetchAllRun, StopReason} from './run.js';

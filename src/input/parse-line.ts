@@ -1,0 +1,111 @@
+// One list line → an Entry (valid or invalid_url), or null for a blank or comment line. Pure.
+import type {Entry} from '../record.js';
+import {validateHeaderPair} from '../parse/header.js';
+
+// The WHATWG parser silently drops TAB/CR/LF and trims C0; we refuse them instead of guessing.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const SHA256 = /^[0-9a-fA-F]{64}$/;
+const ENTRY_KEYS = new Set(['url', 'name', 'sha256', 'headers']);
+
+/** Where a line came from, for messages such as `urls.txt:12: …`. */
+export interface LineOrigin {
+  readonly list: string;
+  readonly line: number;
+}
+
+/**
+ * Parse and validate a URL text: http(s) only, no control characters.
+ * @returns the URL, or a problem description.
+ */
+export function parseTargetUrl(text: string): URL | string {
+  if (CONTROL.test(text)) return 'the URL contains a control character';
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return 'not a valid URL';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return `unsupported scheme "${url.protocol.slice(0, -1)}" (only http and https)`;
+  }
+  if (url.hostname === '') return 'the URL has no host';
+  return url;
+}
+
+/**
+ * Turn one line into an entry numbered `index`, or null when the line is blank or a comment.
+ * @example parseLine('https://a.test/x  x.txt', 1, {list: 'urls.txt', line: 1})
+ */
+export function parseLine(raw: string, index: number, origin: LineOrigin): Entry | null {
+  const line = raw.trim();
+  if (line === '' || line.startsWith('#')) return null;
+  const where = `${origin.list}:${origin.line}`;
+  if (line.startsWith('{')) return parseJsonEntry(line, index, where);
+  const gap = line.search(/\s/);
+  const url = gap === -1 ? line : line.slice(0, gap);
+  const name = gap === -1 ? undefined : line.slice(gap).trim() || undefined;
+  const target = parseTargetUrl(url);
+  if (typeof target === 'string') return invalid(index, url, `${where}: ${target}`);
+  return {index, url, target, name};
+}
+
+function invalid(index: number, url: string, message: string): Entry {
+  return {index, url, target: undefined, invalid: message};
+}
+
+function parseJsonEntry(line: string, index: number, where: string): Entry {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return invalid(index, line, `${where}: not valid JSON`);
+  }
+  return entryFromValue(value, index, where, line);
+}
+
+/**
+ * Validate an entry object (`{url, name, sha256, headers}`) as a JSON line or the library gives it.
+ * `raw` is what the record's `url` shows when there is no usable `url`.
+ */
+export function entryFromValue(value: unknown, index: number, where: string, raw: string): Entry {
+  const line = raw;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return invalid(index, line, `${where}: a JSON entry must be an object`);
+  }
+  const object = value as Record<string, unknown>;
+  const url = object['url'];
+  if (typeof url !== 'string') return invalid(index, line, `${where}: "url" must be a string`);
+  for (const key of Object.keys(object)) {
+    if (!ENTRY_KEYS.has(key)) return invalid(index, url, `${where}: unknown key "${key}"`);
+  }
+  const {name, sha256, headers} = object;
+  if (name !== undefined && (typeof name !== 'string' || name.trim() === '')) {
+    return invalid(index, url, `${where}: "name" must be a non-empty string`);
+  }
+  if (sha256 !== undefined && (typeof sha256 !== 'string' || !SHA256.test(sha256))) {
+    return invalid(index, url, `${where}: "sha256" must be 64 hex digits`);
+  }
+  let entryHeaders: Record<string, string> | undefined;
+  if (headers !== undefined) {
+    if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
+      return invalid(index, url, `${where}: "headers" must be an object of strings`);
+    }
+    entryHeaders = {};
+    for (const [key, v] of Object.entries(headers as Record<string, unknown>)) {
+      if (typeof v !== 'string') return invalid(index, url, `${where}: header "${key}" must be a string`);
+      const problem = validateHeaderPair(key, v);
+      if (problem !== null) return invalid(index, url, `${where}: ${problem}`);
+      entryHeaders[key.toLowerCase()] = v.trim();
+    }
+  }
+  const target = parseTargetUrl(url);
+  if (typeof target === 'string') return invalid(index, url, `${where}: ${target}`);
+  return {
+    index,
+    url,
+    target,
+    name: typeof name === 'string' ? name.trim() : undefined,
+    sha256: typeof sha256 === 'string' ? sha256.toLowerCase() : undefined,
+    headers: entryHeaders,
+  };
+}

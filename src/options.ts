@@ -1,0 +1,202 @@
+// Options, from the CLI's strings or the library's values, validated once into one frozen RunOptions.
+import {UsageError} from './errors.js';
+import {parseDuration} from './parse/duration.js';
+import {parseSize} from './parse/size.js';
+import {parseRate} from './parse/rate.js';
+import {parseShard} from './parse/shard.js';
+import {parseHeader, validateHeaderPair} from './parse/header.js';
+import {parseMaxFailures, parseWholeNumber} from './parse/number.js';
+import {validateTemplate} from './sinks/naming.js';
+import {VERSION} from './version.js';
+
+/** What `fetchAll` and the CLI accept: the long flags in camelCase. */
+export interface FetchAllOptions {
+  concurrency?: number | string | undefined;
+  perHost?: number | string | undefined;
+  rate?: number | string | undefined;
+  shard?: string | {index: number; count: number} | undefined;
+  header?: readonly string[] | Readonly<Record<string, string>> | undefined;
+  userAgent?: string | undefined;
+  method?: string | undefined;
+  connectTimeout?: number | string | undefined;
+  idleTimeout?: number | string | undefined;
+  timeout?: number | string | undefined;
+  maxRedirects?: number | string | undefined;
+  maxSize?: number | string | undefined;
+  compressed?: boolean | undefined;
+  insecure?: boolean | undefined;
+  proxy?: string | undefined;
+  retries?: number | string | undefined;
+  retryDelay?: number | string | undefined;
+  retryMaxDelay?: number | string | undefined;
+  outputDir?: string | undefined;
+  name?: string | undefined;
+  skipExisting?: boolean | undefined;
+  ordered?: boolean | undefined;
+  checksum?: boolean | undefined;
+  failFast?: boolean | undefined;
+  maxFailures?: number | string | undefined;
+  deadline?: number | string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export type FailureBudget = {kind: 'count'; value: number} | {kind: 'percent'; value: number};
+
+/** The validated, normalised options one run uses. Durations and sizes are milliseconds and bytes. */
+export interface RunOptions {
+  readonly concurrency: number;
+  readonly perHost: number | undefined;
+  /** Starts per second. */
+  readonly rate: number | undefined;
+  readonly shard: {readonly index: number; readonly count: number} | undefined;
+  /** Request headers with lowercase names, user-agent and accept included. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly method: 'GET' | 'HEAD';
+  readonly connectTimeout: number;
+  readonly idleTimeout: number;
+  readonly timeout: number;
+  readonly maxRedirects: number;
+  readonly maxSize: number | undefined;
+  readonly compressed: boolean;
+  readonly insecure: boolean;
+  readonly proxy: string | undefined;
+  readonly retries: number;
+  readonly retryDelay: number;
+  readonly retryMaxDelay: number;
+  readonly outputDir: string | undefined;
+  readonly name: string;
+  readonly skipExisting: boolean;
+  readonly ordered: boolean;
+  readonly checksum: boolean;
+  readonly failFast: boolean;
+  readonly maxFailures: FailureBudget | undefined;
+  readonly deadline: number;
+}
+
+/** How an option is called in messages: `--flag` for the CLI, `options.name` for the library. */
+export type Namer = (camel: string) => string;
+
+export const cliName: Namer = (camel) => '--' + camel.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+export const libraryName: Namer = (camel) => `options.${camel}`;
+
+export const DEFAULTS = Object.freeze({
+  concurrency: 8,
+  connectTimeout: 10_000,
+  idleTimeout: 30_000,
+  timeout: 0,
+  maxRedirects: 10,
+  retries: 2,
+  retryDelay: 500,
+  retryMaxDelay: 30_000,
+  name: '{basename}',
+});
+
+function duration(value: number | string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0) throw new UsageError(`${flag} must be a duration ≥ 0 (got ${String(value)})`);
+    return value;
+  }
+  return parseDuration(value, flag);
+}
+
+function whole(value: number | string | undefined, fallback: number | undefined, flag: string, min: number, max: number): number | undefined {
+  if (value === undefined) return fallback;
+  return parseWholeNumber(String(value), flag, min, max);
+}
+
+function size(value: number | string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 1) throw new UsageError(`${flag} must be a size > 0 (got ${String(value)})`);
+    return Math.floor(value);
+  }
+  return parseSize(value, flag);
+}
+
+function headers(raw: FetchAllOptions, name: Namer): Record<string, string> {
+  const out: Record<string, string> = {
+    'user-agent': raw.userAgent ?? `fetchall/${VERSION}`,
+    accept: '*/*',
+  };
+  if (raw.userAgent !== undefined && /[\r\n\0]/.test(raw.userAgent)) {
+    throw new UsageError(`${name('userAgent')} must not contain CR, LF or NUL`);
+  }
+  const given = raw.header;
+  if (given === undefined) return out;
+  const pairs: [string, string][] = Array.isArray(given)
+    ? (given as readonly string[]).map((text) => parseHeader(text, name('header')))
+    : Object.entries(given).map(([k, v]): [string, string] => {
+        const problem = validateHeaderPair(k, v);
+        if (problem !== null) throw new UsageError(`${name('header')}: ${problem}`);
+        return [k.toLowerCase(), v];
+      });
+  for (const [k, v] of pairs) out[k] = v;
+  return out;
+}
+
+/**
+ * Validate every option once. Throws UsageError naming the option; `name` picks how it is named.
+ * @example normalizeOptions({concurrency: '3', timeout: '10s'}, cliName).timeout === 10000
+ */
+export function normalizeOptions(raw: FetchAllOptions, name: Namer = libraryName): RunOptions {
+  const method = (raw.method ?? 'GET').toUpperCase();
+  if (method !== 'GET' && method !== 'HEAD') {
+    throw new UsageError(`${name('method')} must be GET or HEAD (got "${raw.method ?? ''}")`);
+  }
+  const template = raw.name ?? DEFAULTS.name;
+  validateTemplate(template, name('name'));
+  if (raw.outputDir !== undefined && raw.outputDir === '') {
+    throw new UsageError(`${name('outputDir')} must not be empty`);
+  }
+  const shard = raw.shard === undefined ? undefined : typeof raw.shard === 'string' ? parseShard(raw.shard, name('shard')) : raw.shard;
+  if (shard !== undefined && !(Number.isSafeInteger(shard.index) && Number.isSafeInteger(shard.count) && shard.index >= 1 && shard.index <= shard.count)) {
+    throw new UsageError(`${name('shard')} must be K/N with 1 ≤ K ≤ N`);
+  }
+  let rate: number | undefined;
+  if (raw.rate !== undefined) rate = typeof raw.rate === 'number' ? (raw.rate > 0 && Number.isFinite(raw.rate) ? raw.rate : NaN) : parseRate(raw.rate, name('rate'));
+  if (rate !== undefined && Number.isNaN(rate)) throw new UsageError(`${name('rate')} must be a number of requests per second > 0`);
+  const retryDelay = duration(raw.retryDelay, DEFAULTS.retryDelay, name('retryDelay'));
+  const retryMaxDelay = duration(raw.retryMaxDelay, DEFAULTS.retryMaxDelay, name('retryMaxDelay'));
+  return Object.freeze({
+    concurrency: whole(raw.concurrency, DEFAULTS.concurrency, name('concurrency'), 1, 10_000)!,
+    perHost: whole(raw.perHost, undefined, name('perHost'), 1, 10_000),
+    rate,
+    shard: shard === undefined ? undefined : Object.freeze({...shard}),
+    headers: Object.freeze(headers(raw, name)),
+    method,
+    connectTimeout: duration(raw.connectTimeout, DEFAULTS.connectTimeout, name('connectTimeout')),
+    idleTimeout: duration(raw.idleTimeout, DEFAULTS.idleTimeout, name('idleTimeout')),
+    timeout: duration(raw.timeout, DEFAULTS.timeout, name('timeout')),
+    maxRedirects: whole(raw.maxRedirects, DEFAULTS.maxRedirects, name('maxRedirects'), 0, 1000)!,
+    maxSize: size(raw.maxSize, name('maxSize')),
+    compressed: raw.compressed === true,
+    insecure: raw.insecure === true,
+    proxy: proxyUrl(raw.proxy, name('proxy')),
+    retries: whole(raw.retries, DEFAULTS.retries, name('retries'), 0, 1000)!,
+    retryDelay,
+    retryMaxDelay,
+    outputDir: raw.outputDir,
+    name: template,
+    skipExisting: raw.skipExisting === true,
+    ordered: raw.ordered === true,
+    checksum: raw.checksum === true,
+    failFast: raw.failFast === true,
+    maxFailures: raw.maxFailures === undefined ? undefined : parseMaxFailures(String(raw.maxFailures), name('maxFailures')),
+    deadline: duration(raw.deadline, 0, name('deadline')),
+  });
+}
+
+function proxyUrl(value: string | undefined, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`${flag} must be a URL such as http://proxy:3128 (got "${value}")`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`${flag} must be an http:// or https:// URL (got "${value}")`);
+  }
+  return value;
+}

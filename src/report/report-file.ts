@@ -1,0 +1,77 @@
+// --report FILE: one append per record as it completes, and --resume's reading of it.
+import {closeSync, createReadStream, openSync, writeSync} from 'node:fs';
+import {createInterface} from 'node:readline';
+import {OutputError} from '../errors.js';
+
+/**
+ * Appends records to a report. One write(2) per line on an O_APPEND descriptor, so a crash leaves only
+ * whole lines and concurrent shards appending to one file do not tear each other's lines.
+ * @example const report = ReportFile.open('run.jsonl'); report.append(json); report.close();
+ */
+export class ReportFile {
+  readonly #fd: number;
+  readonly #path: string;
+
+  private constructor(fd: number, path: string) {
+    this.#fd = fd;
+    this.#path = path;
+  }
+
+  /** Open (create) for appending; an OutputError when it cannot be. */
+  static open(path: string): ReportFile {
+    try {
+      return new ReportFile(openSync(path, 'a'), path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new OutputError(`cannot open report ${path}: ${code ?? String(error)}`, {code, cause: error});
+    }
+  }
+
+  append(line: string): void {
+    const buffer = Buffer.from(line + '\n');
+    try {
+      let written = 0;
+      while (written < buffer.length) written += writeSync(this.#fd, buffer, written);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new OutputError(`cannot write report ${this.#path}: ${code ?? String(error)}`, {code, cause: error});
+    }
+  }
+
+  close(): void {
+    try {
+      closeSync(this.#fd);
+    } catch {
+      // closing twice or after a failure changes nothing for the user
+    }
+  }
+}
+
+/**
+ * The URLs whose latest record in a report is ok. A missing report counts as empty; a torn or
+ * foreign line is ignored. Read as a stream: memory holds only the ok URLs.
+ */
+export async function readOkUrls(path: string): Promise<Set<string>> {
+  const ok = new Set<string>();
+  const stream = createReadStream(path);
+  const opened = await new Promise<boolean>((resolve, reject) => {
+    stream.once('open', () => resolve(true));
+    stream.once('error', (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? resolve(false) : reject(error)));
+  }).catch((error: NodeJS.ErrnoException) => {
+    throw new OutputError(`cannot read report ${path}: ${error.code ?? error.message}`, {code: error.code, cause: error});
+  });
+  if (!opened) return ok;
+  for await (const line of createInterface({input: stream, crlfDelay: Infinity})) {
+    if (!line.startsWith('{')) continue;
+    let record: {url?: unknown; ok?: unknown};
+    try {
+      record = JSON.parse(line) as {url?: unknown; ok?: unknown};
+    } catch {
+      continue;
+    }
+    if (typeof record.url !== 'string') continue;
+    if (record.ok === true) ok.add(record.url);
+    else ok.delete(record.url);
+  }
+  return ok;
+}

@@ -1,0 +1,358 @@
+// fetchAll(): entries → names → shard/resume/skip filters → host gates → shared semaphore → attempt → sink → records.
+import {lstat} from 'node:fs/promises';
+import {createHash} from 'node:crypto';
+import {createReadStream} from 'node:fs';
+import {join} from 'node:path';
+import type {Dispatcher} from 'undici';
+import {FetchallError, OutputError} from './errors.js';
+import {createDispatcher} from './http/dispatcher.js';
+import {fetchEntry, type EntryEnvironment} from './http/fetch-entry.js';
+import {HostGate} from './http/host-gate.js';
+import type {EntryState} from './http/attempt.js';
+import type {RunOptions} from './options.js';
+import {RateLimiter} from './rate-limit.js';
+import type {Entry, FetchRecord} from './record.js';
+import {Semaphore, type Release} from './semaphore.js';
+import {NameAssigner} from './sinks/naming.js';
+import {inShard} from './parse/shard.js';
+import type {BodySink, BodyTarget} from './sinks/types.js';
+import {FileSink} from './sinks/file-sink.js';
+import {Completions} from './completions.js';
+
+/** Why a run stopped before its list ended. */
+export type StopReason = 'aborted' | 'fail-fast' | 'max-failures' | 'deadline' | 'output';
+
+/** Hooks and injections the CLI (and tests) use; not part of the documented library surface. */
+export interface RunInternals {
+  /** Where bodies go when there is no output folder (the CLI's stdout sink); default: discarded. */
+  readonly sink?: BodySink | undefined;
+  /** URLs whose latest report record is ok (`--resume`): skipped without a request. */
+  readonly resumeOk?: ReadonlySet<string> | undefined;
+  readonly dispatcher?: Dispatcher | undefined;
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
+  /** Called for every request sent (first attempts, retries, redirect hops). */
+  readonly onRequest?: (() => void) | undefined;
+  /** Called when an entry is selected (passed shard filter), for progress totals. */
+  readonly onSelected?: ((entry: Entry) => void) | undefined;
+}
+
+/** The async iterable fetchAll returns, which also tells why it stopped early, if it did. */
+export interface FetchAllRun extends AsyncIterable<FetchRecord> {
+  /** Set once the run stopped before the end of its list. */
+  readonly stopReason: StopReason | undefined;
+  /** The fatal output error that stopped the run, if any. */
+  readonly fatal: OutputError | undefined;
+}
+
+/**
+ * Run entries through the pipeline; records come out as entries finish (in input order with `ordered`).
+ * The caller's options must already be normalised.
+ */
+export function runEntries(entries: AsyncIterable<Entry> | Iterable<Entry>, options: RunOptions, signal: AbortSignal | undefined, internals: RunInternals = {}): FetchAllRun {
+  const state = {stopReason: undefined as StopReason | undefined, fatal: undefined as OutputError | undefined};
+  const iterable: FetchAllRun = {
+    get stopReason() {
+      return state.stopReason;
+    },
+    get fatal() {
+      return state.fatal;
+    },
+    [Symbol.asyncIterator]: () => execute(entries, options, signal, internals, state)[Symbol.asyncIterator](),
+  };
+  return iterable;
+}
+
+interface Pending {
+  readonly seq: number;
+  record: FetchRecord;
+  target: BodyTarget | undefined;
+}
+
+async function* execute(
+  entries: AsyncIterable<Entry> | Iterable<Entry>,
+  options: RunOptions,
+  outerSignal: AbortSignal | undefined,
+  internals: RunInternals,
+  state: {stopReason: StopReason | undefined; fatal: OutputError | undefined},
+): AsyncGenerator<FetchRecord> {
+  const controller = new AbortController();
+  const stop = (reason: StopReason, error?: Error): void => {
+    if (controller.signal.aborted) return;
+    state.stopReason = reason;
+    controller.abort(error ?? new Error(reason === 'aborted' ? 'the run was stopped' : `stopped by ${reason}`));
+  };
+  const onOuterAbort = (): void => stop('aborted');
+  if (outerSignal?.aborted) stop('aborted');
+  outerSignal?.addEventListener('abort', onOuterAbort, {once: true});
+  const deadline = options.deadline > 0 ? setTimeout(() => stop('deadline', new Error('the --deadline was reached')), options.deadline) : undefined;
+
+  const signal = controller.signal;
+  const ownDispatcher = internals.dispatcher === undefined;
+  const dispatcher = internals.dispatcher ?? createDispatcher(options, internals.env ?? {});
+  const sink: BodySink | undefined = internals.sink ?? (options.outputDir !== undefined ? new FileSink(options.outputDir) : undefined);
+  const global = new Semaphore(options.concurrency);
+  const hosts = new HostGate(options.perHost);
+  const rate = options.rate === undefined ? undefined : new RateLimiter(options.rate);
+  const onRequest = internals.onRequest;
+  const env: EntryEnvironment = {
+    options,
+    dispatcher,
+    sink,
+    global,
+    hosts,
+    signal,
+    beforeRequest: rate === undefined
+      ? (onRequest === undefined ? noop : onRequest)
+      : (s) => {
+          const wait = rate.take(s);
+          if (wait === undefined) return onRequest?.();
+          return wait.then(() => onRequest?.());
+        },
+    pauseHost: (host, ms) => hosts.pause(host, ms),
+  };
+  const names = options.outputDir === undefined ? undefined : new NameAssigner(options.name);
+  const completions = new Completions<Pending>(options.ordered);
+  // The reader may run ahead of the oldest unfinished entry by this many entries, no more.
+  const window = Math.max(1024, options.concurrency * 4);
+  let active = 0;
+  let seq = 0;
+  let emitted = 0;
+  let finished = 0;
+  let failed = 0;
+  let pumpDone = false;
+  let pumpError: unknown;
+  const slotFreed = new Signal();
+
+  const judge = (record: FetchRecord): void => {
+    if (record.skipped || record.error?.code === 'aborted') return;
+    finished++;
+    if (record.ok) return;
+    failed++;
+    if (options.failFast) stop('fail-fast');
+    const budget = options.maxFailures;
+    if (budget === undefined) return;
+    if (budget.kind === 'count' ? failed > budget.value : finished >= 20 && failed * 100 > budget.value * finished) stop('max-failures');
+  };
+
+  const finish = (pending: Pending): void => {
+    judge(pending.record);
+    completions.push(pending);
+  };
+
+  const runOne = async (entry: Entry, mySeq: number, name: string | undefined, permit: Release | undefined): Promise<void> => {
+    const started = performance.now();
+    const entryState: EntryState = {entry, name, target: undefined, hash: undefined, bytes: 0, status: null, finalUrl: null, resumeValidator: undefined};
+    let error: FetchallError | undefined;
+    let attempts = 0;
+    let file: string | null = null;
+    let sha: string | null = null;
+    try {
+      const outcome = await fetchEntry(env, entryState, permit);
+      attempts = outcome.attempts;
+      error = outcome.error;
+      if (error === undefined) {
+        const digest = entryState.hash?.digest('hex');
+        sha = digest ?? null;
+        if (entry.sha256 !== undefined && digest !== entry.sha256) {
+          error = new FetchallError('checksum', `body SHA-256 is ${digest ?? 'unknown'}, expected ${entry.sha256}`);
+        }
+      }
+      if (error === undefined && entryState.target !== undefined) {
+        if (signal.aborted) error = new FetchallError('aborted', 'aborted: the run was stopped');
+        else file = await entryState.target.commit();
+      }
+    } catch (thrown) {
+      if (!(thrown instanceof OutputError)) throw thrown;
+      state.fatal ??= thrown;
+      stop('output', thrown);
+      error = new FetchallError('aborted', `aborted: ${thrown.message}`);
+    }
+    if (error !== undefined) {
+      if (error.code !== 'checksum') sha = null;
+      await entryState.target?.discard();
+    }
+    const ok = error === undefined;
+    finish({
+      seq: mySeq,
+      target: ok ? entryState.target : undefined,
+      record: {
+        index: entry.index,
+        url: entry.url,
+        ok,
+        status: entryState.status,
+        final_url: entryState.finalUrl,
+        bytes: options.method === 'HEAD' ? 0 : entryState.bytes,
+        duration_ms: round(performance.now() - started),
+        attempts,
+        file,
+        skipped: false,
+        sha256: sha,
+        error: error === undefined ? null : {code: error.code, message: error.message},
+      },
+    });
+  };
+
+  const launch = (entry: Entry, name: string | undefined, permit: Release | undefined): void => {
+    const mySeq = seq++;
+    active++;
+    const done = (): void => {
+      active--;
+      slotFreed.notify();
+      completions.wake();
+    };
+    if (entry.invalid !== undefined || entry.target === undefined) {
+      permit?.();
+      finish({seq: mySeq, target: undefined, record: invalidRecord(entry)});
+      done();
+      return;
+    }
+    runOne(entry, mySeq, name, permit).then(done, (error: unknown) => {
+      pumpError ??= error;
+      stop('aborted', error instanceof Error ? error : new Error(String(error)));
+      done();
+    });
+  };
+
+  const skip = (entry: Entry, file: string | null): void => {
+    const mySeq = seq++;
+    finish({seq: mySeq, target: undefined, record: skippedRecord(entry, file)});
+    completions.wake();
+  };
+
+  const pump = async (): Promise<void> => {
+    try {
+      const iterator = (Symbol.asyncIterator in entries ? (entries as AsyncIterable<Entry>)[Symbol.asyncIterator]() : (entries as Iterable<Entry>)[Symbol.iterator]()) as AsyncIterator<Entry> | Iterator<Entry>;
+      try {
+        for (;;) {
+          while (seq - emitted >= window && !signal.aborted) await slotFreed.wait();
+          if (signal.aborted) break;
+          // Read the next entry only once a slot is free: the list is never read far ahead.
+          let permit: Release | undefined;
+          try {
+            permit = await global.acquire(signal);
+          } catch {
+            break;
+          }
+          const step = await iterator.next();
+          if (step.done === true || signal.aborted) {
+            permit();
+            break;
+          }
+          const entry = step.value;
+          const name = names?.assign(entry) ?? undefined;
+          if (options.shard !== undefined && !inShard(entry.index, options.shard)) {
+            permit();
+            continue;
+          }
+          internals.onSelected?.(entry);
+          if (entry.target !== undefined && internals.resumeOk?.has(entry.url) === true) {
+            permit();
+            skip(entry, name === undefined || options.outputDir === undefined ? null : join(options.outputDir, name));
+            continue;
+          }
+          if (options.skipExisting && name !== undefined && entry.target !== undefined && options.outputDir !== undefined) {
+            const path = join(options.outputDir, name);
+            if (await existingMatches(path, entry.sha256)) {
+              permit();
+              skip(entry, path);
+              continue;
+            }
+          }
+          launch(entry, name, permit);
+        }
+      } finally {
+        await (iterator as AsyncIterator<Entry>).return?.();
+      }
+    } catch (error) {
+      pumpError ??= error;
+      stop('aborted', error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      pumpDone = true;
+      completions.wake();
+    }
+  };
+
+  const pumping = pump();
+  try {
+    for (;;) {
+      const next = completions.take();
+      if (next !== undefined) {
+        if (next.target?.publish !== undefined && !signal.aborted) {
+          try {
+            await next.target.publish();
+          } catch (error) {
+            if (!(error instanceof OutputError)) throw error;
+            state.fatal ??= error;
+            stop('output', error);
+          }
+        }
+        emitted++;
+        slotFreed.notify();
+        yield next.record;
+        continue;
+      }
+      if (pumpDone && active === 0 && completions.size === 0) break;
+      await completions.waitForMore();
+    }
+    await pumping;
+    if (pumpError !== undefined) throw pumpError;
+  } finally {
+    // Whatever ended the iteration (the list, a stop, the caller leaving), nothing may stay in flight.
+    if (!controller.signal.aborted) controller.abort(new Error('the run ended'));
+    if (deadline !== undefined) clearTimeout(deadline);
+    outerSignal?.removeEventListener('abort', onOuterAbort);
+    await pumping;
+    while (active > 0) await slotFreed.wait();
+    for (let leftover = completions.drain(); leftover !== undefined; leftover = completions.drain()) await leftover.target?.discard();
+    await sink?.close();
+    if (ownDispatcher) await dispatcher.destroy().catch(() => {});
+  }
+}
+
+/** Whether an existing file at `path` lets --skip-existing skip it (matching `sha256` when given). */
+async function existingMatches(path: string, sha256: string | undefined): Promise<boolean> {
+  try {
+    const stat = await lstat(path);
+    if (!stat.isFile()) return false;
+  } catch {
+    return false;
+  }
+  if (sha256 === undefined) return true;
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex') === sha256;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+function noop(): void {}
+
+function invalidRecord(entry: Entry): FetchRecord {
+  return {
+    index: entry.index, url: entry.url, ok: false, status: null, final_url: null, bytes: 0, duration_ms: 0,
+    attempts: 0, file: null, skipped: false, sha256: null,
+    error: {code: 'invalid_url', message: entry.invalid ?? 'invalid URL'},
+  };
+}
+
+function skippedRecord(entry: Entry, file: string | null): FetchRecord {
+  return {
+    index: entry.index, url: entry.url, ok: true, status: null, final_url: null, bytes: 0, duration_ms: 0,
+    attempts: 0, file, skipped: true, sha256: null, error: null,
+  };
+}
+
+/** A reusable wake-up: wait() resolves at the next notify(). */
+class Signal {
+  #waiters: (() => void)[] = [];
+  wait(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+  notify(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+}

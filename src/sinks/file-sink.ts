@@ -1,0 +1,147 @@
+// -o DIR: each body streams into a temporary file beside its final name and is renamed in only when complete.
+import {lstat, mkdir} from 'node:fs/promises';
+import {dirname, join, relative, sep} from 'node:path';
+import {FetchallError, OutputError} from '../errors.js';
+import type {Entry} from '../record.js';
+import {resolveInside} from './naming.js';
+import {TempFile, tempPathFor, writeFailure} from './temp-file.js';
+import type {BodySink, BodyTarget} from './types.js';
+
+/**
+ * Writes bodies under one folder. No file appears under its final name until it is complete and
+ * verified; a planted symlink is never followed out of the folder.
+ * @example const sink = new FileSink('out'); const target = sink.open(entry, 'a.txt');
+ */
+export class FileSink implements BodySink {
+  readonly #dir: string;
+  readonly #live = new Set<TempFile>();
+  // Folders already checked and made: no lstat per file for names in the same folder.
+  readonly #folders = new Set<string>();
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  open(_entry: Entry, name: string | undefined): BodyTarget {
+    if (name === undefined) throw new Error('FileSink needs a name for every entry');
+    return new FileTarget(this, join(this.#dir, name), resolveInside(this.#dir, name));
+  }
+
+  /** @internal */ track(file: TempFile): void {
+    this.#live.add(file);
+  }
+
+  /** @internal */ untrack(file: TempFile): void {
+    this.#live.delete(file);
+  }
+
+  /** Make the folders between DIR and `path`, refusing to pass through a symlink or a file. */
+  async prepareFolder(path: string): Promise<void> {
+    const folder = dirname(path);
+    if (this.#folders.has(folder)) return;
+    const root = resolveInside(this.#dir, '.');
+    await mkdir(root, {recursive: true}).catch((error: unknown) => {
+      throw new OutputError(`cannot create output folder ${this.#dir}: ${(error as Error).message}`, {code: (error as NodeJS.ErrnoException).code});
+    });
+    let current = root;
+    for (const segment of relative(root, folder).split(sep).filter((s) => s !== '')) {
+      current = join(current, segment);
+      if (this.#folders.has(current)) continue;
+      let stat;
+      try {
+        stat = await lstat(current);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw writeFailure(error, current);
+        try {
+          await mkdir(current);
+        } catch (mkdirError) {
+          if ((mkdirError as NodeJS.ErrnoException).code !== 'EEXIST') throw writeFailure(mkdirError, current);
+        }
+        stat = await lstat(current);
+      }
+      if (stat.isSymbolicLink()) throw new FetchallError('write', `cannot write under ${current}: it is a symlink, and fetchall never follows one out of the output folder`);
+      if (!stat.isDirectory()) throw new FetchallError('write', `cannot write under ${current}: it is not a folder`);
+      this.#folders.add(current);
+    }
+    this.#folders.add(folder);
+  }
+
+  cleanupSync(): void {
+    for (const file of this.#live) file.removeSync();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#live].map((file) => file.remove()));
+    this.#live.clear();
+  }
+}
+
+class FileTarget implements BodyTarget {
+  readonly #sink: FileSink;
+  readonly #shown: string;
+  readonly #path: string;
+  #file: TempFile | undefined;
+  #preparing: Promise<TempFile> | undefined;
+  #done = false;
+
+  constructor(sink: FileSink, shown: string, path: string) {
+    this.#sink = sink;
+    this.#shown = shown;
+    this.#path = path;
+  }
+
+  get size(): number {
+    return this.#file?.size ?? 0;
+  }
+
+  write(chunk: Buffer): Promise<void> | void {
+    if (this.#file !== undefined) return this.#guard(this.#file.write(chunk));
+    return this.#prepare().then((file) => this.#guard(file.write(chunk)));
+  }
+
+  async reset(): Promise<void> {
+    await this.#file?.truncate().catch((error: unknown) => {
+      throw writeFailure(error, this.#shown);
+    });
+  }
+
+  async commit(): Promise<string | null> {
+    const file = this.#file ?? (await this.#prepare());
+    try {
+      await file.renameTo(this.#path);
+    } catch (error) {
+      await file.remove();
+      throw writeFailure(error, this.#shown);
+    } finally {
+      this.#sink.untrack(file);
+    }
+    this.#done = true;
+    return this.#shown;
+  }
+
+  async discard(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    const file = this.#file ?? (await this.#preparing?.catch(() => undefined));
+    if (file === undefined) return;
+    await file.remove();
+    this.#sink.untrack(file);
+  }
+
+  #prepare(): Promise<TempFile> {
+    this.#preparing ??= this.#sink.prepareFolder(this.#path).then(() => {
+      const file = new TempFile(tempPathFor(this.#path));
+      this.#sink.track(file);
+      this.#file = file;
+      return file;
+    });
+    return this.#preparing;
+  }
+
+  #guard(pending: Promise<void> | void): Promise<void> | void {
+    if (pending === undefined) return;
+    return pending.catch((error: unknown) => {
+      throw writeFailure(error, this.#shown);
+    });
+  }
+}

@@ -1,0 +1,162 @@
+// Bodies to stdout: each held whole (memory, then a temporary file) until complete, then written in one piece.
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import type {Entry} from '../record.js';
+import {TempFile, TEMP_SUFFIX, writeFailure} from './temp-file.js';
+import {randomBytes} from 'node:crypto';
+import type {BodySink, BodyTarget} from './types.js';
+
+/** Where bodies go: the CLI passes its one StreamWriter over stdout. */
+export interface ByteWriter {
+  write(chunk: Buffer): Promise<void> | void;
+}
+
+/** Bodies held in memory across the whole run before they spill to temporary files. */
+export const DEFAULT_MEMORY_BUDGET = 32 * 1024 * 1024;
+
+/**
+ * Never writes a partial body and never interleaves two: a body is published only when complete,
+ * and publishes run one after another.
+ * @example const sink = new StdoutSink(new StreamWriter(process.stdout, 'standard output'));
+ */
+export class StdoutSink implements BodySink {
+  readonly #out: ByteWriter;
+  readonly #budget: number;
+  readonly #spillDir: string;
+  readonly #live = new Set<SpoolTarget>();
+  #used = 0;
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(out: ByteWriter, options: {memoryBudget?: number; spillDir?: string} = {}) {
+    this.#out = out;
+    this.#budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+    this.#spillDir = options.spillDir ?? tmpdir();
+  }
+
+  open(_entry: Entry, _name: string | undefined): BodyTarget {
+    const target = new SpoolTarget(this);
+    this.#live.add(target);
+    return target;
+  }
+
+  /** @internal Reserve memory for a chunk; false means spill to disk. */
+  reserve(bytes: number): boolean {
+    if (this.#used + bytes > this.#budget) return false;
+    this.#used += bytes;
+    return true;
+  }
+
+  /** @internal */ unreserve(bytes: number): void {
+    this.#used -= bytes;
+  }
+
+  /** @internal */ spillPath(): string {
+    return join(this.#spillDir, `.fetchall-${process.pid}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+  }
+
+  /** @internal Serialise publishes: one body at a time on stdout. */
+  enqueue(job: (out: ByteWriter) => Promise<void>): Promise<void> {
+    const run = this.#chain.then(() => job(this.#out));
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  /** @internal */ forget(target: SpoolTarget): void {
+    this.#live.delete(target);
+  }
+
+  cleanupSync(): void {
+    for (const target of this.#live) target.removeSync();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#live].map((t) => t.discard()));
+  }
+}
+
+class SpoolTarget implements BodyTarget {
+  readonly #sink: StdoutSink;
+  #chunks: Buffer[] = [];
+  #memory = 0;
+  #spill: TempFile | undefined;
+
+  constructor(sink: StdoutSink) {
+    this.#sink = sink;
+  }
+
+  get size(): number {
+    return this.#memory + (this.#spill?.size ?? 0);
+  }
+
+  write(chunk: Buffer): Promise<void> | void {
+    if (this.#spill === undefined && this.#sink.reserve(chunk.length)) {
+      this.#chunks.push(chunk);
+      this.#memory += chunk.length;
+      return;
+    }
+    return this.#spillWrite(chunk);
+  }
+
+  async #spillWrite(chunk: Buffer): Promise<void> {
+    try {
+      if (this.#spill === undefined) {
+        this.#spill = new TempFile(this.#sink.spillPath());
+        for (const held of this.#chunks) await this.#spill.write(held);
+        this.#release();
+      }
+      await this.#spill.write(chunk);
+    } catch (error) {
+      throw writeFailure(error, 'a temporary spool file');
+    }
+  }
+
+  async reset(): Promise<void> {
+    this.#release();
+    await this.#spill?.remove();
+    this.#spill = undefined;
+  }
+
+  async commit(): Promise<string | null> {
+    await this.#spill?.close().catch((error: unknown) => {
+      throw writeFailure(error, 'a temporary spool file');
+    });
+    return null;
+  }
+
+  publish(): Promise<void> {
+    return this.#sink.enqueue(async (out) => {
+      try {
+        for (const chunk of this.#chunks) {
+          const pending = out.write(chunk);
+          if (pending !== undefined) await pending;
+        }
+        if (this.#spill !== undefined) {
+          for await (const chunk of this.#spill.read()) {
+            const pending = out.write(chunk);
+            if (pending !== undefined) await pending;
+          }
+        }
+      } finally {
+        await this.discard();
+      }
+    });
+  }
+
+  async discard(): Promise<void> {
+    this.#release();
+    const spill = this.#spill;
+    this.#spill = undefined;
+    await spill?.remove();
+    this.#sink.forget(this);
+  }
+
+  removeSync(): void {
+    this.#spill?.removeSync();
+  }
+
+  #release(): void {
+    this.#sink.unreserve(this.#memory);
+    this.#chunks = [];
+    this.#memory = 0;
+  }
+}

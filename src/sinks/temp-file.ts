@@ -1,0 +1,155 @@
+// A temporary file written in batches at explicit positions: the one way bodies touch the disk.
+import {open, rename, unlink, type FileHandle} from 'node:fs/promises';
+import {unlinkSync} from 'node:fs';
+import {randomBytes} from 'node:crypto';
+import {basename, dirname, join} from 'node:path';
+import {FATAL_WRITE_ERRNOS, FetchallError, OutputError} from '../errors.js';
+
+/** Every temporary file fetchall makes ends with this, so even those a SIGKILL leaves can be found. */
+export const TEMP_SUFFIX = '.fetchall-tmp';
+
+// Small chunks are gathered and written with one writev: many small files stay cheap.
+const BATCH_BYTES = 1024 * 1024;
+
+/** `.NAME.RANDOM.fetchall-tmp` beside `finalPath`, short enough for any file system's 255-byte limit. */
+export function tempPathFor(finalPath: string): string {
+  let base = basename(finalPath);
+  while (Buffer.byteLength(base) > 200) base = base.slice(0, -1);
+  return join(dirname(finalPath), `.${base}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+}
+
+/** Map a file-system error to a per-URL `write` failure, or a fatal OutputError when no file could be written. */
+export function writeFailure(error: unknown, what: string): FetchallError | OutputError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== undefined && FATAL_WRITE_ERRNOS.has(code)) {
+    return new OutputError(`cannot write ${what}: ${describe(code)}`, {code, cause: error});
+  }
+  return new FetchallError('write', `cannot write ${what}: ${code === undefined ? String(error) : describe(code)}`, {cause: error});
+}
+
+function describe(code: string): string {
+  switch (code) {
+    case 'ENOSPC': return 'no space left on device (ENOSPC)';
+    case 'EROFS': return 'read-only file system (EROFS)';
+    case 'EDQUOT': return 'disk quota exceeded (EDQUOT)';
+    case 'EACCES': return 'permission denied (EACCES)';
+    case 'EISDIR': return 'a directory is in the way (EISDIR)';
+    case 'ENOTDIR': return 'a file is in the way of a folder (ENOTDIR)';
+    default: return code;
+  }
+}
+
+/**
+ * A file opened exclusively (never through a planted symlink), written at explicit positions.
+ * @example const file = new TempFile('/out/.a.txt.1f2e.fetchall-tmp'); file.write(buf); await file.flush();
+ */
+export class TempFile {
+  readonly path: string;
+  #handle: FileHandle | undefined;
+  #opening: Promise<FileHandle> | undefined;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #position = 0;
+  #closed = false;
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  /** Bytes written or pending. */
+  get size(): number {
+    return this.#position + this.#pendingBytes;
+  }
+
+  /** Queue a chunk; returns a promise when the batch is full and being written (await it). */
+  write(chunk: Buffer): Promise<void> | void {
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunk.length;
+    if (this.#pendingBytes >= BATCH_BYTES) return this.flush();
+  }
+
+  async flush(): Promise<void> {
+    const handle = await this.#open();
+    while (this.#pending.length > 0) {
+      const batch = this.#pending;
+      const bytes = this.#pendingBytes;
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      let written = 0;
+      while (written < bytes) {
+        const {bytesWritten} = await handle.writev(written === 0 ? batch : [Buffer.concat(batch).subarray(written)], this.#position + written);
+        written += bytesWritten;
+      }
+      this.#position += bytes;
+    }
+  }
+
+  async truncate(): Promise<void> {
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#position = 0;
+    if (this.#handle !== undefined) await this.#handle.truncate(0);
+  }
+
+  /** Flush and close; the file stays. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.#closed = true;
+    await this.#handle?.close();
+    this.#handle = undefined;
+  }
+
+  /** Close and rename onto `finalPath` (atomic: replaces a file or a symlink there, never follows it). */
+  async renameTo(finalPath: string): Promise<void> {
+    await this.close();
+    await rename(this.path, finalPath);
+  }
+
+  /** Close and delete, ignoring errors: used on every failure path. */
+  async remove(): Promise<void> {
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    try {
+      if (this.#opening !== undefined) await (await this.#opening.catch(() => undefined))?.close();
+    } catch {
+      // already closed
+    }
+    this.#handle = undefined;
+    if (this.#opening !== undefined) await unlink(this.path).catch(() => {});
+  }
+
+  /** Delete at once, synchronously: a second signal will not wait for promises. */
+  removeSync(): void {
+    if (this.#opening === undefined) return;
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** The file's bytes so far, for a stdout spool to replay. */
+  async *read(chunkBytes = 256 * 1024): AsyncGenerator<Buffer> {
+    const handle = await open(this.path, 'r');
+    try {
+      for (let position = 0; ; ) {
+        const buffer = Buffer.allocUnsafe(chunkBytes);
+        const {bytesRead} = await handle.read(buffer, 0, chunkBytes, position);
+        if (bytesRead === 0) return;
+        position += bytesRead;
+        yield buffer.subarray(0, bytesRead);
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  #open(): Promise<FileHandle> {
+    if (this.#closed) return Promise.reject(new Error('temporary file already closed'));
+    this.#opening ??= open(this.path, 'wx', 0o644).then((handle) => {
+      this.#handle = handle;
+      return handle;
+    });
+    return this.#opening;
+  }
+}
