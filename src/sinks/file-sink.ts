@@ -1,6 +1,6 @@
 // -o DIR: each body streams into a temporary file beside its final name and is renamed in only when complete.
 import {lstat, mkdir} from 'node:fs/promises';
-import {dirname, join, relative, sep} from 'node:path';
+import {dirname, join, relative, resolve, sep} from 'node:path';
 import {FetchallError, OutputError} from '../errors.js';
 import type {Entry} from '../record.js';
 import {resolveInside} from './naming.js';
@@ -39,7 +39,8 @@ export class FileSink implements BodySink {
   async prepareFolder(path: string): Promise<void> {
     const folder = dirname(path);
     if (this.#folders.has(folder)) return;
-    const root = resolveInside(this.#dir, '.');
+    // DIR itself: resolveInside refuses a name that resolves to the folder, so resolve it directly.
+    const root = resolve(this.#dir);
     await mkdir(root, {recursive: true}).catch((error: unknown) => {
       throw new OutputError(`cannot create output folder ${this.#dir}: ${(error as Error).message}`, {code: (error as NodeJS.ErrnoException).code});
     });
