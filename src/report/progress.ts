@@ -204,8 +204,10 @@ export class ProgressTicker {
   }
 
   #render(): string {
-    // One column short of the width: some terminals wrap as soon as the last column is written.
-    const width = Math.max(1, (this.#stream.columns ?? 80) - 1);
+    // One column short of the width: some terminals wrap as soon as the last column is written. A
+    // pseudo-terminal with no size set (`script`, some CI runners) reports 0 columns: assume 80.
+    const columns = this.#stream.columns !== undefined && this.#stream.columns > 0 ? this.#stream.columns : 80;
+    const width = Math.max(1, columns - 1);
     return renderProgress(this.#stats, this.#now(), width, this.#chalk);
   }
 
