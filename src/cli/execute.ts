@@ -58,7 +58,7 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
   const chalk = makeChalk(level);
   const stats = new RunStats({total: null});
   const mode = flags.quiet === true ? 'off' : io.stderr.isTTY === true ? 'tty' : flags.progress === true ? 'plain' : 'off';
-  const ticker = new ProgressTicker({stream: io.stderr, stats, chalk, mode});
+  const ticker = new ProgressTicker({stream: io.stderr, stats, chalk, mode, ...progressInterval(io.env, mode)});
   const counting = new AbortController();
   if (mode !== 'off' && lists.every((l) => l.regularFile && l.path !== undefined)) {
     countEntries(lists.map((l) => l.path!), options.shard, counting.signal).then(
@@ -137,6 +137,19 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
     default:
       return stats.failed > 0 ? EXIT.failed : EXIT.ok;
   }
+}
+
+/**
+ * Test-only, undocumented on purpose: FETCHALL_PROGRESS_INTERVAL_MS overrides the plain `--progress`
+ * interval (10 s), so an end-to-end test can see the status line without a 10-second run. Not part of
+ * the interface; ignored unless it is a whole number from 10 to 600000, and never applied to the
+ * terminal redraw rate.
+ */
+function progressInterval(env: CliIo['env'], mode: 'tty' | 'plain' | 'off'): {intervalMs?: number} {
+  const raw = env['FETCHALL_PROGRESS_INTERVAL_MS'];
+  if (mode !== 'plain' || raw === undefined || !/^\d+$/.test(raw)) return {};
+  const ms = Number(raw);
+  return ms >= 10 && ms <= 600_000 ? {intervalMs: ms} : {};
 }
 
 function signalCode(signal: NodeJS.Signals): number {
