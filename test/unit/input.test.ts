@@ -1,0 +1,327 @@
+// The list reader: line → entry rules, JSON entries, list/line messages, numbering, and streaming memory.
+import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {Readable} from 'node:stream';
+import {setFlagsFromString} from 'node:v8';
+import {runInNewContext} from 'node:vm';
+import {afterAll, beforeAll, describe, expect, test} from 'vitest';
+import {UsageError} from '../../src/errors.js';
+import {entryFromValue, parseLine, parseTargetUrl} from '../../src/input/parse-line.js';
+import {closeLists, openLists, readEntries, type OpenList} from '../../src/input/read-lists.js';
+import type {Entry} from '../../src/record.js';
+
+const at = {list: 'urls.txt', line: 12};
+
+/** A list read from memory, as openLists would give it for stdin. */
+function memoryList(name: string, text: string | Buffer): OpenList {
+  return {name, stream: Readable.from([Buffer.from(text)]), regularFile: false, path: undefined};
+}
+
+async function collect(lists: OpenList[]): Promise<Entry[]> {
+  const out: Entry[] = [];
+  for await (const entry of readEntries(lists)) out.push(entry);
+  return out;
+}
+
+describe('parseLine: skipped lines', () => {
+  test.each(['', '   ', '\t', '# comment', '   # indented comment', '#https://a.test/x', '\r', '\uFEFF', '\uFEFF# bom comment'])(
+    '%j is skipped',
+    (line) => {
+      expect(parseLine(line, 1, at)).toBeNull();
+    },
+  );
+});
+
+describe('parseLine: URL lines', () => {
+  test.each([
+    ['https://a.test/x', 'https://a.test/x', undefined],
+    ['  https://a.test/x  ', 'https://a.test/x', undefined],
+    ['https://a.test/x\r', 'https://a.test/x', undefined],
+    ['https://a.test/x out/x.txt', 'https://a.test/x', 'out/x.txt'],
+    ['https://a.test/x\tx.txt', 'https://a.test/x', 'x.txt'],
+    ['https://a.test/x \t  my file.txt  ', 'https://a.test/x', 'my file.txt'],
+    ['http://a.test:8080/p?q=1#frag', 'http://a.test:8080/p?q=1#frag', undefined],
+    ['HTTPS://A.TEST/X', 'HTTPS://A.TEST/X', undefined],
+  ])('%j → url %j, name %j', (line, url, name) => {
+    const entry = parseLine(line, 7, at);
+    expect(entry).not.toBeNull();
+    expect(entry!.index).toBe(7);
+    expect(entry!.url).toBe(url);
+    expect(entry!.name).toBe(name);
+    expect(entry!.invalid).toBeUndefined();
+    expect(entry!.target).toBeInstanceOf(URL);
+    expect(entry!.target!.href).toBe(new URL(url).href);
+  });
+
+  test('an IDN host becomes punycode and a non-ASCII path is percent-encoded', () => {
+    const entry = parseLine('https://例子.测试/路径', 1, at)!;
+    expect(entry.url).toBe('https://例子.测试/路径');
+    expect(entry.target!.hostname).toBe('xn--fsqu00a.xn--0zwm56d');
+    expect(entry.target!.pathname).toBe('/%E8%B7%AF%E5%BE%84');
+    expect(entry.target!.href).toBe('https://xn--fsqu00a.xn--0zwm56d/%E8%B7%AF%E5%BE%84');
+  });
+
+  test.each([
+    ['ftp://a.test/x', /unsupported scheme "ftp"/],
+    ['file:///etc/passwd', /unsupported scheme "file"/],
+    ['javascript:alert(1)', /unsupported scheme/],
+    ['mailto:a@b.test', /unsupported scheme/],
+    ['not a url', /not a valid URL/],
+    ['a.test/x', /not a valid URL/],
+    ['http://', /not a valid URL/],
+    ['https://exa\u0001mple.test/', /control character/],
+    ['https://a.test/x\u0000y', /control character/],
+    ['https://a.test/\u007f', /control character/],
+    ['https://a.test/x\u001b[31m', /control character/],
+  ])('%j is invalid_url with a urls.txt:12: message', (line, why) => {
+    const entry = parseLine(line, 3, at)!;
+    expect(entry).not.toBeNull();
+    expect(entry.index).toBe(3);
+    expect(entry.target).toBeUndefined();
+    expect(entry.invalid).toMatch(/^urls\.txt:12: /);
+    expect(entry.invalid).toMatch(why);
+    expect(entry.invalid).not.toMatch(/[\r\n]/);
+  });
+
+  test('the record url of an invalid line is the URL text as given, without the name', () => {
+    expect(parseLine('ftp://a.test/x name.txt', 1, at)!.url).toBe('ftp://a.test/x');
+  });
+
+  test('parseTargetUrl refuses TAB, CR and LF that the WHATWG parser would silently drop', () => {
+    for (const text of ['https://a.test/x\ty', 'https://a.test/x\ny', 'https://a.test/x\ry', '\thttps://a.test/x']) {
+      expect(parseTargetUrl(text)).toMatch(/control character/);
+    }
+    expect(parseTargetUrl('https://a.test/x')).toBeInstanceOf(URL);
+  });
+});
+
+describe('parseLine: JSON entries', () => {
+  const sha = 'ab'.repeat(32);
+
+  test('a full entry', () => {
+    const line = JSON.stringify({url: 'https://a.test/x', name: 'x.bin', sha256: sha.toUpperCase(), headers: {'X-Api-Key': 'k', Accept: 'text/plain'}});
+    const entry = parseLine(`  ${line}  `, 4, at)!;
+    expect(entry.invalid).toBeUndefined();
+    expect(entry.index).toBe(4);
+    expect(entry.url).toBe('https://a.test/x');
+    expect(entry.target!.href).toBe('https://a.test/x');
+    expect(entry.name).toBe('x.bin');
+    expect(entry.sha256).toBe(sha);
+    expect(entry.headers).toEqual({'x-api-key': 'k', accept: 'text/plain'});
+  });
+
+  test('only url', () => {
+    const entry = parseLine('{"url":"http://a.test/"}', 1, at)!;
+    expect(entry.invalid).toBeUndefined();
+    expect(entry.name).toBeUndefined();
+    expect(entry.sha256).toBeUndefined();
+    expect(entry.headers).toBeUndefined();
+  });
+
+  test('an IDN URL in a JSON entry is normalised too', () => {
+    const entry = parseLine('{"url":"https://例子.测试/路径"}', 1, at)!;
+    expect(entry.target!.href).toBe('https://xn--fsqu00a.xn--0zwm56d/%E8%B7%AF%E5%BE%84');
+  });
+
+  test.each([
+    ['{"url":"https://a.test/x"', /not valid JSON/],
+    ['{not json}', /not valid JSON/],
+    ['{"url":5}', /"url" must be a string/],
+    ['{}', /"url" must be a string/],
+    ['{"name":"x"}', /"url" must be a string/],
+    ['{"url":"https://a.test/x","extra":1}', /unknown key "extra"/],
+    ['{"url":"https://a.test/x","__proto__":{}}', /unknown key "__proto__"/],
+    ['{"url":"https://a.test/x","Name":"x"}', /unknown key "Name"/],
+    ['{"url":"https://a.test/x","name":5}', /"name"/],
+    ['{"url":"https://a.test/x","name":null}', /"name"/],
+    ['{"url":"https://a.test/x","sha256":"abc"}', /"sha256" must be 64 hex digits/],
+    [`{"url":"https://a.test/x","sha256":"${'g'.repeat(64)}"}`, /"sha256"/],
+    [`{"url":"https://a.test/x","sha256":"${'a'.repeat(65)}"}`, /"sha256"/],
+    ['{"url":"https://a.test/x","sha256":123}', /"sha256"/],
+    ['{"url":"https://a.test/x","headers":"X: y"}', /"headers"/],
+    ['{"url":"https://a.test/x","headers":["X: y"]}', /"headers"/],
+    ['{"url":"https://a.test/x","headers":null}', /"headers"/],
+    ['{"url":"https://a.test/x","headers":{"X-A":1}}', /header "X-A" must be a string/],
+    ['{"url":"https://a.test/x","headers":{"X-A":"a\\r\\nInjected: 1"}}', /CR, LF or NUL/],
+    ['{"url":"https://a.test/x","headers":{"X-A":"a\\nb"}}', /CR, LF or NUL/],
+    ['{"url":"https://a.test/x","headers":{"X-A":"a\\u0000b"}}', /CR, LF or NUL/],
+    ['{"url":"https://a.test/x","headers":{"X-A\\r\\n":"a"}}', /CR, LF or NUL/],
+    ['{"url":"https://a.test/x","headers":{"Bad Name":"a"}}', /not a valid token/],
+    ['{"url":"https://a.test/x","headers":{"Host":"evil.test"}}', /cannot be set/],
+    ['{"url":"ftp://a.test/x"}', /unsupported scheme/],
+    ['{"url":"nope"}', /not a valid URL/],
+    ['{"url":"https://a.test/\\tx"}', /control character/],
+  ])('%s is invalid_url with a urls.txt:12: message', (line, why) => {
+    const entry = parseLine(line, 9, at)!;
+    expect(entry).not.toBeNull();
+    expect(entry.index).toBe(9);
+    expect(entry.target).toBeUndefined();
+    expect(entry.invalid).toMatch(/^urls\.txt:12: /);
+    expect(entry.invalid).toMatch(why);
+  });
+
+  test('a JSON array or scalar that starts with { is not possible, but entryFromValue refuses non-objects', () => {
+    for (const value of [null, 5, 'https://a.test/x', ['https://a.test/x']]) {
+      const entry = entryFromValue(value, 1, 'entry 1', JSON.stringify(value));
+      expect(entry.invalid).toMatch(/^entry 1: /);
+    }
+  });
+
+  test('the record url of a bad JSON entry is its url when it has one, else the line', () => {
+    expect(parseLine('{"url":"https://a.test/x","extra":1}', 1, at)!.url).toBe('https://a.test/x');
+    expect(parseLine('{"url":5}', 1, at)!.url).toBe('{"url":5}');
+  });
+});
+
+describe('readEntries', () => {
+  test('comments, blanks, BOM, CRLF, names, TABs, invalid lines numbered and named by list:line', async () => {
+    const text = [
+      '\uFEFF# a list with a BOM and CRLF ends',
+      '',
+      'https://a.test/1',
+      '   ',
+      'https://a.test/2  two.txt',
+      '# comment',
+      'ftp://a.test/3',
+      'https://a.test/4\tfour.txt',
+      '{"url":"https://a.test/5","name":"five"}',
+      '{"url":"https://a.test/6","bogus":true}',
+      'https://例子.测试/路径',
+    ].join('\r\n') + '\r\n';
+    const entries = await collect([memoryList('urls.txt', text)]);
+    expect(entries.map((e) => e.index)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(entries.map((e) => e.url)).toEqual([
+      'https://a.test/1',
+      'https://a.test/2',
+      'ftp://a.test/3',
+      'https://a.test/4',
+      'https://a.test/5',
+      'https://a.test/6',
+      'https://例子.测试/路径',
+    ]);
+    expect(entries.map((e) => e.name)).toEqual([undefined, 'two.txt', undefined, 'four.txt', 'five', undefined, undefined]);
+    expect(entries[2]!.invalid).toMatch(/^urls\.txt:7: /);
+    expect(entries[5]!.invalid).toMatch(/^urls\.txt:10: unknown key "bogus"/);
+    expect(entries.filter((e) => e.invalid !== undefined)).toHaveLength(2);
+    for (const entry of entries) expect(entry.url).not.toMatch(/[\r\uFEFF]/);
+    expect(entries[6]!.target!.hostname).toBe('xn--fsqu00a.xn--0zwm56d');
+  });
+
+  test('a BOM on the first line of a URL list is dropped', async () => {
+    const entries = await collect([memoryList('a.txt', '\uFEFFhttps://a.test/x\n')]);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.url).toBe('https://a.test/x');
+    expect(entries[0]!.invalid).toBeUndefined();
+  });
+
+  test('a last line without a newline is read', async () => {
+    const entries = await collect([memoryList('a.txt', 'https://a.test/1\nhttps://a.test/2')]);
+    expect(entries.map((e) => e.url)).toEqual(['https://a.test/1', 'https://a.test/2']);
+  });
+
+  test('indices run on across lists; line numbers restart per list', async () => {
+    const entries = await collect([
+      memoryList('one.txt', '# c\nhttps://a.test/1\nbad\n'),
+      memoryList('-', '\uFEFF\nnope\nhttps://a.test/4\n'),
+    ]);
+    expect(entries.map((e) => e.index)).toEqual([1, 2, 3, 4]);
+    expect(entries[1]!.invalid).toMatch(/^one\.txt:3: /);
+    expect(entries[2]!.invalid).toMatch(/^-:2: /);
+    expect(entries[3]!.url).toBe('https://a.test/4');
+  });
+
+  test('a caller that stops early destroys the list stream', async () => {
+    const list = memoryList('a.txt', 'https://a.test/1\nhttps://a.test/2\nhttps://a.test/3\n');
+    for await (const entry of readEntries([list])) {
+      expect(entry.index).toBe(1);
+      break;
+    }
+    expect(list.stream.destroyed).toBe(true);
+  });
+
+  test('200,000 lines stream through with bounded memory', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const total = 200_000;
+    let produced = 0;
+    // Generated on demand: the list never exists in memory as a whole.
+    const stream = new Readable({
+      read() {
+        let chunk = '';
+        for (let i = 0; i < 500 && produced < total; i++, produced++) {
+          chunk += produced % 1000 === 0 ? `# comment ${produced}\n` : `https://host${produced % 97}.test/some/longer/path/${produced}?q=${produced} name-${produced}.bin\n`;
+        }
+        this.push(chunk === '' ? null : chunk);
+      },
+    });
+    gc();
+    const baseline = process.memoryUsage().heapUsed;
+    let peak = 0;
+    let count = 0;
+    let lastIndex = 0;
+    for await (const entry of readEntries([{name: 'big.txt', stream, regularFile: false, path: undefined}])) {
+      count++;
+      expect(entry.index).toBe(lastIndex + 1);
+      lastIndex = entry.index;
+      if (count % 20_000 === 0) {
+        gc();
+        peak = Math.max(peak, process.memoryUsage().heapUsed - baseline);
+      }
+    }
+    expect(count).toBe(total - total / 1000);
+    // Holding 200,000 entries (URL objects, strings) would take well over 100 MB.
+    expect(peak).toBeLessThan(24 * 1024 * 1024);
+  }, 30_000);
+});
+
+describe('openLists', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fetchall-input-'));
+    await writeFile(join(dir, 'a.txt'), 'https://a.test/1\n');
+    await mkdir(join(dir, 'sub'));
+  });
+  afterAll(async () => {
+    await rm(dir, {recursive: true, force: true});
+  });
+
+  const stdin = (): Readable => Readable.from(['https://a.test/stdin\n']);
+
+  test('no list at all reads standard input', async () => {
+    const lists = await openLists([], stdin);
+    expect(lists.map((l) => l.name)).toEqual(['-']);
+    expect((await collect(lists)).map((e) => e.url)).toEqual(['https://a.test/stdin']);
+  });
+
+  test('files and - in order', async () => {
+    const lists = await openLists([join(dir, 'a.txt'), '-'], stdin);
+    expect(lists.map((l) => l.regularFile)).toEqual([true, false]);
+    expect((await collect(lists)).map((e) => [e.index, e.url])).toEqual([
+      [1, 'https://a.test/1'],
+      [2, 'https://a.test/stdin'],
+    ]);
+  });
+
+  test('- twice is a usage error', async () => {
+    await expect(openLists(['-', join(dir, 'a.txt'), '-'], stdin)).rejects.toBeInstanceOf(UsageError);
+  });
+
+  test('a missing list is a usage error naming it, even after a good one', async () => {
+    const missing = join(dir, 'missing.txt');
+    const error = await openLists([join(dir, 'a.txt'), missing], stdin).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toContain(missing);
+    expect((error as Error).message).not.toMatch(/\n/);
+  });
+
+  test('a directory is a usage error', async () => {
+    await expect(openLists([join(dir, 'sub')], stdin)).rejects.toBeInstanceOf(UsageError);
+  });
+
+  test('closeLists destroys file streams', async () => {
+    const lists = await openLists([join(dir, 'a.txt')], stdin);
+    closeLists(lists);
+    expect(lists[0]!.stream.destroyed).toBe(true);
+  });
+});
