@@ -109,6 +109,8 @@ async function* execute(
           return wait.then(() => onRequest?.());
         },
     pauseHost: (host, ms) => hosts.pause(host, ms),
+    // Stop while the failing attempt still holds its slot, so no other entry starts in the gap.
+    onFinalFailure: options.failFast ? () => stop('fail-fast') : undefined,
   };
   const names = options.outputDir === undefined ? undefined : new NameAssigner(options.name);
   const completions = new Completions<Pending>(options.ordered);
@@ -126,11 +128,13 @@ async function* execute(
   const judge = (record: FetchRecord): void => {
     if (record.skipped || record.error?.code === 'aborted') return;
     finished++;
-    if (record.ok) return;
-    failed++;
-    if (options.failFast) stop('fail-fast');
+    if (!record.ok) {
+      failed++;
+      if (options.failFast) stop('fail-fast');
+    }
+    // A percentage is judged after every finished URL, ok ones too: early failures count once 20 have finished.
     const budget = options.maxFailures;
-    if (budget === undefined) return;
+    if (budget === undefined || failed === 0) return;
     if (budget.kind === 'count' ? failed > budget.value : finished >= 20 && failed * 100 > budget.value * finished) stop('max-failures');
   };
 
@@ -162,10 +166,15 @@ async function* execute(
         else file = await entryState.target.commit();
       }
     } catch (thrown) {
-      if (!(thrown instanceof OutputError)) throw thrown;
-      state.fatal ??= thrown;
-      stop('output', thrown);
-      error = new FetchallError('aborted', `aborted: ${thrown.message}`);
+      // A file that cannot be put in place (a directory at its name) fails this URL as `write`.
+      if (thrown instanceof FetchallError) {
+        error = thrown;
+      } else {
+        if (!(thrown instanceof OutputError)) throw thrown;
+        state.fatal ??= thrown;
+        stop('output', thrown);
+        error = new FetchallError('aborted', `aborted: ${thrown.message}`);
+      }
     }
     if (error !== undefined) {
       if (error.code !== 'checksum') sha = null;
