@@ -1,0 +1,295 @@
+// fetchAll as a library: records over strings and objects, bad options, abort, early break, lazy pulling.
+import {once} from 'node:events';
+import type http from 'node:http';
+import {readFile} from 'node:fs/promises';
+import {join} from 'node:path';
+import {afterAll, afterEach, beforeAll, describe, expect, test, vi} from 'vitest';
+import {fetchAll, Semaphore, type FetchRecord} from '../../src/index.js';
+import {cleanupTemp, makeTempDir} from '../helpers/cli.js';
+import {expectedBytes, sha256Hex, startTestServer, textBody, type TestServer} from '../helpers/server.js';
+
+const RECORD_KEYS = ['index', 'url', 'ok', 'status', 'final_url', 'bytes', 'duration_ms', 'attempts', 'file', 'skipped', 'sha256', 'error'];
+
+let server: TestServer;
+/** Requests to `/hang` that are open now; each resolves `closed` when its connection goes away. */
+const hanging = new Set<http.IncomingMessage>();
+let hangArrived: (() => void) | undefined;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  // Never answers: the request stays in flight until the client gives up on it.
+  server.route('/hang', (req) => {
+    hanging.add(req);
+    req.socket.once('close', () => hanging.delete(req));
+    hangArrived?.();
+  });
+});
+afterAll(async () => {
+  await server.close();
+  await cleanupTemp();
+});
+afterEach(() => {
+  server.resetStats();
+});
+
+/** Resolves once `n` requests to /hang are open at the same time. */
+async function hangsOpen(n: number): Promise<void> {
+  while (hanging.size < n) await new Promise<void>((resolve) => (hangArrived = resolve));
+  hangArrived = undefined;
+}
+
+/** Resolves once no /hang request has an open connection. */
+async function hangsClosed(): Promise<void> {
+  await Promise.all([...hanging].map((req) => (req.socket.destroyed ? undefined : once(req.socket, 'close'))));
+}
+
+async function collect(iterable: AsyncIterable<FetchRecord>): Promise<FetchRecord[]> {
+  const out: FetchRecord[] = [];
+  for await (const record of iterable) out.push(record);
+  return out;
+}
+
+describe('fetchAll: records', () => {
+  test('strings, URL objects and entry objects give one record each, keys in contract order', async () => {
+    const sha = sha256Hex(expectedBytes(1000));
+    const records = await collect(
+      fetchAll(
+        [
+          `${server.url}/text/a`,
+          new URL(`${server.url}/bytes/1000`),
+          {url: `${server.url}/bytes/1000`, name: 'b.bin', sha256: sha},
+          {url: `${server.url}/echo-headers`, headers: {'X-Entry': 'yes'}},
+          `${server.url}/status/404`,
+          'ftp://a.test/x',
+          {url: `${server.url}/bytes/10`, sha256: 'nothex'},
+        ],
+        {concurrency: 3, retries: 0},
+      ),
+    );
+    expect(records).toHaveLength(7);
+    for (const record of records) expect(Object.keys(record)).toEqual(RECORD_KEYS);
+    const byIndex = new Map(records.map((r) => [r.index, r]));
+    expect([...byIndex.keys()].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+
+    const a = byIndex.get(1)!;
+    expect(a).toMatchObject({
+      url: `${server.url}/text/a`, ok: true, status: 200, final_url: `${server.url}/text/a`,
+      bytes: Buffer.byteLength(textBody('a')), attempts: 1, file: null, skipped: false, sha256: null, error: null,
+    });
+    expect(typeof a.duration_ms).toBe('number');
+    expect(a.duration_ms).toBeGreaterThanOrEqual(0);
+
+    expect(byIndex.get(2)).toMatchObject({url: `${server.url}/bytes/1000`, ok: true, bytes: 1000});
+    // An expected sha256 is always checked, and the digest is reported.
+    expect(byIndex.get(3)).toMatchObject({ok: true, bytes: 1000, sha256: sha, file: null});
+    expect(byIndex.get(4)).toMatchObject({ok: true, status: 200});
+    expect(byIndex.get(5)).toMatchObject({ok: false, status: 404, attempts: 1, error: {code: 'http_status'}});
+    expect(byIndex.get(6)).toMatchObject({
+      url: 'ftp://a.test/x', ok: false, status: null, final_url: null, attempts: 0, error: {code: 'invalid_url'},
+    });
+    expect(byIndex.get(6)!.error!.message).toMatch(/^entry 6: /);
+    expect(byIndex.get(7)).toMatchObject({ok: false, attempts: 0, error: {code: 'invalid_url'}});
+
+    const echo = server.requests.find((r) => r.path === '/echo-headers');
+    expect(echo?.headers['x-entry']).toBe('yes');
+    // ftp and the bad sha256 sent nothing.
+    expect(server.requests).toHaveLength(6 - 1);
+  });
+
+  test('an empty input gives no record', async () => {
+    expect(await collect(fetchAll([]))).toEqual([]);
+  });
+
+  test('with outputDir each body is saved under its name', async () => {
+    const dir = await makeTempDir();
+    const records = await collect(
+      fetchAll([`${server.url}/text/one`, {url: `${server.url}/bytes/500`, name: 'sub/b.bin'}], {outputDir: dir, ordered: true}),
+    );
+    expect(records.map((r) => r.file)).toEqual([join(dir, 'one'), join(dir, 'sub/b.bin')]);
+    expect(await readFile(join(dir, 'one'), 'utf8')).toBe(textBody('one'));
+    expect((await readFile(join(dir, 'sub/b.bin'))).equals(expectedBytes(500))).toBe(true);
+  });
+
+  test('ordered: records come out in input order even when later entries finish first', async () => {
+    const urls = [800, 10, 400, 10, 200, 10].map((ms, i) => `${server.url}/slow?ms=${ms}&i=${i}`);
+    const records = await collect(fetchAll(urls, {concurrency: 6, ordered: true}));
+    expect(records.map((r) => r.index)).toEqual([1, 2, 3, 4, 5, 6]);
+    const unordered = await collect(fetchAll(urls, {concurrency: 6}));
+    expect(unordered[0]!.index).not.toBe(1);
+  });
+
+  test('concurrency bounds the requests in flight exactly', async () => {
+    const urls = Array.from({length: 12}, (_, i) => `${server.url}/slow?ms=150&i=${i}`);
+    const records = await collect(fetchAll(urls, {concurrency: 3}));
+    expect(records.every((r) => r.ok)).toBe(true);
+    expect(server.maxInFlight).toBe(3);
+  });
+
+  test('the library writes nothing to stdout or stderr', async () => {
+    const out = vi.spyOn(process.stdout, 'write');
+    const err = vi.spyOn(process.stderr, 'write');
+    try {
+      await collect(fetchAll([`${server.url}/text/quiet`, `${server.url}/status/500`, 'nope'], {retries: 0}));
+      expect(out).not.toHaveBeenCalled();
+      expect(err).not.toHaveBeenCalled();
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
+  });
+
+  test('the Semaphore is exported', () => {
+    expect(new Semaphore(2).available).toBe(2);
+  });
+});
+
+describe('fetchAll: bad options', () => {
+  test.each([
+    [{concurrency: 0}],
+    [{concurrency: 1.5}],
+    [{concurrency: 'abc'}],
+    [{retries: -1}],
+    [{timeout: 'soon'}],
+    [{maxSize: 0}],
+    [{header: ['nocolon']}],
+    [{shard: '3/2'}],
+  ])('%j throws a TypeError at once, before any request', (options) => {
+    let pulled = false;
+    const input = (function* () {
+      pulled = true;
+      yield `${server.url}/text/never`;
+    })();
+    expect(() => fetchAll(input, options as never)).toThrow(TypeError);
+    expect(pulled).toBe(false);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  test('the TypeError names the option', () => {
+    expect(() => fetchAll([], {concurrency: 0})).toThrow(/concurrency/);
+  });
+});
+
+describe('fetchAll: stopping', () => {
+  test('abort via the signal: entries in flight end aborted, the rest are never started', async () => {
+    const controller = new AbortController();
+    const urls = [`${server.url}/text/first`, ...Array.from({length: 10}, (_, i) => `${server.url}/hang?i=${i}`)];
+    const run = fetchAll(urls, {concurrency: 3, signal: controller.signal, retries: 0});
+    const records: FetchRecord[] = [];
+    const done = (async () => {
+      for await (const record of run) records.push(record);
+    })();
+    await hangsOpen(3);
+    controller.abort();
+    await done;
+    expect(run.stopReason).toBe('aborted');
+    const aborted = records.filter((r) => r.error?.code === 'aborted');
+    expect(aborted).toHaveLength(3);
+    for (const record of aborted) expect(record.ok).toBe(false);
+    expect(records.find((r) => r.index === 1)).toMatchObject({ok: true});
+    expect(records).toHaveLength(4);
+    await hangsClosed();
+    expect(hanging.size).toBe(0);
+  });
+
+  test('an already-aborted signal sends nothing', async () => {
+    const records = await collect(fetchAll([`${server.url}/text/a`], {signal: AbortSignal.abort()}));
+    expect(records.filter((r) => r.ok)).toEqual([]);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  test('breaking out of for-await early leaves nothing in flight', async () => {
+    const urls = [`${server.url}/text/fast`, ...Array.from({length: 20}, (_, i) => `${server.url}/hang?b=${i}`)];
+    let pulledAfterBreak = false;
+    let broke = false;
+    let finalized = false;
+    const input = (function* () {
+      try {
+        for (const url of urls) {
+          if (broke) pulledAfterBreak = true;
+          yield url;
+        }
+      } finally {
+        finalized = true;
+      }
+    })();
+    const iterating = (async () => {
+      for await (const record of fetchAll(input, {concurrency: 4})) {
+        expect(record.ok).toBe(true);
+        await hangsOpen(4);
+        broke = true;
+        break;
+      }
+    })();
+    await iterating;
+    // The loop's exit waited for every request to be torn down, and the input was closed.
+    expect(finalized).toBe(true);
+    expect(pulledAfterBreak).toBe(false);
+    await hangsClosed();
+    expect(hanging.size).toBe(0);
+    expect(server.inFlight).toBe(0);
+  });
+
+  test('lazy pulling: an endless input with concurrency 2 is not read far ahead', async () => {
+    let pulled = 0;
+    let closed = false;
+    async function* endless(): AsyncGenerator<string> {
+      try {
+        for (;;) {
+          pulled++;
+          yield `${server.url}/text/n${pulled}`;
+        }
+      } finally {
+        closed = true;
+      }
+    }
+    let count = 0;
+    for await (const record of fetchAll(endless(), {concurrency: 2})) {
+      expect(record.ok).toBe(true);
+      if (++count === 10) break;
+    }
+    expect(closed).toBe(true);
+    expect(pulled).toBeGreaterThanOrEqual(10);
+    expect(pulled).toBeLessThanOrEqual(1024 + 2 + 1);
+  });
+
+  test('lazy pulling while the consumer is slow: the reader stops at the window', async () => {
+    let served = 0;
+    let reached: (() => void) | undefined;
+    server.route('/lazy', (_req, res) => {
+      res.end('ok');
+      if (++served >= 1000) reached?.();
+    });
+    let pulled = 0;
+    function* endless(): Generator<string> {
+      for (;;) {
+        pulled++;
+        yield `${server.url}/lazy?n=${pulled}`;
+      }
+    }
+    let count = 0;
+    for await (const record of fetchAll(endless(), {concurrency: 2})) {
+      expect(record.ok).toBe(true);
+      if (count === 0) {
+        // Hold the first record while the run goes on: finished records pile up only up to the window.
+        if (served < 1000) await new Promise<void>((resolve) => (reached = resolve));
+        // Give it time to overshoot, if it would.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(pulled).toBeLessThanOrEqual(1024 + 2 + 1);
+      }
+      if (++count === 3) break;
+    }
+    expect(pulled).toBeLessThanOrEqual(1024 + 2 + 1);
+  });
+
+  test('an input that throws makes the iteration throw, after tearing down what is in flight', async () => {
+    const boom = new Error('input broke');
+    async function* broken(): AsyncGenerator<string> {
+      yield `${server.url}/hang?t=1`;
+      await hangsOpen(1);
+      throw boom;
+    }
+    await expect(collect(fetchAll(broken(), {concurrency: 2}))).rejects.toBe(boom);
+    await hangsClosed();
+    expect(hanging.size).toBe(0);
+  });
+});
