@@ -14,6 +14,11 @@ export interface EntryEnvironment extends AttemptEnvironment {
   readonly global: Semaphore;
   readonly hosts: HostGate;
   readonly signal: AbortSignal;
+  /**
+   * Told of an entry's final failure (no retry left) while its attempt still holds its permits,
+   * so `--fail-fast` can stop the run before the freed slot starts another entry.
+   */
+  readonly onFinalFailure?: ((error: FetchallError) => void) | undefined;
 }
 
 /** How many attempts started, and the final error if the entry failed. */
@@ -32,6 +37,8 @@ export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepa
   const host = hostKey(state.entry.target!);
   const outcome: EntryOutcome = {attempts: 0, error: undefined};
   let permit = prepaid;
+  // Set once an attempt failed for good: a stop that this failure itself causes must not relabel it.
+  let finalFailure: FetchallError | undefined;
   const once = async (): Promise<void> => {
     let hostRelease: Release | undefined;
     let globalRelease: Release | undefined;
@@ -53,7 +60,12 @@ export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepa
     } catch (error) {
       if (signal.aborted) throw new AbortError(abortedError(signal));
       if (error instanceof OutputError) throw new AbortError(error);
-      throw classify(error);
+      const failure = classify(error);
+      if (!failure.retryable || outcome.attempts > options.retries) {
+        finalFailure = failure;
+        env.onFinalFailure?.(failure);
+      }
+      throw failure;
     } finally {
       globalRelease?.();
       hostRelease?.();
@@ -80,7 +92,7 @@ export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepa
     });
   } catch (error) {
     if (error instanceof OutputError) throw error;
-    outcome.error = signal.aborted ? abortedError(signal) : classify(error);
+    outcome.error = finalFailure ?? (signal.aborted ? abortedError(signal) : classify(error));
   } finally {
     permit?.();
   }
@@ -89,8 +101,9 @@ export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepa
 
 function abortedError(signal: AbortSignal): FetchallError {
   const reason: unknown = signal.reason;
+  // The code already says "aborted": the message says why, without repeating it.
   const why = reason instanceof Error && reason.message !== '' && reason.name !== 'AbortError' ? reason.message : 'the run was stopped';
-  return new FetchallError('aborted', `aborted: ${why}`);
+  return new FetchallError('aborted', why);
 }
 
 async function attemptWithTimeout(env: EntryEnvironment, state: EntryState): Promise<void> {
