@@ -1,0 +1,417 @@
+// The operator's view, end to end: --report, --resume, --dry-run, -q/-v, escaping, colour, summary, progress.
+import {spawn} from 'node:child_process';
+import {existsSync} from 'node:fs';
+import {readFile, writeFile} from 'node:fs/promises';
+import {join} from 'node:path';
+import {afterAll, beforeAll, beforeEach, describe, expect, test} from 'vitest';
+import {BIN_PATH, cleanupTemp, makeTempDir, parseJsonLines, runCli, writeList} from '../helpers/cli.js';
+import {startTestServer, type TestServer} from '../helpers/server.js';
+
+const RECORD_KEYS = ['index', 'url', 'ok', 'status', 'final_url', 'bytes', 'duration_ms', 'attempts', 'file', 'skipped', 'sha256', 'error'];
+const ESC = '\x1b';
+/** An SGR colour sequence such as `\x1b[31m`. */
+const SGR = /\x1b\[\d+(;\d+)*m/;
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+beforeEach(() => server.resetStats());
+afterAll(async () => {
+  await server.close();
+  await cleanupTemp();
+});
+
+/** Paths (with query) the server saw, in arrival order. */
+const seen = (): string[] => server.requests.map((r) => r.url);
+
+async function readReport(path: string): Promise<any[]> {
+  const text = await readFile(path, 'utf8');
+  expect(text.endsWith('\n')).toBe(true);
+  return parseJsonLines(text);
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Run the CLI under a pseudo-terminal with util-linux `script`, so its stderr (and stdout) is a TTY.
+ * Resolves with everything the terminal received and script's exit code (the CLI's, thanks to -e).
+ */
+function runInPty(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 20_000): Promise<{code: number | null; output: string}> {
+  const childEnv: Record<string, string | undefined> = {...process.env, TERM: 'xterm', ...env};
+  for (const name of ['FORCE_COLOR', 'NO_COLOR', 'COLORTERM']) if (!(name in env)) delete childEnv[name];
+  for (const [name, value] of Object.entries(childEnv)) if (value === undefined) delete childEnv[name];
+  const cmd = [process.execPath, BIN_PATH, ...args].map(shellQuote).join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/script', ['-qfec', cmd, '/dev/null'], {env: childEnv, stdio: ['pipe', 'pipe', 'pipe']});
+    let output = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => (output += chunk));
+    child.stderr.on('data', () => {});
+    child.stdin.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({code, output});
+    });
+  });
+}
+
+describe('--report', () => {
+  test('one valid JSON line per record, all keys in order, appended across runs', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'run.jsonl');
+    const list = await writeList([`${server.url}/text/a`, `${server.url}/status/404`, 'ftp://x/']);
+    const first = await runCli([list, '--report', report, '--retries', '0', '-o', join(dir, 'out')]);
+    expect(first.code).toBe(1);
+    const afterFirst = await readReport(report);
+    expect(afterFirst).toHaveLength(3);
+    for (const record of afterFirst) expect(Object.keys(record)).toEqual(RECORD_KEYS);
+    expect(afterFirst.map((r) => r.index).sort()).toEqual([1, 2, 3]);
+    const byIndex = new Map(afterFirst.map((r) => [r.index, r]));
+    expect(byIndex.get(1)).toMatchObject({ok: true, status: 200, file: join(dir, 'out', 'a')});
+    expect(byIndex.get(2)).toMatchObject({ok: false, status: 404, error: {code: 'http_status'}});
+    expect(byIndex.get(3)).toMatchObject({ok: false, error: {code: 'invalid_url'}});
+
+    await runCli([list, '--report', report, '--retries', '0', '-o', join(dir, 'out')]);
+    const afterSecond = await readReport(report);
+    expect(afterSecond).toHaveLength(6);
+    expect(afterSecond.slice(0, 3)).toEqual(afterFirst);
+  });
+
+  test('after a SIGKILL mid-run every line of the report is whole, valid JSON', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'run.jsonl');
+    const lines = Array.from({length: 400}, (_, i) => `${server.url}/slow?ms=${20 + (i % 7) * 10}&i=${i}`);
+    const list = await writeList(lines);
+    const child = spawn(process.execPath, [BIN_PATH, list, '--report', report, '-c', '8', '-o', join(dir, 'out')], {
+      env: {...process.env, NO_COLOR: '1'},
+      stdio: 'ignore',
+    });
+    const closed = new Promise<NodeJS.Signals | null>((resolve) => child.once('close', (_code, signal) => resolve(signal)));
+    const started = Date.now();
+    let count = 0;
+    while (Date.now() - started < 15_000) {
+      await new Promise((r) => setTimeout(r, 15));
+      const text = existsSync(report) ? await readFile(report, 'utf8') : '';
+      count = text.split('\n').length - 1;
+      if (count >= 5) break;
+    }
+    child.kill('SIGKILL');
+    expect(await closed).toBe('SIGKILL');
+    expect(count).toBeGreaterThanOrEqual(5);
+    const records = await readReport(report);
+    expect(records.length).toBeGreaterThanOrEqual(5);
+    expect(records.length).toBeLessThan(400);
+    for (const record of records) expect(Object.keys(record)).toEqual(RECORD_KEYS);
+  });
+});
+
+describe('--resume', () => {
+  test('a rerun requests only the URLs whose latest record is not ok, and appends', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'run.jsonl');
+    const list = await writeList([`${server.url}/text/a`, `${server.url}/status/404`, `${server.url}/text/b`]);
+    expect((await runCli([list, '--report', report, '--retries', '0', '-o', join(dir, 'out')])).code).toBe(1);
+    expect(seen().sort()).toEqual(['/status/404', '/text/a', '/text/b']);
+
+    server.resetStats();
+    const second = await runCli([list, '--report', report, '--resume', '--retries', '0', '-o', join(dir, 'out'), '--json']);
+    expect(second.code).toBe(1);
+    expect(seen()).toEqual(['/status/404']);
+    const records = await readReport(report);
+    expect(records).toHaveLength(6);
+    const appended = records.slice(3).sort((x, y) => x.index - y.index);
+    expect(appended.map((r) => [r.index, r.skipped, r.ok])).toEqual([
+      [1, true, true],
+      [2, false, false],
+      [3, true, true],
+    ]);
+    expect(appended[0]).toMatchObject({status: null, attempts: 0, bytes: 0, error: null});
+    expect(second.records()).toHaveLength(3);
+  });
+
+  test('matches by URL text and follows the latest record of each URL', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'run.jsonl');
+    const u = (p: string): string => `${server.url}/text/${p}`;
+    const rec = (url: string, ok: boolean): string =>
+      JSON.stringify({index: 1, url, ok, status: ok ? 200 : 500, final_url: url, bytes: 0, duration_ms: 1, attempts: 1,
+        file: null, skipped: false, sha256: null, error: ok ? null : {code: 'http_status', message: 'HTTP 500'}});
+    // ok then failed → refetch; failed then ok → skip; only failed → refetch; ok → skip; absent → fetch.
+    // A torn last line (no newline, cut JSON) is ignored.
+    await writeFile(report, [rec(u('a'), true), rec(u('a'), false), rec(u('b'), false), rec(u('b'), true),
+      rec(u('c'), false), rec(u('d'), true), ''].join('\n') + '{"index":9,"url":"' + u('e'));
+    const list = await writeList([u('a'), u('b'), u('c'), u('d'), u('e')]);
+    const result = await runCli([list, '--report', report, '--resume', '-o', join(dir, 'out')]);
+    expect(result.code).toBe(0);
+    expect(seen().sort()).toEqual(['/text/a', '/text/c', '/text/e']);
+  });
+
+  test('a missing report counts as empty and is created', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'missing.jsonl');
+    const list = await writeList([`${server.url}/text/a`, `${server.url}/text/b`]);
+    const result = await runCli([list, '--report', report, '--resume', '-o', join(dir, 'out')]);
+    expect(result.code).toBe(0);
+    expect(seen().sort()).toEqual(['/text/a', '/text/b']);
+    expect(await readReport(report)).toHaveLength(2);
+  });
+
+  test('--resume without --report is a usage error, before any request', async () => {
+    const list = await writeList([`${server.url}/text/a`]);
+    const result = await runCli([list, '--resume']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--report/);
+    expect(server.requests).toHaveLength(0);
+  });
+});
+
+describe('--dry-run', () => {
+  test('prints URL<TAB>FILE in input order; no request, no folder, no report; exit 1 on an invalid line', async () => {
+    const dir = await makeTempDir();
+    const out = join(dir, 'out', 'sub');
+    const report = join(dir, 'run.jsonl');
+    const list = await writeList([`${server.url}/text/a.txt`, '# comment', 'ftp://nope/x', `${server.url}/x/a.txt`, `${server.url}/text/b.txt  named/b`]);
+    const result = await runCli([list, '--dry-run', '-o', out, '--report', report]);
+    expect(result.code).toBe(1);
+    expect(result.stdout.toString()).toBe(
+      `${server.url}/text/a.txt\t${join(out, 'a.txt')}\n` +
+        `ftp://nope/x\t-\n` +
+        `${server.url}/x/a.txt\t${join(out, 'a-1.txt')}\n` +
+        `${server.url}/text/b.txt\t${join(out, 'named/b')}\n`,
+    );
+    expect(result.stderr).toContain(':3:');
+    expect(server.requests).toHaveLength(0);
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+    expect(existsSync(report)).toBe(false);
+  });
+
+  test('without -o the FILE column is "-", and an all-valid list exits 0', async () => {
+    const list = await writeList([`${server.url}/text/a`, `${server.url}/text/b`]);
+    const result = await runCli([list, '--dry-run']);
+    expect(result.code).toBe(0);
+    expect(result.stdout.toString()).toBe(`${server.url}/text/a\t-\n${server.url}/text/b\t-\n`);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  test('--json prints the would-be records', async () => {
+    const dir = await makeTempDir();
+    const out = join(dir, 'out');
+    const list = await writeList([`${server.url}/text/a`, 'not-a-url']);
+    const result = await runCli([list, '--dry-run', '--json', '-o', out]);
+    expect(result.code).toBe(1);
+    const records = result.records();
+    expect(records).toHaveLength(2);
+    for (const record of records) expect(Object.keys(record)).toEqual(RECORD_KEYS);
+    expect(records[0]).toMatchObject({index: 1, url: `${server.url}/text/a`, file: join(out, 'a'), attempts: 0, error: null});
+    expect(records[1]).toMatchObject({index: 2, ok: false, error: {code: 'invalid_url'}});
+    expect(server.requests).toHaveLength(0);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  test('respects --shard, with names assigned before the shard filters', async () => {
+    const dir = await makeTempDir();
+    const out = join(dir, 'out');
+    const list = await writeList([1, 2, 3, 4, 5].map((i) => `${server.url}/d${i}/same.txt`));
+    const result = await runCli([list, '--dry-run', '--shard', '2/2', '-o', out]);
+    expect(result.code).toBe(0);
+    expect(result.stdout.toString()).toBe(
+      `${server.url}/d2/same.txt\t${join(out, 'same-1.txt')}\n${server.url}/d4/same.txt\t${join(out, 'same-3.txt')}\n`,
+    );
+    expect(server.requests).toHaveLength(0);
+  });
+});
+
+describe('-q and -v', () => {
+  const lines = (): string[] => [`${server.url}/text/a`, `${server.url}/status/404`, `${server.url}/text/b`];
+
+  test('-q prints only the failed URLs', async () => {
+    const list = await writeList(lines());
+    const result = await runCli([list, '-q', '--retries', '0', '--json']);
+    expect(result.code).toBe(1);
+    const stderr = result.stderr.trimEnd().split('\n');
+    expect(stderr).toHaveLength(1);
+    expect(stderr[0]).toContain(`${server.url}/status/404`);
+    expect(stderr[0]).toContain('404');
+  });
+
+  test('-v prints one line per URL as it completes, then the summary', async () => {
+    const list = await writeList(lines());
+    const result = await runCli([list, '-v', '--retries', '0', '--json']);
+    expect(result.code).toBe(1);
+    const perUrl = result.stderr.split('\n').filter((l) => /^(OK|FAIL|SKIP)\b/.test(l));
+    expect(perUrl).toHaveLength(3);
+    for (const path of ['/text/a', '/status/404', '/text/b']) expect(perUrl.filter((l) => l.includes(path))).toHaveLength(1);
+    expect(result.stderr).toMatch(/3 URLs/);
+  });
+
+  test('without -v a failed URL is not printed before the summary', async () => {
+    const list = await writeList(lines());
+    const result = await runCli([list, '--retries', '0', '--json']);
+    const stderr = result.stderr.split('\n');
+    expect(stderr[0]).toMatch(/^fetchall: 3 URLs/);
+    expect(stderr.filter((l) => l.includes('/status/404'))).toHaveLength(1);
+  });
+
+  test('-q with -v is a usage error', async () => {
+    const list = await writeList(lines());
+    const result = await runCli([list, '-q', '-v']);
+    expect(result.code).toBe(2);
+    expect(server.requests).toHaveLength(0);
+  });
+});
+
+describe('escaping', () => {
+  test('hostile status text, URLs with ESC and passwords never reach stderr raw', async () => {
+    const port = server.port;
+    const list = await writeList([
+      `${server.url}/ansi`,
+      `${server.url}/ansi?header=1`,
+      `${server.url}/status/404?x=%1B[2J%1B]0;t%07`,
+      `${server.url}/status/404?raw=${ESC}[31mred${ESC}]0;title\x07`,
+      `${server.url}/text/${ESC}[2J\u202etxt.exe`,
+      `http://user:hunter2@127.0.0.1:${port}/status/500`,
+      `http://user:hunter2@127.0.0.1:${port}/text/ok`,
+    ]);
+    for (const extra of [[], ['-v'], ['-q']]) {
+      const result = await runCli([list, '--retries', '0', '--json', ...extra], {env: {NO_COLOR: '1'}});
+      expect(result.code).toBe(1);
+      expect(result.stderr).not.toContain(ESC);
+      expect(result.stderr).not.toContain('\x07');
+      expect(result.stderr).not.toContain('\u202e');
+      expect(result.stderr).not.toContain('hunter2');
+      expect(result.stderr).toContain('user:***@');
+      expect(result.stderr).toContain('\\x1b');
+      // Every line of stderr is one we wrote: no forged line from a CR or LF in server data.
+      for (const line of result.stderr.split('\n')) expect(line).not.toContain('\r');
+    }
+  });
+
+  test('the /ansi status text is shown escaped in the summary', async () => {
+    const list = await writeList([`${server.url}/ansi`]);
+    const result = await runCli([list, '--retries', '0', '--json']);
+    expect(result.stderr).toContain('Bad \\x1b]0;pwned\\x07 \\x1b[2J');
+    expect(result.stderr).not.toContain(ESC);
+  });
+});
+
+describe('colour', () => {
+  const failing = async (): Promise<string> => writeList([`${server.url}/status/404`, `${server.url}/text/a`]);
+
+  test('FORCE_COLOR=1 colours stderr even when it is not a terminal', async () => {
+    const result = await runCli([await failing(), '--retries', '0', '--json'], {env: {NO_COLOR: undefined, FORCE_COLOR: '1'}});
+    expect(result.stderr).toMatch(SGR);
+  });
+
+  test.each([
+    ['--no-color beats FORCE_COLOR', ['--no-color'], {FORCE_COLOR: '1', NO_COLOR: undefined}],
+    ['FORCE_COLOR=0', [], {FORCE_COLOR: '0', NO_COLOR: undefined}],
+    ['FORCE_COLOR=false', [], {FORCE_COLOR: 'false', NO_COLOR: undefined}],
+    ['NO_COLOR=1', [], {NO_COLOR: '1', FORCE_COLOR: undefined}],
+  ] as const)('%s: no colour', async (_name, flags, env) => {
+    const result = await runCli([await failing(), '--retries', '0', '--json', ...flags], {env: {...env}});
+    expect(result.stderr).not.toContain(ESC);
+    expect(result.stderr).toMatch(/404/);
+  });
+
+  test('on a terminal: colour by default; none with NO_COLOR, --no-color or FORCE_COLOR=0', async () => {
+    const dir = await makeTempDir();
+    const list = await failing();
+    const args = [list, '--retries', '0', '-o', join(dir, 'out')];
+    const plain = await runInPty(args);
+    expect(plain.code).toBe(1);
+    expect(plain.output).toMatch(SGR);
+    for (const [extra, env] of [
+      [[], {NO_COLOR: '1'}],
+      [['--no-color'], {}],
+      [[], {FORCE_COLOR: '0'}],
+    ] as const) {
+      const result = await runInPty([...args, ...extra], {...env});
+      expect(result.code).toBe(1);
+      expect(result.output).toMatch(/404/);
+      expect(result.output).not.toMatch(SGR);
+    }
+  });
+});
+
+describe('summary', () => {
+  test('counts, grouped failures, the first 20 failures, then "… and N more"', async () => {
+    const list = await writeList([
+      `${server.url}/text/a`,
+      ...Array.from({length: 20}, (_, i) => `${server.url}/status/404?i=${i}`),
+      ...Array.from({length: 5}, (_, i) => `${server.url}/status/410?i=${i}`),
+      `${server.url}/text/b`,
+    ]);
+    const result = await runCli([list, '--retries', '0', '--json', '-c', '4']);
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^fetchall: 27 URLs in \S+ — 2 ok, 25 failed, 0 skipped · \S+ B · \S+ URLs\/s$/);
+    expect(lines[1]).toBe('failures: 404 ×20, 410 ×5');
+    const listed = lines.filter((l) => l.startsWith('  FAIL '));
+    expect(listed).toHaveLength(20);
+    expect(lines.at(-1)).toBe('  … and 5 more');
+    expect(lines).toHaveLength(2 + 20 + 1);
+  });
+
+  test('an all-ok run prints only the counts line', async () => {
+    const list = await writeList([`${server.url}/text/a`]);
+    const result = await runCli([list, '--json']);
+    expect(result.code).toBe(0);
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/^fetchall: 1 URL in .* — 1 ok, 0 failed, 0 skipped/);
+  });
+});
+
+describe('progress', () => {
+  test('on a terminal: redrawn in place with done/total, and cleared before the summary', async () => {
+    const dir = await makeTempDir();
+    const lines = [
+      ...Array.from({length: 12}, (_, i) => `${server.url}/slow?ms=${150 + i * 60}&i=${i}`),
+      `${server.url}/status/404`,
+    ];
+    const list = await writeList(lines);
+    const {code, output} = await runInPty([list, '-c', '3', '--retries', '0', '-o', join(dir, 'out')], {NO_COLOR: '1'});
+    expect(code).toBe(1);
+    // Each redraw: CR, the line, erase to end of line.
+    const draws = [...output.matchAll(/\r\[ *([\d,]+)\/([\d,?]+) \] ([^\r\n]*?)\x1b\[K/g)];
+    expect(draws.length).toBeGreaterThanOrEqual(3);
+    const counts = new Set(draws.map((d) => d[1]));
+    expect(counts.size).toBeGreaterThanOrEqual(3);
+    // The total is counted ahead for a regular file.
+    expect(draws.some((d) => d[2] === '13')).toBe(true);
+    expect(draws.at(-1)![3]).toMatch(/ok · \d+ failed · \d+ skipped · [\d.,]+ req\/s/);
+    // Cleared (CR + erase line) right before the summary, which starts on a clean line.
+    const summaryAt = output.indexOf('fetchall: 13 URLs');
+    expect(summaryAt).toBeGreaterThan(0);
+    expect(output.slice(summaryAt - 5, summaryAt)).toBe('\r\x1b[2K');
+    expect(output.slice(summaryAt)).not.toMatch(/\[ *[\d,]+\/[\d,?]+ \]/);
+  });
+
+  test('not a terminal: no progress line, and -q none on a terminal either', async () => {
+    const list = await writeList([`${server.url}/slow?ms=300`, `${server.url}/text/a`]);
+    const result = await runCli([list, '--json']);
+    expect(result.stderr).not.toContain('\r');
+    expect(result.stderr).not.toMatch(/progress/);
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+
+    const dir = await makeTempDir();
+    const quiet = await runInPty([list, '-q', '-o', join(dir, 'out')], {NO_COLOR: '1'});
+    expect(quiet.code).toBe(0);
+    expect(quiet.output).toBe('');
+  });
+
+  test('not a terminal with --progress: a plain status line per interval', async () => {
+    const list = await writeList([`${server.url}/slow?ms=900`, `${server.url}/text/a`, `${server.url}/text/b`]);
+    const result = await runCli([list, '--json', '--progress'], {env: {FETCHALL_PROGRESS_INTERVAL_MS: '200'}});
+    expect(result.code).toBe(0);
+    expect(result.stderr).not.toContain('\r');
+    expect(result.stderr).not.toContain(ESC);
+    const status = result.stderr.split('\n').filter((l) => l.startsWith('fetchall: progress '));
+    expect(status.length).toBeGreaterThanOrEqual(2);
+    expect(status.at(-1)).toMatch(/^fetchall: progress [23]\/3 · \d+ ok · 0 failed · 0 skipped · [\d.,]+ req\/s · /);
+  });
+});
