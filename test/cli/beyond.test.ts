@@ -1,0 +1,354 @@
+// End-to-end tests of what no peer tool does (issue 7): host-wide Retry-After pauses, validated Range
+// resume, expected and computed SHA-256, JSON entry lines, failure budgets and deadlines with --resume.
+import {randomBytes} from 'node:crypto';
+import {readdir, readFile} from 'node:fs/promises';
+import type http from 'node:http';
+import {join} from 'node:path';
+import {performance} from 'node:perf_hooks';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {cleanupTemp, makeTempDir, parseJsonLines, runCli, writeList} from '../helpers/cli.js';
+import {sha256Hex, startTestServer, type TestServer} from '../helpers/server.js';
+
+const RECORD_KEYS = ['index', 'url', 'ok', 'status', 'final_url', 'bytes', 'duration_ms', 'attempts', 'file', 'skipped', 'sha256', 'error'];
+
+let a: TestServer;
+let b: TestServer;
+
+beforeAll(async () => {
+  a = await startTestServer();
+  b = await startTestServer({host: '127.0.0.2'});
+});
+afterAll(async () => {
+  await Promise.all([a.close(), b.close()]);
+  await cleanupTemp();
+});
+
+/** Every file under `dir`, recursively, as paths relative to it. */
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, {recursive: true, withFileTypes: true});
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+}
+
+interface RangeRouteOptions {
+  /** The body and its ETag for the n-th request (1-based). */
+  version: (n: number) => {body: Buffer; etag: string};
+  /** Offer `Accept-Ranges: bytes` and honour `Range` + `If-Range`. */
+  ranges: boolean;
+  /** On the first request, send this fraction of the body, then destroy the connection. */
+  breakAt: number;
+}
+
+/**
+ * A route serving a large body with an ETag that breaks its first answer mid-way; later requests honour
+ * `Range: bytes=N-` only when `If-Range` matches the current ETag (else a full 200, as RFC 9110 says).
+ */
+function rangeRoute(server: TestServer, path: string, opts: RangeRouteOptions): void {
+  let n = 0;
+  server.route(path, (req: http.IncomingMessage, res: http.ServerResponse) => {
+    n++;
+    const {body, etag} = opts.version(n);
+    const headers: http.OutgoingHttpHeaders = {'content-type': 'application/octet-stream', etag};
+    if (opts.ranges) headers['accept-ranges'] = 'bytes';
+    let start = 0;
+    let status = 200;
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const ifRange = req.headers['if-range'];
+    if (opts.ranges && m !== null && (ifRange === undefined || ifRange === etag) && Number(m[1]) < body.length) {
+      start = Number(m[1]);
+      status = 206;
+      headers['content-range'] = `bytes ${start}-${body.length - 1}/${body.length}`;
+    }
+    headers['content-length'] = body.length - start;
+    res.writeHead(status, headers);
+    if (n === 1) {
+      const cut = Math.floor(body.length * opts.breakAt);
+      res.write(body.subarray(0, cut), () => req.socket.destroy());
+      return;
+    }
+    res.end(body.subarray(start));
+  });
+}
+
+describe('host-wide pause on 429 + Retry-After', () => {
+  it('pauses every request to the throttled host for ~2 s while the other host completes, holding no slot', async () => {
+    let first = true;
+    for (const p of ['/hw/a1', '/hw/a2', '/hw/a3', '/hw/a4']) {
+      a.route(p, (_req, res) => {
+        if (first) {
+          first = false;
+          res.writeHead(429, {'retry-after': '2', 'content-length': 0});
+          res.end();
+          return;
+        }
+        res.end(`ok ${p}`);
+      });
+    }
+    const bUrls = Array.from({length: 6}, (_, i) => `${b.url}/slow?ms=250&hw=${i}`);
+    // a1 and b0 start first; a1's 429 comes back at once, so a2..a4 are read only after the pause is set.
+    const list = await writeList([`${a.url}/hw/a1`, bUrls[0]!, `${a.url}/hw/a2`, `${a.url}/hw/a3`, `${a.url}/hw/a4`, ...bUrls.slice(1)]);
+    a.resetStats();
+    b.resetStats();
+    const result = await runCli(['--json', '-c', '2', '--retry-delay', '10ms', list], {timeoutMs: 15_000});
+    expect(result.stderr).not.toMatch(/at .*\.js:\d+/);
+    expect(result.code, result.stderr).toBe(0);
+    const records = result.records();
+    expect(records).toHaveLength(10);
+    expect(records.every((r) => r.ok === true)).toBe(true);
+    expect(records.find((r) => r.url.endsWith('/hw/a1')).attempts).toBe(2);
+
+    const aTimes = a.requests.filter((r) => r.path.startsWith('/hw/')).map((r) => r.time);
+    expect(aTimes).toHaveLength(5);
+    const t429 = aTimes[0]!;
+    const later = aTimes.slice(1);
+    // Retry-After: 2 → no request to A for ~2 s (a little slack for the clock and the answer's trip).
+    for (const t of later) expect(t - t429).toBeGreaterThanOrEqual(1900);
+    // Every B URL was requested and answered inside A's pause: the paused entries held no slot.
+    const bTimes = b.requests.filter((r) => r.path === '/slow').map((r) => r.time);
+    expect(bTimes).toHaveLength(6);
+    const firstResumed = Math.min(...later);
+    for (const t of bTimes) expect(t).toBeLessThan(firstResumed);
+    expect(Math.max(...bTimes) + 250).toBeLessThan(firstResumed);
+  });
+});
+
+describe('Range / If-Range resume of a broken body', () => {
+  const SIZE = 1 << 20;
+  const source = randomBytes(SIZE);
+  const other = randomBytes(SIZE);
+
+  it('continues a body broken at 60% with Range and If-Range into the file', async () => {
+    rangeRoute(a, '/rr/file', {version: () => ({body: source, etag: '"v1"'}), ranges: true, breakAt: 0.6});
+    const out = await makeTempDir();
+    const list = await writeList([`${a.url}/rr/file  big.bin`]);
+    a.resetStats();
+    const result = await runCli(['--json', '-o', out, '--retries', '1', '--retry-delay', '10ms', list]);
+    expect(result.code).toBe(0);
+    const [record] = result.records();
+    expect(record).toMatchObject({ok: true, status: 206, attempts: 2, bytes: SIZE, file: join(out, 'big.bin')});
+    const reqs = a.requests.filter((r) => r.path === '/rr/file');
+    expect(reqs).toHaveLength(2);
+    expect(reqs[0]!.headers.range).toBeUndefined();
+    const m = /^bytes=(\d+)-$/.exec(String(reqs[1]!.headers.range));
+    expect(m).not.toBeNull();
+    const from = Number(m![1]);
+    expect(from).toBeGreaterThan(0);
+    expect(from).toBeLessThanOrEqual(Math.floor(SIZE * 0.6));
+    expect(reqs[1]!.headers['if-range']).toBe('"v1"');
+    expect(sha256Hex(await readFile(join(out, 'big.bin')))).toBe(sha256Hex(source));
+    expect(await listFiles(out)).toEqual(['big.bin']);
+  });
+
+  it('continues a body broken at 60% with Range and If-Range on stdout', async () => {
+    rangeRoute(a, '/rr/stdout', {version: () => ({body: source, etag: '"v1"'}), ranges: true, breakAt: 0.6});
+    const list = await writeList([`${a.url}/rr/stdout`]);
+    a.resetStats();
+    const result = await runCli(['--retries', '1', '--retry-delay', '10ms', list]);
+    expect(result.code).toBe(0);
+    const reqs = a.requests.filter((r) => r.path === '/rr/stdout');
+    expect(reqs).toHaveLength(2);
+    expect(reqs[1]!.headers.range).toMatch(/^bytes=[1-9]\d*-$/);
+    expect(reqs[1]!.headers['if-range']).toBe('"v1"');
+    expect(result.stdout.length).toBe(SIZE);
+    expect(sha256Hex(result.stdout)).toBe(sha256Hex(source));
+  });
+
+  it('refetches the whole body from a server without ranges', async () => {
+    rangeRoute(a, '/rr/noranges', {version: () => ({body: source, etag: '"v1"'}), ranges: false, breakAt: 0.6});
+    const out = await makeTempDir();
+    const list = await writeList([`${a.url}/rr/noranges  whole.bin`]);
+    a.resetStats();
+    const result = await runCli(['--json', '-o', out, '--retries', '1', '--retry-delay', '10ms', list]);
+    expect(result.code).toBe(0);
+    expect(result.records()[0]).toMatchObject({ok: true, status: 200, attempts: 2, bytes: SIZE});
+    const reqs = a.requests.filter((r) => r.path === '/rr/noranges');
+    expect(reqs).toHaveLength(2);
+    expect(reqs[1]!.headers.range).toBeUndefined();
+    expect(reqs[1]!.headers['if-range']).toBeUndefined();
+    expect(sha256Hex(await readFile(join(out, 'whole.bin')))).toBe(sha256Hex(source));
+    expect(await listFiles(out)).toEqual(['whole.bin']);
+  });
+
+  it('starts over cleanly when the ETag changed between attempts (If-Range mismatch → 200)', async () => {
+    rangeRoute(a, '/rr/changed', {version: (n) => (n === 1 ? {body: source, etag: '"v1"'} : {body: other, etag: '"v2"'}), ranges: true, breakAt: 0.6});
+    const out = await makeTempDir();
+    const list = await writeList([`${a.url}/rr/changed  new.bin`]);
+    a.resetStats();
+    const result = await runCli(['--json', '--checksum', '-o', out, '--retries', '1', '--retry-delay', '10ms', list]);
+    expect(result.code).toBe(0);
+    const reqs = a.requests.filter((r) => r.path === '/rr/changed');
+    expect(reqs).toHaveLength(2);
+    expect(reqs[1]!.headers.range).toMatch(/^bytes=[1-9]\d*-$/);
+    expect(reqs[1]!.headers['if-range']).toBe('"v1"');
+    expect(result.records()[0]).toMatchObject({ok: true, status: 200, attempts: 2, bytes: SIZE, sha256: sha256Hex(other)});
+    expect(sha256Hex(await readFile(join(out, 'new.bin')))).toBe(sha256Hex(other));
+    expect(await listFiles(out)).toEqual(['new.bin']);
+  });
+
+  it('starts over cleanly on stdout when the ETag changed', async () => {
+    rangeRoute(a, '/rr/changed-stdout', {version: (n) => (n === 1 ? {body: source, etag: '"v1"'} : {body: other, etag: '"v2"'}), ranges: true, breakAt: 0.6});
+    const list = await writeList([`${a.url}/rr/changed-stdout`]);
+    const result = await runCli(['--retries', '1', '--retry-delay', '10ms', list]);
+    expect(result.code).toBe(0);
+    expect(result.stdout.length).toBe(SIZE);
+    expect(sha256Hex(result.stdout)).toBe(sha256Hex(other));
+  });
+});
+
+describe('expected and computed SHA-256', () => {
+  const body = 'body of sha\n';
+
+  it('accepts a body matching the entry sha256 and fails a mismatch as checksum, keeping no file', async () => {
+    const out = await makeTempDir();
+    const good = sha256Hex(body);
+    const bad = 'ab'.repeat(32);
+    const list = await writeList([
+      JSON.stringify({url: `${a.url}/text/sha`, name: 'good.txt', sha256: good.toUpperCase()}),
+      JSON.stringify({url: `${a.url}/text/sha?2`, name: 'bad.txt', sha256: bad}),
+    ]);
+    const result = await runCli(['--json', '-o', out, '--retry-delay', '10ms', list]);
+    expect(result.code).toBe(1);
+    const records = result.records().sort((x, y) => x.index - y.index);
+    expect(records[0]).toMatchObject({ok: true, sha256: good, file: join(out, 'good.txt'), error: null});
+    expect(records[1]).toMatchObject({ok: false, file: null, error: {code: 'checksum'}});
+    expect(records[1].attempts).toBe(1); // checksum is never retried
+    expect(await readFile(join(out, 'good.txt'), 'utf8')).toBe(body);
+    // Neither the final name nor a temporary file is left for the mismatch.
+    expect(await listFiles(out)).toEqual(['good.txt']);
+  });
+
+  it('--checksum puts the digest in every ok record, to files and to stdout', async () => {
+    const urls = ['x', 'y', 'z'].map((n) => `${a.url}/text/${n}`);
+    const list = await writeList(urls);
+    const out = await makeTempDir();
+    for (const args of [['--json', '-o', out], ['--json']]) {
+      const result = await runCli([...args, '--checksum', list]);
+      expect(result.code).toBe(0);
+      const records = result.records();
+      expect(records).toHaveLength(3);
+      for (const r of records) expect(r.sha256).toBe(sha256Hex(`body of ${r.url.split('/').pop()}\n`));
+    }
+    // Without --checksum and without an expected digest, nothing is computed.
+    const plain = await runCli(['--json', list]);
+    expect(plain.records().every((r) => r.sha256 === null)).toBe(true);
+  });
+});
+
+describe('JSON entry lines mixed with plain lines', () => {
+  it('sends per-entry headers replacing -H case-insensitively, uses the name, and rejects bad entries naming the line', async () => {
+    const out = await makeTempDir();
+    const list = await writeList([
+      '# plain and JSON lines mixed',
+      `${a.url}/echo-headers?plain  plain.json`,
+      JSON.stringify({url: `${a.url}/echo-headers?json`, name: 'sub/entry.json', headers: {'X-TOKEN': 'mine', 'X-Extra': 'e'}}),
+      JSON.stringify({url: `${a.url}/text/u`, colour: 'red'}),
+      JSON.stringify({url: `${a.url}/text/s`, sha256: 'xyz'}),
+      JSON.stringify({url: `${a.url}/text/h`, headers: {'X-Bad': 'a\rb'}}),
+      '{"url": broken',
+    ]);
+    a.resetStats();
+    const result = await runCli(['--json', '-o', out, '-H', 'X-Token: global', '-H', 'X-Keep: k', list]);
+    expect(result.code).toBe(1);
+    const records = result.records().sort((x, y) => x.index - y.index);
+    expect(records.map((r) => r.index)).toEqual([1, 2, 3, 4, 5, 6]);
+    for (const r of records) expect(Object.keys(r)).toEqual(RECORD_KEYS);
+
+    const plain = a.requests.find((r) => r.url === '/echo-headers?plain')!;
+    const json = a.requests.find((r) => r.url === '/echo-headers?json')!;
+    expect(plain.headers['x-token']).toBe('global');
+    expect(plain.headers['x-extra']).toBeUndefined();
+    expect(json.headers['x-token']).toBe('mine'); // replaced, not merged into "global, mine"
+    expect(json.headers['x-extra']).toBe('e');
+    expect(json.headers['x-keep']).toBe('k');
+    expect(records[0]).toMatchObject({ok: true, file: join(out, 'plain.json')});
+    expect(records[1]).toMatchObject({ok: true, file: join(out, 'sub', 'entry.json')});
+    expect(JSON.parse(await readFile(join(out, 'sub', 'entry.json'), 'utf8'))['x-token']).toBe('mine');
+
+    const bad = records.slice(2);
+    for (const r of bad) expect(r).toMatchObject({ok: false, attempts: 0, error: {code: 'invalid_url'}});
+    expect(bad[0].error.message).toMatch(/urls\.txt:4:.*colour/);
+    expect(bad[1].error.message).toMatch(/urls\.txt:5:.*sha256/);
+    expect(bad[2].error.message).toMatch(/urls\.txt:6:/);
+    expect(bad[3].error.message).toMatch(/urls\.txt:7:/);
+    // No request for an invalid entry.
+    expect(a.requests.filter((r) => r.path.startsWith('/text/'))).toHaveLength(0);
+  });
+});
+
+describe('--max-failures', () => {
+  it('N: stops once more than 3 URLs have failed', async () => {
+    const urls = Array.from({length: 20}, (_, i) => `${a.url}/status/500?mf=${i}`);
+    const list = await writeList(urls);
+    a.resetStats();
+    const result = await runCli(['--json', '-c', '2', '--retries', '0', '--max-failures', '3', list]);
+    expect(result.code).toBe(1);
+    const failed = result.records().filter((r) => r.ok === false && r.error.code === 'http_status');
+    expect(failed.length).toBeGreaterThanOrEqual(4);
+    expect(failed.length).toBeLessThanOrEqual(5);
+    const sent = a.requests.filter((r) => r.path === '/status/500').length;
+    expect(sent).toBeLessThan(urls.length);
+    expect(sent).toBeLessThanOrEqual(6);
+  });
+
+  it('N%: counts only once 20 have finished, and stops once more than 5% have failed', async () => {
+    // 2 failures of 40 (the last two) are 5%, not more: the run goes to the end.
+    const fine = [...Array.from({length: 38}, (_, i) => `${a.url}/text/p${i}`), `${a.url}/status/500?p=a`, `${a.url}/status/500?p=b`];
+    const ok = await runCli(['--json', '-c', '1', '--retries', '0', '--max-failures', '5%', await writeList(fine)]);
+    expect(ok.code).toBe(1);
+    expect(ok.records()).toHaveLength(40);
+    expect(ok.records().filter((r) => r.ok === false)).toHaveLength(2);
+
+    // 10 early failures: no stop before 20 have finished, then 10/20 > 5% stops the run.
+    const many = [...Array.from({length: 10}, (_, i) => `${a.url}/status/500?q=${i}`), ...Array.from({length: 30}, (_, i) => `${a.url}/text/q${i}`)];
+    a.resetStats();
+    const stopped = await runCli(['--json', '-c', '1', '--retries', '0', '--max-failures', '5%', await writeList(many)]);
+    expect(stopped.code).toBe(1);
+    const records = stopped.records();
+    expect(records.filter((r) => r.ok === false && r.error.code === 'http_status')).toHaveLength(10);
+    const finished = records.filter((r) => r.error?.code !== 'aborted');
+    expect(finished.length).toBeGreaterThanOrEqual(20);
+    expect(finished.length).toBeLessThanOrEqual(21);
+    expect(a.requests.length).toBeLessThanOrEqual(22);
+  });
+});
+
+describe('--deadline', () => {
+  it('exits 124 in time with a valid report, and --resume completes the rest without refetching', async () => {
+    const urls = Array.from({length: 20}, (_, i) => `${a.url}/slow?ms=800&d=${i}`);
+    const list = await writeList(urls);
+    const dir = await makeTempDir();
+    const report = join(dir, 'report.jsonl');
+    const out = join(dir, 'out');
+    a.resetStats();
+    const started = performance.now();
+    const first = await runCli(['--json', '-c', '2', '--deadline', '2s', '--report', report, '-o', out, '--name', '{index}.txt', list], {timeoutMs: 10_000});
+    const elapsed = performance.now() - started;
+    expect(first.code).toBe(124);
+    expect(elapsed).toBeLessThan(3500);
+    expect(first.stderr).not.toMatch(/at .*\.js:\d+/);
+
+    const lines = parseJsonLines(await readFile(report, 'utf8'));
+    for (const r of lines) expect(Object.keys(r)).toEqual(RECORD_KEYS);
+    const okFirst = lines.filter((r) => r.ok === true).map((r) => r.url as string);
+    expect(okFirst.length).toBeGreaterThanOrEqual(2);
+    expect(okFirst.length).toBeLessThan(20);
+    for (const r of lines.filter((x) => x.ok === false)) expect(r.error.code).toBe('aborted');
+    // The deadline leaves no temporary file: only the finished bodies.
+    expect(await listFiles(out)).toHaveLength(okFirst.length);
+    const firstHits = a.requests.filter((r) => r.path === '/slow').length;
+
+    a.resetStats();
+    const second = await runCli(['--json', '-c', '8', '--report', report, '--resume', '-o', out, '--name', '{index}.txt', list], {timeoutMs: 15_000});
+    expect(second.code).toBe(0);
+    const fetched = a.requests.filter((r) => r.path === '/slow').map((r) => r.url);
+    expect(fetched).toHaveLength(20 - okFirst.length);
+    for (const url of okFirst) expect(fetched).not.toContain(url.slice(a.url.length));
+    expect(firstHits + fetched.length).toBeGreaterThanOrEqual(20);
+
+    // Every URL's latest record in the report is ok, and every file is there.
+    const latest = new Map<string, boolean>();
+    for (const r of parseJsonLines(await readFile(report, 'utf8'))) latest.set(r.url, r.ok);
+    expect(latest.size).toBe(20);
+    expect([...latest.values()].every(Boolean)).toBe(true);
+    expect(await listFiles(out)).toHaveLength(20);
+  });
+});
