@@ -5,29 +5,48 @@ import {randomBytes} from 'node:crypto';
 import {basename, dirname, join} from 'node:path';
 import {FATAL_WRITE_ERRNOS, FetchallError, OutputError} from '../errors.js';
 
-/** Every temporary file fetchall makes ends with this, so even those a SIGKILL leaves can be found. */
+/**
+ * Every temporary file fetchall makes is named `.NAME.RANDOM.fetchall-tmp`, in the folder of the final
+ * file `NAME` (RANDOM: 12 lowercase hex digits; NAME shortened to 200 bytes). It is the only name
+ * pattern fetchall writes besides final names, so what a SIGKILL leaves can be found and removed with
+ * `find DIR -name '*.fetchall-tmp' -delete`. The start-up probe of DIR uses the same pattern.
+ */
 export const TEMP_SUFFIX = '.fetchall-tmp';
+
+// 1 + 200 + 1 + 12 + 13 bytes: a temporary name fits where its 255-byte final name fits.
+const MAX_NAME_BYTES = 200;
 
 // Small chunks are gathered and written with one writev: many small files stay cheap.
 const BATCH_BYTES = 1024 * 1024;
 
 /** `.NAME.RANDOM.fetchall-tmp` beside `finalPath`, short enough for any file system's 255-byte limit. */
 export function tempPathFor(finalPath: string): string {
-  let base = basename(finalPath);
-  while (Buffer.byteLength(base) > 200) base = base.slice(0, -1);
-  return join(dirname(finalPath), `.${base}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+  return join(dirname(finalPath), tempName(basename(finalPath)));
+}
+
+/** `.NAME.RANDOM.fetchall-tmp` for a final file name, NAME cut to 200 bytes of UTF-8 (whole characters). */
+export function tempName(name: string): string {
+  let base = '';
+  let bytes = 0;
+  for (const char of name) {
+    bytes += Buffer.byteLength(char);
+    if (bytes > MAX_NAME_BYTES) break;
+    base += char;
+  }
+  return `.${base}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;
 }
 
 /** Map a file-system error to a per-URL `write` failure, or a fatal OutputError when no file could be written. */
 export function writeFailure(error: unknown, what: string): FetchallError | OutputError {
   const code = (error as NodeJS.ErrnoException).code;
   if (code !== undefined && FATAL_WRITE_ERRNOS.has(code)) {
-    return new OutputError(`cannot write ${what}: ${describe(code)}`, {code, cause: error});
+    return new OutputError(`cannot write ${what}: ${describeErrno(code)}`, {code, cause: error});
   }
-  return new FetchallError('write', `cannot write ${what}: ${code === undefined ? String(error) : describe(code)}`, {cause: error});
+  return new FetchallError('write', `cannot write ${what}: ${code === undefined ? String(error) : describeErrno(code)}`, {cause: error});
 }
 
-function describe(code: string): string {
+/** An errno code in words, code kept: `permission denied (EACCES)`. */
+export function describeErrno(code: string): string {
   switch (code) {
     case 'ENOSPC': return 'no space left on device (ENOSPC)';
     case 'EROFS': return 'read-only file system (EROFS)';
@@ -93,6 +112,7 @@ export class TempFile {
 
   /** Flush and close; the file stays. */
   async close(): Promise<void> {
+    if (this.#closed) return;
     await this.flush();
     this.#closed = true;
     await this.#handle?.close();
