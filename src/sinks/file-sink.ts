@@ -1,11 +1,42 @@
 // -o DIR: each body streams into a temporary file beside its final name and is renamed in only when complete.
-import {lstat, mkdir} from 'node:fs/promises';
-import {dirname, join, relative, resolve, sep} from 'node:path';
+import {closeSync, mkdirSync, openSync, unlinkSync} from 'node:fs';
+import {lstat, mkdir, realpath} from 'node:fs/promises';
+import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path';
 import {FetchallError, OutputError} from '../errors.js';
 import type {Entry} from '../record.js';
 import {resolveInside} from './naming.js';
-import {TempFile, tempPathFor, writeFailure} from './temp-file.js';
+import {describeErrno, TempFile, tempName, tempPathFor, writeFailure} from './temp-file.js';
 import type {BodySink, BodyTarget} from './types.js';
+
+/**
+ * Create DIR if missing and prove a file can be made in it, before the first request: a DIR that cannot
+ * be created or written (a file in its path, no permission, a read-only file system) would fail every
+ * file, so it is one fatal OutputError (exit 3) instead. The probe is a temporary file, removed at once.
+ * @example prepareOutputDir('out'); // or throws OutputError: cannot write in output folder out: permission denied (EACCES)
+ */
+export function prepareOutputDir(dir: string): void {
+  try {
+    mkdirSync(dir, {recursive: true});
+  } catch (error) {
+    throw outputError(`cannot create output folder ${dir}`, error);
+  }
+  const probe = join(dir, tempName('probe'));
+  try {
+    closeSync(openSync(probe, 'wx', 0o600));
+  } catch (error) {
+    throw outputError(`cannot write in output folder ${dir}`, error);
+  }
+  try {
+    unlinkSync(probe);
+  } catch {
+    // Made but not removable: the pattern still marks it as ours.
+  }
+}
+
+function outputError(what: string, error: unknown): OutputError {
+  const code = (error as NodeJS.ErrnoException).code;
+  return new OutputError(`${what}: ${code === undefined ? String(error) : describeErrno(code)}`, {code, cause: error});
+}
 
 /**
  * Writes bodies under one folder. No file appears under its final name until it is complete and
@@ -17,6 +48,9 @@ export class FileSink implements BodySink {
   readonly #live = new Set<TempFile>();
   // Folders already checked and made: no lstat per file for names in the same folder.
   readonly #folders = new Set<string>();
+
+  // DIR with every symlink in its own path resolved, once made: every folder written in must lie inside it.
+  #realRoot: Promise<string> | undefined;
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -35,15 +69,48 @@ export class FileSink implements BodySink {
     this.#live.delete(file);
   }
 
-  /** Make the folders between DIR and `path`, refusing to pass through a symlink or a file. */
+  /**
+   * Make the folders between DIR and `path`, refusing to pass through a symlink or a file; then check
+   * that the folder still resolves inside DIR (a symlink may be planted after the first check).
+   */
   async prepareFolder(path: string): Promise<void> {
     const folder = dirname(path);
-    if (this.#folders.has(folder)) return;
+    if (!this.#folders.has(folder)) await this.#makeFolders(folder);
+    await this.assertInside(folder);
+  }
+
+  /** Throw `write` unless `folder`, with every symlink resolved, is DIR or lies inside it. */
+  async assertInside(folder: string): Promise<void> {
+    const root = await this.#root();
+    let real: string;
+    try {
+      real = await realpath(folder);
+    } catch (error) {
+      throw writeFailure(error, folder);
+    }
+    const inside = relative(root, real);
+    if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
+      throw new FetchallError('write', `cannot write under ${folder}: a symlink leads out of the output folder`);
+    }
+  }
+
+  #root(): Promise<string> {
+    this.#realRoot ??= (async () => {
+      const root = resolve(this.#dir);
+      try {
+        await mkdir(root, {recursive: true});
+        return await realpath(root);
+      } catch (error) {
+        throw outputError(`cannot create output folder ${this.#dir}`, error);
+      }
+    })();
+    return this.#realRoot;
+  }
+
+  async #makeFolders(folder: string): Promise<void> {
+    await this.#root();
     // DIR itself: resolveInside refuses a name that resolves to the folder, so resolve it directly.
     const root = resolve(this.#dir);
-    await mkdir(root, {recursive: true}).catch((error: unknown) => {
-      throw new OutputError(`cannot create output folder ${this.#dir}: ${(error as Error).message}`, {code: (error as NodeJS.ErrnoException).code});
-    });
     let current = root;
     for (const segment of relative(root, folder).split(sep).filter((s) => s !== '')) {
       current = join(current, segment);
@@ -109,10 +176,13 @@ class FileTarget implements BodyTarget {
   async commit(): Promise<string | null> {
     const file = this.#file ?? (await this.#prepare());
     try {
+      await file.close();
+      // The last look before the file takes its final name: its folder still lies inside DIR.
+      await this.#sink.assertInside(dirname(this.#path));
       await file.renameTo(this.#path);
     } catch (error) {
       await file.remove();
-      throw writeFailure(error, this.#shown);
+      throw error instanceof FetchallError || error instanceof OutputError ? error : writeFailure(error, this.#shown);
     } finally {
       this.#sink.untrack(file);
     }
