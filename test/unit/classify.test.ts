@@ -1,0 +1,97 @@
+// Table-driven classification: undici, errno, TLS and zlib codes → the contract's error codes and retry verdict.
+import {errors} from 'undici';
+import {describe, expect, test} from 'vitest';
+import {classify, RETRYABLE_CODES, RETRYABLE_STATUSES} from '../../src/classify.js';
+import {FetchallError, type ErrorCode} from '../../src/errors.js';
+
+function withCode(code: string, message = `failed with ${code}`): Error {
+  return Object.assign(new Error(message), {code});
+}
+
+describe('classify', () => {
+  test.each<[string, ErrorCode, boolean]>([
+    ['ENOTFOUND', 'dns', true],
+    ['EAI_AGAIN', 'dns', true],
+    ['ECONNREFUSED', 'connect', true],
+    ['EHOSTUNREACH', 'connect', true],
+    ['ENETUNREACH', 'connect', true],
+    ['ECONNRESET', 'reset', true],
+    ['EPIPE', 'reset', true],
+    ['UND_ERR_SOCKET', 'reset', true],
+    ['UND_ERR_CLOSED', 'reset', true],
+    ['UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'reset', true],
+    ['ERR_STREAM_PREMATURE_CLOSE', 'reset', true],
+    ['ETIMEDOUT', 'timeout', true],
+    ['UND_ERR_CONNECT_TIMEOUT', 'timeout', true],
+    ['UND_ERR_HEADERS_TIMEOUT', 'timeout', true],
+    ['UND_ERR_BODY_TIMEOUT', 'timeout', true],
+    ['UND_ERR_HEADERS_OVERFLOW', 'protocol', false],
+    ['HPE_INVALID_CONSTANT', 'protocol', false],
+    ['HPE_UNEXPECTED_CONTENT_LENGTH', 'protocol', false],
+    ['Z_DATA_ERROR', 'protocol', false],
+    ['ERR_BROTLI_DECOMPRESSION_FAILED', 'protocol', false],
+    ['DEPTH_ZERO_SELF_SIGNED_CERT', 'tls', false],
+    ['SELF_SIGNED_CERT_IN_CHAIN', 'tls', false],
+    ['CERT_HAS_EXPIRED', 'tls', false],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'tls', false],
+    ['ERR_TLS_CERT_ALTNAME_INVALID', 'tls', false],
+    ['ERR_SSL_WRONG_VERSION_NUMBER', 'tls', false],
+    ['UND_ERR_PRX_CONN', 'connect', true],
+  ])('%s → %s (retryable: %s)', (code, expected, retryable) => {
+    const error = classify(withCode(code));
+    expect(error).toBeInstanceOf(FetchallError);
+    expect(error.code).toBe(expected);
+    expect(error.retryable).toBe(retryable);
+  });
+
+  test.each<[string, Error, ErrorCode]>([
+    ['undici SocketError', new errors.SocketError('other side closed'), 'reset'],
+    ['undici ConnectTimeoutError', new errors.ConnectTimeoutError(), 'timeout'],
+    ['undici HeadersTimeoutError', new errors.HeadersTimeoutError(), 'timeout'],
+    ['undici BodyTimeoutError', new errors.BodyTimeoutError(), 'timeout'],
+    ['undici HeadersOverflowError', new errors.HeadersOverflowError(), 'protocol'],
+    ['undici ResponseContentLengthMismatchError', new errors.ResponseContentLengthMismatchError(), 'reset'],
+  ])('%s → %s', (_name, error, expected) => {
+    expect(classify(error).code).toBe(expected);
+  });
+
+  test('walks the cause chain (undici wraps socket and TLS errors)', () => {
+    const wrapped = new TypeError('fetch failed', {cause: new Error('x', {cause: withCode('ECONNREFUSED')})});
+    expect(classify(wrapped).code).toBe('connect');
+    expect(classify(new Error('outer', {cause: withCode('CERT_HAS_EXPIRED')})).code).toBe('tls');
+  });
+
+  test('an unknown error is a final protocol error, its message kept on one line', () => {
+    const error = classify(new Error('something odd\nsecond line'));
+    expect(error.code).toBe('protocol');
+    expect(error.retryable).toBe(false);
+    expect(error.message).not.toContain('\n');
+    expect(error.message).toContain('something odd');
+    expect(classify('a string').code).toBe('protocol');
+  });
+
+  test('keeps the cause and names the errno code in the message', () => {
+    const cause = withCode('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1');
+    const error = classify(cause);
+    expect(error.cause).toBe(cause);
+    expect(error.message).toContain('ECONNREFUSED 127.0.0.1:1');
+  });
+
+  test('shortens an OpenSSL message to its reason', () => {
+    const raw = '40ED4137E77F0000:error:0A00010B:SSL routines:tls_validate_record_header:wrong version number:../deps/openssl/ssl/record.c:77:';
+    const error = classify(withCode('ERR_SSL_WRONG_VERSION_NUMBER', raw));
+    expect(error.code).toBe('tls');
+    expect(error.message).toContain('wrong version number');
+    expect(error.message).not.toContain('deps/openssl');
+  });
+
+  test('a FetchallError passes through unchanged', () => {
+    const original = new FetchallError('too_large', 'too big');
+    expect(classify(original)).toBe(original);
+  });
+
+  test('retryable codes and statuses are exactly the contract lists', () => {
+    expect([...RETRYABLE_CODES].sort()).toEqual(['connect', 'dns', 'reset', 'timeout']);
+    expect([...RETRYABLE_STATUSES].sort()).toEqual([408, 425, 429, 500, 502, 503, 504]);
+  });
+});

@@ -1,0 +1,69 @@
+// Retry-After parsing (seconds, HTTP date, past, garbage) and the capped, jittered exponential backoff.
+import {describe, expect, test} from 'vitest';
+import {backoffDelay, parseRetryAfter, retryWait} from '../../src/http/retry-policy.js';
+
+const NOW = Date.UTC(2025, 0, 1, 12, 0, 0);
+
+describe('parseRetryAfter', () => {
+  test.each<[string | string[] | undefined, number | undefined]>([
+    ['1', 1000],
+    ['120', 120_000],
+    [' 5 ', 5000],
+    ['0', 0],
+    [['2', '9'], 2000],
+    [new Date(NOW + 30_000).toUTCString(), 30_000],
+    ['Wed, 01 Jan 2025 12:01:00 GMT', 60_000],
+    [new Date(NOW - 1000).toUTCString(), undefined],
+    [new Date(NOW).toUTCString(), undefined],
+    [undefined, undefined],
+    ['', undefined],
+    ['soon', undefined],
+    ['-5', undefined],
+    ['1.5', undefined],
+    ['12abc', undefined],
+    ['2025-13-45', undefined],
+  ])('%j → %s', (value, expected) => {
+    expect(parseRetryAfter(value, NOW)).toBe(expected);
+  });
+});
+
+describe('backoffDelay', () => {
+  test.each<[number, number]>([
+    [1, 500],
+    [2, 1000],
+    [3, 2000],
+    [7, 30_000],
+    [50, 30_000],
+  ])('retry %i with random 1 waits %i ms', (retry, expected) => {
+    expect(backoffDelay(retry, 500, 30_000, () => 1)).toBe(expected);
+  });
+
+  test('random 0 halves the wait; the factor stays in [0.5, 1]', () => {
+    expect(backoffDelay(1, 500, 30_000, () => 0)).toBe(250);
+    expect(backoffDelay(3, 500, 30_000, () => 0)).toBe(1000);
+    expect(backoffDelay(10, 500, 1000, () => 0)).toBe(500);
+    for (let i = 0; i < 200; i++) {
+      const wait = backoffDelay(2, 100, 10_000);
+      expect(wait).toBeGreaterThanOrEqual(100);
+      expect(wait).toBeLessThanOrEqual(200);
+    }
+  });
+
+  test('a zero delay never waits', () => {
+    expect(backoffDelay(5, 0, 30_000, () => 1)).toBe(0);
+  });
+});
+
+describe('retryWait', () => {
+  test('a Retry-After replaces the backoff, up to the cap', () => {
+    expect(retryWait(1, 5000, 500, 30_000)).toBe(5000);
+    expect(retryWait(1, 3_600_000, 500, 30_000)).toBe(30_000);
+    expect(retryWait(1, 0, 500, 30_000)).toBe(0);
+  });
+
+  test('without a Retry-After the backoff applies', () => {
+    const wait = retryWait(2, undefined, 500, 30_000);
+    expect(wait).toBeGreaterThanOrEqual(500);
+    expect(wait).toBeLessThanOrEqual(1000);
+  });
+});
