@@ -8,7 +8,8 @@ export interface RawFlags {
   perHost?: string;
   rate?: string;
   shard?: string;
-  header: string[];
+  /** Every -H given, in order; undefined when none (no default, so --help shows no `[]`). */
+  header?: string[];
   userAgent?: string;
   method?: string;
   connectTimeout?: string;
@@ -40,7 +41,7 @@ export interface RawFlags {
   color: boolean;
 }
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 const EXAMPLES = `
 Examples:
@@ -48,8 +49,11 @@ Examples:
   fetchall urls.txt -o out/ --report run.jsonl save files, keep a JSON report
   fetchall urls.txt -o out/ --report run.jsonl --resume
                                                finish a run that was stopped
-  fetchall urls.txt --json | jq 'select(.ok|not)'
-                                               check links in CI
+  fetchall urls.txt -X HEAD -q --report links.jsonl
+                                               check links in CI: print failures only
+  fetchall urls.txt --json | jq -c 'select(.ok|not)'
+                                               the failed records, as JSON
+  fetchall urls.txt -o out/ --dry-run          show which file each URL would go to
   cat urls.txt | fetchall --shard 2/4 -o out/  one quarter of a list on this machine
 
 Exit status: 0 all ok, 1 a URL failed, 2 usage error, 3 output error, 124 --deadline,
@@ -79,7 +83,7 @@ export function buildProgram(write: {out: (s: string) => void; err: (s: string) 
       new Option('--shard <k/n>', 'take only entries with (index-1) % N == K-1'),
     ]),
     ...group('Requests:', [
-      new Option('-H, --header <header>', "add a header, 'Name: value' (repeatable)").argParser(collect).default([]),
+      new Option('-H, --header <header>', "add a header, 'Name: value' (repeatable)").argParser(collect),
       new Option('-A, --user-agent <ua>', 'User-Agent (default: fetchall/<version>)'),
       new Option('-X, --method <method>', 'GET or HEAD (default: GET)'),
       new Option('--connect-timeout <dur>', 'time to connect (default: 10s)'),
