@@ -1,0 +1,468 @@
+// End to end `-o DIR`: the built CLI against the local hostile server, checking the files on disk.
+import {spawn, spawnSync} from 'node:child_process';
+import {createHash} from 'node:crypto';
+import {createReadStream, existsSync} from 'node:fs';
+import {chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile} from 'node:fs/promises';
+import {tmpdir} from 'node:os';
+import {join, relative, sep} from 'node:path';
+import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest';
+import {BIN_PATH, cleanupTemp, makeTempDir, runCli, writeList, type CliResult} from '../helpers/cli.js';
+import {bytesSha256, sha256Hex, startTestServer, textBody, type TestServer} from '../helpers/server.js';
+
+const TEMP_PATTERN = /^\..+\.[0-9a-f]+\.fetchall-tmp$/;
+
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+  await cleanupTemp();
+});
+beforeEach(() => {
+  server.resetStats();
+});
+
+/** Every path under `dir` (files, folders, symlinks), relative, with `/` separators, sorted. */
+async function tree(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, {recursive: true});
+  return entries.map((e) => e.split(sep).join('/')).sort();
+}
+
+/** The temporary files anywhere under `dir`, found by the documented pattern. */
+async function tempFiles(dir: string): Promise<string[]> {
+  return (await tree(dir)).filter((p) => TEMP_PATTERN.test(p.split('/').at(-1) ?? ''));
+}
+
+async function fileSha(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Run `fetchall --json -o dir [...args] list` over these list lines. */
+async function fetchTo(dir: string, lines: string[], args: string[] = [], timeoutMs = 20_000): Promise<CliResult> {
+  const list = await writeList(lines);
+  return runCli(['--json', '-o', dir, ...args, list], {timeoutMs});
+}
+
+function byIndex(result: CliResult): Map<number, any> {
+  return new Map(result.records().map((r) => [r.index as number, r]));
+}
+
+/** Paths a request was made for (path and query). */
+function requested(): string[] {
+  return server.requests.map((r) => r.url);
+}
+
+/** Spawn the CLI with a handle on the child (for signals and RSS), collecting stdout/stderr. */
+function spawnCli(args: string[], opts: {wrap?: string[]} = {}) {
+  const command = opts.wrap === undefined ? process.execPath : opts.wrap[0]!;
+  const argv = opts.wrap === undefined ? [BIN_PATH, ...args] : [...opts.wrap.slice(1), process.execPath, BIN_PATH, ...args];
+  const child = spawn(command, argv, {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, NO_COLOR: '1'}});
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string}>((resolve) => {
+    child.once('close', (code, signal) => resolve({code, signal, stdout, stderr}));
+  });
+  return {child, exited};
+}
+
+/** Poll `check` every 20 ms until it holds, or throw after `ms`. */
+async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('byte-exact files', () => {
+  it('writes small bodies byte for byte, and the record names DIR joined with the name', async () => {
+    const out = join(await makeTempDir(), 'out');
+    const sizes = [0, 1, 1000, 65_537, 3 * 1024 * 1024 + 5];
+    const result = await fetchTo(out, [...sizes.map((n) => `${server.url}/bytes/${n} b${n}.bin`), `${server.url}/text/hello.txt`]);
+    expect(result.code, result.stderr).toBe(0);
+    const records = byIndex(result);
+    for (const [i, n] of sizes.entries()) {
+      const record = records.get(i + 1);
+      expect(record.ok).toBe(true);
+      expect(record.file).toBe(join(out, `b${n}.bin`));
+      expect(record.bytes).toBe(n);
+      expect(await fileSha(record.file)).toBe(bytesSha256(n));
+    }
+    expect(await readFile(join(out, 'hello.txt'), 'utf8')).toBe(textBody('hello.txt'));
+    expect(records.get(6).file).toBe(join(out, 'hello.txt'));
+    expect(await tempFiles(out)).toEqual([]);
+  });
+
+  const shm = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  const haveTime = existsSync('/usr/bin/time');
+  it(`streams a 512 MiB body to ${shm} byte for byte${haveTime ? ' with bounded peak RSS' : ' (RSS unchecked: no /usr/bin/time)'}`, async () => {
+    const root = await mkdtemp(join(shm, 'fetchall-big-'));
+    try {
+      const n = 512 * 1024 * 1024 + 3;
+      const list = join(root, 'urls.txt');
+      await writeFile(list, `${server.url}/bytes/${n} big.bin\n`);
+      const out = join(root, 'out');
+      const {exited} = spawnCli(['--json', '--checksum', '-o', out, list], haveTime ? {wrap: ['/usr/bin/time', '-v']} : {});
+      const result = await exited;
+      expect(result.code, result.stderr).toBe(0);
+      const record = JSON.parse(result.stdout.trim());
+      expect(record.bytes).toBe(n);
+      expect(record.file).toBe(join(out, 'big.bin'));
+      const want = bytesSha256(n);
+      expect(record.sha256).toBe(want);
+      expect((await lstat(record.file)).size).toBe(n);
+      expect(await fileSha(record.file)).toBe(want);
+      expect(await tempFiles(out)).toEqual([]);
+      if (haveTime) {
+        const match = /Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr);
+        expect(match, result.stderr).not.toBeNull();
+        const peakMiB = Number(match![1]) / 1024;
+        // Node itself takes ~50-80 MiB; a body held in memory would take 512 MiB more.
+        expect(peakMiB).toBeLessThan(200);
+      }
+    } finally {
+      await rm(root, {recursive: true, force: true});
+    }
+  }, 180_000);
+});
+
+describe('names', () => {
+  it('expands {host} and {path}, gives index.html for / and trailing-slash paths, ignores query and fragment', async () => {
+    const out = await makeTempDir();
+    const result = await fetchTo(out, [`${server.url}/text/a.txt?q=1#frag`, `${server.url}/`, `${server.url}/text/sub/`], ['--name', '{host}/{path}']);
+    const records = byIndex(result);
+    expect(records.get(1).file).toBe(join(out, '127.0.0.1/text/a.txt'));
+    expect(await readFile(join(out, '127.0.0.1/text/a.txt'), 'utf8')).toBe(textBody('a.txt'));
+    // `/` is a 404 on the test server: no file, but the name was still index.html (see --dry-run).
+    expect(records.get(2).error.code).toBe('http_status');
+    expect(records.get(2).file).toBeNull();
+    expect(records.get(3).file).toBe(join(out, '127.0.0.1/text/sub/index.html'));
+    expect(await readFile(join(out, '127.0.0.1/text/sub/index.html'), 'utf8')).toBe(textBody('sub/'));
+    expect(await tree(out)).toEqual(['127.0.0.1', '127.0.0.1/text', '127.0.0.1/text/a.txt', '127.0.0.1/text/sub', '127.0.0.1/text/sub/index.html']);
+
+    const list = await writeList([`${server.url}/`]);
+    const plan = await runCli(['--dry-run', '-o', out, list]);
+    expect(plan.stdout.toString()).toBe(`${server.url}/\t${join(out, 'index.html')}\n`);
+  });
+
+  it('expands {index}, {hash} (of the URL text as given) and {basename}', async () => {
+    const out = await makeTempDir();
+    const urls = [`${server.url}/text/one.txt?x=1`, `${server.url}/text/deep/two.txt`];
+    const result = await fetchTo(out, urls, ['--name', 'n{index}-{hash}-{basename}']);
+    expect(result.code, result.stderr).toBe(0);
+    const records = byIndex(result);
+    for (const [i, url] of urls.entries()) {
+      const base = url.includes('one') ? 'one.txt' : 'two.txt';
+      const name = `n${i + 1}-${sha256Hex(url).slice(0, 12)}-${base}`;
+      expect(records.get(i + 1).file).toBe(join(out, name));
+      expect(await readFile(join(out, name), 'utf8')).toBe(textBody(url.includes('one') ? 'one.txt' : 'deep/two.txt'));
+    }
+  });
+
+  it('lets the NAME column and a JSON name win over --name, creating sub-folders', async () => {
+    const out = await makeTempDir();
+    const result = await fetchTo(
+      out,
+      [`${server.url}/text/a.txt   deep/er/named.txt`, JSON.stringify({url: `${server.url}/text/b.txt`, name: 'j/b-json.txt'}), `${server.url}/text/c.txt`],
+      ['--name', 'tpl-{index}'],
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(await tree(out)).toEqual(['deep', 'deep/er', 'deep/er/named.txt', 'j', 'j/b-json.txt', 'tpl-3']);
+    expect(await readFile(join(out, 'deep/er/named.txt'), 'utf8')).toBe(textBody('a.txt'));
+    expect(await readFile(join(out, 'j/b-json.txt'), 'utf8')).toBe(textBody('b.txt'));
+    expect(byIndex(result).get(1).file).toBe(join(out, 'deep/er/named.txt'));
+  });
+});
+
+describe('collisions', () => {
+  const lines = (): string[] => [
+    `${server.url}/text/a.txt`,
+    `${server.url}/text/d/a.txt`,
+    `${server.url}/text/A.TXT`,
+    `${server.url}/text/e/a.txt a-3.txt`,
+    `${server.url}/text/f/a.txt`,
+    `${server.url}/text/x.tar.gz`,
+    `${server.url}/text/y/x.tar.gz`,
+  ];
+  const expected = ['a.txt', 'a-1.txt', 'A-2.TXT', 'a-3.txt', 'a-4.txt', 'x.tar.gz', 'x.tar-1.gz'];
+  const bodies = ['a.txt', 'd/a.txt', 'A.TXT', 'e/a.txt', 'f/a.txt', 'x.tar.gz', 'y/x.tar.gz'];
+
+  async function check(out: string, files: (string | null)[]): Promise<void> {
+    expect(files).toEqual(expected.map((name) => join(out, name)));
+    for (const [i, name] of expected.entries()) expect(await readFile(join(out, name), 'utf8')).toBe(textBody(bodies[i]!));
+  }
+
+  it('suffixes duplicates -1, -2 before the last extension, case-insensitively, the same on a rerun and across shards', async () => {
+    const out = await makeTempDir();
+    const first = await fetchTo(out, lines());
+    expect(first.code, first.stderr).toBe(0);
+    await check(out, [...byIndex(first).values()].sort((a, b) => a.index - b.index).map((r) => r.file));
+
+    // A rerun into the same folder: the same names, replacing the files, no -5.
+    const again = await fetchTo(out, lines(), ['-c', '1']);
+    expect(again.code, again.stderr).toBe(0);
+    await check(out, [...byIndex(again).values()].sort((a, b) => a.index - b.index).map((r) => r.file));
+    expect((await tree(out)).length).toBe(expected.length);
+
+    // Two shards into a fresh folder write the same names as the whole list did.
+    const sharded = await makeTempDir();
+    const list = await writeList(lines());
+    const s1 = await runCli(['--json', '-o', sharded, '--shard', '1/2', list]);
+    const s2 = await runCli(['--json', '-o', sharded, '--shard', '2/2', list]);
+    expect([s1.code, s2.code]).toEqual([0, 0]);
+    expect(s1.records().map((r) => r.index).sort()).toEqual([1, 3, 5, 7]);
+    const all = [...s1.records(), ...s2.records()].sort((a, b) => a.index - b.index);
+    await check(sharded, all.map((r) => r.file));
+  });
+});
+
+describe('confinement', () => {
+  it('keeps ../../x, /abs/x, ..\\x and a %2F-encoded path inside DIR', async () => {
+    const root = await makeTempDir();
+    const out = join(root, 'a', 'out');
+    const result = await fetchTo(out, [
+      `${server.url}/text/1 ../../x`,
+      `${server.url}/text/2 /abs/x`,
+      `${server.url}/text/3 ..\\..\\w`,
+      `${server.url}/text/..%2F..%2Fy`,
+      `${server.url}/text/5 sub/../../../z`,
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    // Nothing beside out, nothing above it.
+    expect(await tree(root)).toEqual(['a', 'a/out', ...(await tree(out)).map((p) => `a/out/${p}`)].sort());
+    const files = result.records().map((r) => r.file as string);
+    for (const file of files) {
+      const inside = relative(out, file);
+      expect(inside === '..' || inside.startsWith(`..${sep}`) || inside.startsWith(sep)).toBe(false);
+      expect((await lstat(file)).isFile()).toBe(true);
+    }
+    expect(files.map((f) => relative(out, f).split(sep).join('/')).sort()).toEqual(['.._.._y', 'abs/x', 'sub/z', 'w', 'x']);
+    expect(await readFile(join(out, '.._.._y'), 'utf8')).toBe(textBody('../../y'));
+  });
+
+  it('never follows a symlink planted in DIR (a sub-folder or a file name) out of it', async () => {
+    const root = await makeTempDir();
+    const out = join(root, 'out');
+    const outsideDir = join(root, 'outside-dir');
+    const outsideFile = join(root, 'outside-file');
+    await mkdir(out);
+    await mkdir(outsideDir);
+    await mkdir(outsideFile);
+    await writeFile(join(outsideFile, 'target.txt'), 'original\n');
+    await symlink(outsideDir, join(out, 'sub'));
+    await symlink(join(outsideFile, 'target.txt'), join(out, 'f.txt'));
+    await symlink(join(outsideDir, 'dangling.txt'), join(out, 'g.txt'));
+
+    const result = await fetchTo(out, [
+      `${server.url}/text/s sub/x.txt`,
+      `${server.url}/text/f f.txt`,
+      `${server.url}/text/g g.txt`,
+      `${server.url}/text/t sub/deeper/y.txt`,
+    ]);
+    expect(result.code).toBe(1);
+    const records = byIndex(result);
+    expect(records.get(1).error.code).toBe('write');
+    expect(records.get(4).error.code).toBe('write');
+    expect(records.get(2).ok).toBe(true);
+    expect(records.get(3).ok).toBe(true);
+
+    expect(await readdir(outsideDir)).toEqual([]);
+    expect(await readdir(outsideFile)).toEqual(['target.txt']);
+    expect(await readFile(join(outsideFile, 'target.txt'), 'utf8')).toBe('original\n');
+    // The file-name symlinks were replaced by regular files holding the bodies.
+    for (const [name, body] of [['f.txt', 'f'], ['g.txt', 'g']] as const) {
+      expect((await lstat(join(out, name))).isFile()).toBe(true);
+      expect(await readFile(join(out, name), 'utf8')).toBe(textBody(body));
+    }
+    expect(await readlink(join(out, 'sub'))).toBe(outsideDir);
+    expect(await tempFiles(out)).toEqual([]);
+  });
+});
+
+describe('atomic writes', () => {
+  // after=3 MB: more than one write batch, so a temporary file really exists before the failure.
+  const broken = (): string[] => [
+    `${server.url}/short?after=3000000&total=4000000 s.bin`,
+    `${server.url}/reset-mid?after=3000000 r.bin`,
+    `${server.url}/short?after=100 s2.bin`,
+    `${server.url}/reset-mid?after=100 r2.bin`,
+  ];
+
+  it('leaves no file and no temporary file after a short body or a reset (--retries 0)', async () => {
+    const out = await makeTempDir();
+    const result = await fetchTo(out, broken(), ['--retries', '0']);
+    expect(result.code).toBe(1);
+    for (const record of result.records()) {
+      expect(record.ok).toBe(false);
+      expect(record.file).toBeNull();
+      expect(['reset', 'protocol']).toContain(record.error.code);
+    }
+    expect(await tree(out)).toEqual([]);
+  });
+
+  it('keeps an old file unchanged through a failed re-download, and replaces it on success', async () => {
+    const out = await makeTempDir();
+    await mkdir(join(out, 'd'));
+    const names = ['s.bin', 'r.bin', 's2.bin', 'r2.bin'];
+    for (const name of names) await writeFile(join(out, name), `old ${name}\n`);
+
+    const failed = await fetchTo(out, broken(), ['--retries', '1', '--retry-delay', '10ms']);
+    expect(failed.code).toBe(1);
+    for (const name of names) expect(await readFile(join(out, name), 'utf8')).toBe(`old ${name}\n`);
+    expect(await tempFiles(out)).toEqual([]);
+
+    const ok = await fetchTo(out, names.map((name) => `${server.url}/bytes/2000000 ${name}`));
+    expect(ok.code, ok.stderr).toBe(0);
+    for (const name of names) expect(await fileSha(join(out, name))).toBe(bytesSha256(2_000_000));
+    expect(await tree(out)).toEqual(['d', ...names].sort());
+  });
+
+  it('removes the temporary file on SIGINT; one a SIGKILL leaves is found by the documented pattern', async () => {
+    for (const signal of ['SIGINT', 'SIGKILL'] as const) {
+      const out = await makeTempDir();
+      const list = await writeList([`${server.url}/stall-body?after=3000000 k.bin`]);
+      const {child, exited} = spawnCli(['--json', '-o', out, list]);
+      try {
+        await waitFor(async () => (await tempFiles(out)).length > 0, 10_000, 'a temporary file');
+        expect(await tree(out)).toEqual(await tempFiles(out));
+        child.kill(signal);
+        const result = await exited;
+        if (signal === 'SIGINT') {
+          expect(result.code).toBe(130);
+          expect(await tree(out)).toEqual([]);
+        } else {
+          const left = await tempFiles(out);
+          expect(left).toHaveLength(1);
+          expect(left[0]).toMatch(/^\.k\.bin\.[0-9a-f]+\.fetchall-tmp$/);
+          expect(existsSync(join(out, 'k.bin'))).toBe(false);
+        }
+      } finally {
+        child.kill('SIGKILL');
+      }
+    }
+  });
+});
+
+describe('--skip-existing', () => {
+  it('sends no request for an existing file and records it as skipped', async () => {
+    const out = await makeTempDir();
+    await writeFile(join(out, 'a.txt'), 'mine\n');
+    const result = await fetchTo(out, [`${server.url}/text/a.txt`, `${server.url}/text/b.txt`], ['--skip-existing']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(requested()).toEqual(['/text/b.txt']);
+    const a = byIndex(result).get(1);
+    expect(a).toMatchObject({ok: true, skipped: true, status: null, attempts: 0, bytes: 0, error: null, file: join(out, 'a.txt')});
+    expect(await readFile(join(out, 'a.txt'), 'utf8')).toBe('mine\n');
+    expect(await readFile(join(out, 'b.txt'), 'utf8')).toBe(textBody('b.txt'));
+  });
+
+  it('with an expected sha256, skips a matching file and re-fetches one that does not match', async () => {
+    const out = await makeTempDir();
+    await writeFile(join(out, 'match.txt'), textBody('match.txt'));
+    await writeFile(join(out, 'stale.txt'), 'stale\n');
+    const entry = (name: string) => JSON.stringify({url: `${server.url}/text/${name}`, sha256: sha256Hex(textBody(name))});
+    const result = await fetchTo(out, [entry('match.txt'), entry('stale.txt')], ['--skip-existing']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(requested()).toEqual(['/text/stale.txt']);
+    const records = byIndex(result);
+    expect(records.get(1).skipped).toBe(true);
+    expect(records.get(2)).toMatchObject({ok: true, skipped: false, status: 200, file: join(out, 'stale.txt')});
+    expect(await readFile(join(out, 'stale.txt'), 'utf8')).toBe(textBody('stale.txt'));
+  });
+});
+
+describe('write failures', () => {
+  it('exits 3 with one clear line and no request when DIR cannot be created (its parent is a file)', async () => {
+    const root = await makeTempDir();
+    await writeFile(join(root, 'somefile'), 'x');
+    const result = await fetchTo(join(root, 'somefile', 'sub'), [`${server.url}/text/a.txt`]);
+    expect(result.code).toBe(3);
+    const lines = result.stderr.split('\n').filter((l) => l.trim() !== '');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('somefile');
+    expect(lines[0]).not.toMatch(/\bat .*\.js:\d+/);
+    expect(server.requests).toEqual([]);
+    expect(result.stdout.length).toBe(0);
+  });
+
+  it('exits 3 with one clear line and no request when DIR is read-only', async (ctx) => {
+    const root = await makeTempDir();
+    const out = join(root, 'out');
+    const list = join(root, 'urls.txt');
+    await writeFile(list, `${server.url}/text/a.txt\n`);
+    await mkdir(out);
+    await chmod(root, 0o755);
+    await chmod(out, 0o555);
+    // Root ignores permissions: run the CLI as `nobody` then, if setpriv can, else skip.
+    let wrap: string[] | undefined;
+    if (process.getuid?.() === 0) {
+      wrap = ['/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+      const probe = spawnSync(wrap[0]!, [...wrap.slice(1), process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(join(out, 'p'))}, '')`], {encoding: 'utf8'});
+      if (!probe.stderr.includes('EACCES')) ctx.skip();
+    }
+    try {
+      const {exited} = spawnCli(['--json', '-o', out, list], wrap === undefined ? {} : {wrap});
+      const result = await exited;
+      expect(result.code, result.stderr).toBe(3);
+      const lines = result.stderr.split('\n').filter((l) => l.trim() !== '');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain('EACCES');
+      expect(server.requests).toEqual([]);
+      expect(await tree(out)).toEqual([]);
+    } finally {
+      await chmod(out, 0o755);
+    }
+  });
+
+  it('stops with exit 3 when the disk fills mid-body, leaving the finished files and no temporary file', async (ctx) => {
+    const out = await makeTempDir();
+    // A 2 MiB tmpfs needs root and mount rights; elsewhere the case cannot be built.
+    if (process.getuid?.() !== 0 || spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', out]).status !== 0) ctx.skip();
+    try {
+      const result = await fetchTo(out, [`${server.url}/bytes/1000 a.bin`, `${server.url}/bytes/5000000 b.bin`], ['-c', '1']);
+      expect(result.code, result.stderr).toBe(3);
+      expect(result.stderr.trim().split('\n').at(-1)).toMatch(/no space left on device \(ENOSPC\)/);
+      const records = byIndex(result);
+      expect(records.get(1).ok).toBe(true);
+      expect(records.get(2).ok).toBe(false);
+      expect(await tree(out)).toEqual(['a.bin']);
+      expect(await fileSha(join(out, 'a.bin'))).toBe(bytesSha256(1000));
+    } finally {
+      spawnSync('umount', [out]);
+    }
+  });
+
+  it('fails only the URL whose name a directory holds, as write; the others succeed (exit 1)', async () => {
+    const out = await makeTempDir();
+    await mkdir(join(out, 'a.txt'));
+    await writeFile(join(out, 'a.txt', 'keep'), 'keep\n');
+    const result = await fetchTo(out, [`${server.url}/text/a.txt`, `${server.url}/text/b.txt`, `${server.url}/bytes/3000000 c.bin`]);
+    expect(result.code).toBe(1);
+    const records = byIndex(result);
+    expect(records.get(1)).toMatchObject({ok: false, file: null, error: {code: 'write'}});
+    expect(records.get(2).ok).toBe(true);
+    expect(records.get(3).ok).toBe(true);
+    expect(await readFile(join(out, 'a.txt', 'keep'), 'utf8')).toBe('keep\n');
+    expect(await fileSha(join(out, 'c.bin'))).toBe(bytesSha256(3_000_000));
+    expect(await tree(out)).toEqual(['a.txt', 'a.txt/keep', 'b.txt', 'c.bin']);
+  });
+});
+
+describe('no body, no file', () => {
+  it('writes no file for -X HEAD or for a 404', async () => {
+    const out = await makeTempDir();
+    const head = await fetchTo(out, [`${server.url}/bytes/1000`], ['-X', 'HEAD']);
+    expect(head.code, head.stderr).toBe(0);
+    expect(head.records()[0]).toMatchObject({ok: true, status: 200, file: null, bytes: 0});
+    const missing = await fetchTo(out, [`${server.url}/status/404`, `${server.url}/nope/x.txt`]);
+    expect(missing.code).toBe(1);
+    for (const record of missing.records()) expect(record).toMatchObject({ok: false, file: null, error: {code: 'http_status'}});
+    expect(await tree(out)).toEqual([]);
+  });
+});

@@ -1,0 +1,170 @@
+// The file sink in-process: temp → rename, cleanup on every path, the temp-name pattern, containment re-checks.
+import {existsSync} from 'node:fs';
+import {mkdir, readdir, readFile, rename, symlink, writeFile} from 'node:fs/promises';
+import {basename, dirname, join} from 'node:path';
+import {afterAll, describe, expect, it} from 'vitest';
+import {FetchallError, OutputError} from '../../src/errors.js';
+import type {Entry} from '../../src/record.js';
+import {FileSink, prepareOutputDir} from '../../src/sinks/file-sink.js';
+import {TEMP_SUFFIX, tempPathFor} from '../../src/sinks/temp-file.js';
+import {cleanupTemp, makeTempDir} from '../helpers/cli.js';
+
+afterAll(cleanupTemp);
+
+const TEMP_PATTERN = /^\..+\.[0-9a-f]{12}\.fetchall-tmp$/;
+const entry: Entry = {index: 1, url: 'http://a.test/x', target: new URL('http://a.test/x')};
+
+async function tree(dir: string): Promise<string[]> {
+  return (await readdir(dir, {recursive: true})).sort();
+}
+
+/** Write `bytes` in 64 KiB chunks, awaiting backpressure like the attempt does. */
+async function feed(target: {write(chunk: Buffer): void | Promise<void>}, bytes: number, fill = 7): Promise<void> {
+  for (let left = bytes; left > 0; left -= 65_536) {
+    const pending = target.write(Buffer.alloc(Math.min(65_536, left), fill));
+    if (pending !== undefined) await pending;
+  }
+}
+
+describe('temporary file names', () => {
+  it('are .NAME.RANDOM.fetchall-tmp beside the final file', () => {
+    const path = tempPathFor('/out/sub/a.txt');
+    expect(dirname(path)).toBe('/out/sub');
+    expect(basename(path)).toMatch(/^\.a\.txt\.[0-9a-f]{12}\.fetchall-tmp$/);
+    expect(path.endsWith(TEMP_SUFFIX)).toBe(true);
+    expect(tempPathFor('/out/a.txt')).not.toBe(tempPathFor('/out/a.txt'));
+  });
+
+  it.each([
+    ['ascii', 'a'.repeat(255)],
+    ['4-byte characters', '😀'.repeat(63)],
+    ['2-byte characters', 'é'.repeat(127)],
+  ])('fit in 255 bytes and never split a character (%s)', (_kind, name) => {
+    const temp = basename(tempPathFor(`/out/${name}`));
+    expect(Buffer.byteLength(temp)).toBeLessThanOrEqual(255);
+    expect(temp).not.toMatch(/\p{Cs}/u);
+    expect(temp).toMatch(TEMP_PATTERN);
+  });
+});
+
+describe('FileSink', () => {
+  it('streams into a temporary file and renames it in on commit', async () => {
+    const dir = await makeTempDir();
+    const sink = new FileSink(join(dir, 'out'));
+    const target = sink.open(entry, 'sub/a.bin');
+    await feed(target, 3_000_000);
+    const temps = (await tree(join(dir, 'out', 'sub'))).filter((n) => TEMP_PATTERN.test(n));
+    expect(temps).toHaveLength(1);
+    expect(existsSync(join(dir, 'out', 'sub', 'a.bin'))).toBe(false);
+    expect(await target.commit()).toBe(join(dir, 'out', 'sub', 'a.bin'));
+    expect((await readFile(join(dir, 'out', 'sub', 'a.bin'))).equals(Buffer.alloc(3_000_000, 7))).toBe(true);
+    expect(await tree(join(dir, 'out'))).toEqual(['sub', 'sub/a.bin']);
+    await sink.close();
+  });
+
+  it('commits an empty body as an empty file', async () => {
+    const dir = await makeTempDir();
+    const sink = new FileSink(dir);
+    expect(await sink.open(entry, 'empty').commit()).toBe(join(dir, 'empty'));
+    expect(await readFile(join(dir, 'empty'), 'utf8')).toBe('');
+  });
+
+  it('reset starts over from byte 0', async () => {
+    const dir = await makeTempDir();
+    const target = new FileSink(dir).open(entry, 'r.bin');
+    await feed(target, 2_000_000, 1);
+    await target.reset();
+    expect(target.size).toBe(0);
+    await feed(target, 1000, 2);
+    await target.commit();
+    expect((await readFile(join(dir, 'r.bin'))).equals(Buffer.alloc(1000, 2))).toBe(true);
+  });
+
+  it('discard, close and cleanupSync leave no temporary file and keep an old file', async () => {
+    const dir = await makeTempDir();
+    await writeFile(join(dir, 'a.bin'), 'old');
+    const sink = new FileSink(dir);
+    const discarded = sink.open(entry, 'a.bin');
+    await feed(discarded, 2_000_000);
+    await discarded.discard();
+    await discarded.discard();
+    const closed = sink.open(entry, 'b.bin');
+    await feed(closed, 2_000_000);
+    await sink.close();
+    const synced = new FileSink(dir);
+    const killed = synced.open(entry, 'c.bin');
+    await feed(killed, 2_000_000);
+    expect((await tree(dir)).filter((n) => TEMP_PATTERN.test(n))).toHaveLength(1);
+    synced.cleanupSync();
+    expect(await tree(dir)).toEqual(['a.bin']);
+    expect(await readFile(join(dir, 'a.bin'), 'utf8')).toBe('old');
+  });
+
+  it('fails as write when a directory stands at the final name, and removes its temporary file', async () => {
+    const dir = await makeTempDir();
+    await mkdir(join(dir, 'd.bin'));
+    const target = new FileSink(dir).open(entry, 'd.bin');
+    await feed(target, 100);
+    const error = await target.commit().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FetchallError);
+    expect((error as FetchallError).code).toBe('write');
+    expect(await tree(dir)).toEqual(['d.bin']);
+  });
+
+  it('fails as write, writing nothing outside, when a checked folder is later swapped for a symlink', async () => {
+    const root = await makeTempDir();
+    const dir = join(root, 'out');
+    const outside = join(root, 'outside');
+    await mkdir(outside);
+    const sink = new FileSink(dir);
+    const first = sink.open(entry, 'sub/a.bin');
+    await feed(first, 10);
+    await first.commit();
+    // The folder was made and checked for the first file; now it leads out of DIR.
+    await rename(join(dir, 'sub'), join(dir, 'moved'));
+    await symlink(outside, join(dir, 'sub'));
+    for (const bytes of [10, 2_000_000]) {
+      const next = sink.open(entry, `sub/b${bytes}.bin`);
+      const error = await feed(next, bytes).then(() => next.commit()).catch((e: unknown) => e);
+      expect((error as FetchallError).code).toBe('write');
+      await next.discard();
+    }
+    expect(await readdir(outside)).toEqual([]);
+    expect(await tree(join(dir, 'moved'))).toEqual(['a.bin']);
+  });
+
+  it('refuses to start a body under a folder that is a symlink out of DIR', async () => {
+    const root = await makeTempDir();
+    const dir = join(root, 'out');
+    await mkdir(join(root, 'outside'));
+    await mkdir(dir);
+    await symlink(join(root, 'outside'), join(dir, 'link'));
+    const target = new FileSink(dir).open(entry, 'link/deep/a.bin');
+    const error = await Promise.resolve(target.write(Buffer.from('x'))).then(() => target.commit()).catch((e: unknown) => e);
+    expect((error as FetchallError).code).toBe('write');
+    expect(await readdir(join(root, 'outside'))).toEqual([]);
+  });
+});
+
+describe('prepareOutputDir', () => {
+  it('creates DIR and leaves no probe behind', async () => {
+    const dir = join(await makeTempDir(), 'a', 'b');
+    prepareOutputDir(dir);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('throws an OutputError naming DIR when it cannot be created', async () => {
+    const root = await makeTempDir();
+    await writeFile(join(root, 'file'), '');
+    const dir = join(root, 'file', 'sub');
+    let error: unknown;
+    try {
+      prepareOutputDir(dir);
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(OutputError);
+    expect((error as OutputError).code).toBe('ENOTDIR');
+    expect((error as OutputError).message).toContain(dir);
+  });
+});
