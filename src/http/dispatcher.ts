@@ -2,27 +2,44 @@
 import {Agent, EnvHttpProxyAgent, ProxyAgent, type Dispatcher} from 'undici';
 import type {RunOptions} from '../options.js';
 
-const PROXY_VARIABLES = ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY'];
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** A proxy variable, the lowercase form winning when it is set and not empty (curl's rule). */
+function variable(env: Env, name: string): string | undefined {
+  const lower = env[name.toLowerCase()];
+  if (lower !== undefined && lower !== '') return lower;
+  const upper = env[name.toUpperCase()];
+  return upper !== undefined && upper !== '' ? upper : undefined;
+}
 
 /**
  * Build the run's dispatcher. `--proxy` wins; else the proxy environment variables; else a plain Agent.
  * @example const dispatcher = createDispatcher(options, process.env)
  */
-export function createDispatcher(options: RunOptions, env: Readonly<Record<string, string | undefined>>): Dispatcher {
-  const tls = {rejectUnauthorized: !options.insecure};
+export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
+  const tls = {rejectUnauthorized: !options.insecure, timeout: options.connectTimeout};
   const common = {
     headersTimeout: options.idleTimeout,
     bodyTimeout: options.idleTimeout,
     keepAliveTimeout: 4_000,
     // Servers that send more than this in headers get a clean `protocol` failure, not a hang.
     maxHeaderSize: 64 * 1024,
-    connect: {timeout: options.connectTimeout, ...tls},
+    connect: tls,
   };
   if (options.proxy !== undefined) {
     return new ProxyAgent({...common, uri: options.proxy, requestTls: tls, proxyTls: {timeout: options.connectTimeout}});
   }
-  if (PROXY_VARIABLES.some((name) => (env[name] ?? '') !== '')) {
-    return new EnvHttpProxyAgent({...common, requestTls: tls});
+  const httpProxy = variable(env, 'http_proxy');
+  const httpsProxy = variable(env, 'https_proxy');
+  if (httpProxy !== undefined || httpsProxy !== undefined) {
+    // Pass the variables explicitly: undici would read process.env, not the environment we were given.
+    return new EnvHttpProxyAgent({
+      ...common,
+      requestTls: tls,
+      httpProxy: httpProxy ?? '',
+      httpsProxy: httpsProxy ?? '',
+      noProxy: variable(env, 'no_proxy') ?? '',
+    });
   }
   return new Agent(common);
 }

@@ -1,0 +1,449 @@
+// End-to-end resilience: retries, Retry-After, timeouts, broken bodies, redirects, limits, TLS, proxy, signals.
+import {spawn} from 'node:child_process';
+import {readFile, readdir, stat} from 'node:fs/promises';
+import {createServer, type Socket} from 'node:net';
+import {once} from 'node:events';
+import type {AddressInfo} from 'node:net';
+import {join} from 'node:path';
+import {performance} from 'node:perf_hooks';
+import {gzipSync} from 'node:zlib';
+import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest';
+import {BIN_PATH, cleanupTemp, makeTempDir, parseJsonLines, runCli, writeList, type RunCliOptions} from '../helpers/cli.js';
+import {startProxy, type TestProxy} from '../helpers/proxy.js';
+import {startTestServer, textBody, type TestServer} from '../helpers/server.js';
+import {certPath, selfSigned} from '../helpers/tls.js';
+
+let a: TestServer;
+let b: TestServer;
+let secure: TestServer;
+let proxy: TestProxy;
+
+beforeAll(async () => {
+  [a, b, secure, proxy] = await Promise.all([
+    startTestServer(),
+    startTestServer({host: '127.0.0.2'}),
+    startTestServer({tls: selfSigned}),
+    startProxy(),
+  ]);
+});
+beforeEach(() => {
+  // Each test counts only its own requests.
+  for (const server of [a, b, secure]) server.resetStats();
+  proxy.requests.length = 0;
+});
+afterAll(async () => {
+  await Promise.all([a.close(), b.close(), secure.close(), proxy.close()]);
+  await cleanupTemp();
+});
+
+/** Run the CLI with `--json` over `urls` and return its result with the records parsed. */
+async function fetchJson(urls: string[], args: string[] = [], opts: RunCliOptions = {}) {
+  const list = await writeList(urls);
+  const result = await runCli(['--json', ...args, list], opts);
+  return {...result, recs: result.records()};
+}
+
+/** Every file name under `dir`, recursively. */
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, {withFileTypes: true, recursive: true})) {
+    if (entry.isFile()) out.push(join(entry.parentPath, entry.name));
+  }
+  return out;
+}
+
+describe('retries', () => {
+  it('retries a URL that fails twice, then succeeds, counting 3 attempts', async () => {
+    const {code, recs} = await fetchJson([`${a.url}/flaky/twice?fail=2`], ['--retry-delay', '50ms']);
+    expect(code).toBe(0);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ok: true, status: 200, attempts: 3, error: null});
+    expect(a.hits('/flaky/twice')).toBe(3);
+  });
+
+  it('makes exactly one request with --retries 0, and fails', async () => {
+    const {code, recs} = await fetchJson([`${a.url}/flaky/once?fail=1`], ['--retries', '0']);
+    expect(code).toBe(1);
+    expect(recs[0]).toMatchObject({ok: false, status: 503, attempts: 1, error: {code: 'http_status'}});
+    expect(a.hits('/flaky/once')).toBe(1);
+  });
+
+  it('gives up after --retries N + 1 attempts', async () => {
+    const {code, recs} = await fetchJson([`${a.url}/flaky/always?fail=100&status=500`], ['--retries', '3', '--retry-delay', '10ms']);
+    expect(code).toBe(1);
+    expect(recs[0]).toMatchObject({ok: false, status: 500, attempts: 4, error: {code: 'http_status'}});
+    expect(a.hits('/flaky/always')).toBe(4);
+  });
+
+  it('does not retry a 404', async () => {
+    const {code, recs} = await fetchJson([`${a.url}/status/404`], ['--retry-delay', '10ms']);
+    expect(code).toBe(1);
+    expect(recs[0]).toMatchObject({ok: false, status: 404, attempts: 1, error: {code: 'http_status'}});
+    expect(a.hits('/status/404')).toBe(1);
+  });
+
+  it('waits out a 429 Retry-After in seconds before the retry', async () => {
+    const {code, recs} = await fetchJson([`${a.url}/flaky/ra-seconds?fail=1&status=429&retryAfter=1`], ['--retry-delay', '10ms']);
+    expect(code).toBe(0);
+    expect(recs[0]).toMatchObject({ok: true, attempts: 2});
+    const times = a.requests.filter((r) => r.path === '/flaky/ra-seconds').map((r) => r.time);
+    expect(times).toHaveLength(2);
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('waits out a 429 Retry-After given as an HTTP date', async () => {
+    const arrivals: number[] = [];
+    let until = 0;
+    a.route('/ra-date', (_req, res) => {
+      arrivals.push(Date.now());
+      if (arrivals.length === 1) {
+        // Whole seconds only in an HTTP date: name the second boundary at least 1.5 s away.
+        until = Math.ceil((Date.now() + 1500) / 1000) * 1000;
+        res.writeHead(429, {'retry-after': new Date(until).toUTCString(), 'content-length': 0});
+        res.end();
+      } else {
+        res.writeHead(200, {'content-length': 2});
+        res.end('ok');
+      }
+    });
+    const {code, recs} = await fetchJson([`${a.url}/ra-date`], ['--retry-delay', '10ms']);
+    expect(code).toBe(0);
+    expect(recs[0]).toMatchObject({ok: true, attempts: 2});
+    expect(arrivals).toHaveLength(2);
+    expect(arrivals[1]!).toBeGreaterThanOrEqual(until);
+  });
+
+  it('caps a Retry-After by --retry-max-delay', async () => {
+    const started = performance.now();
+    const {recs} = await fetchJson([`${a.url}/flaky/ra-capped?fail=1&status=503&retryAfter=3600`], ['--retry-max-delay', '200ms']);
+    expect(recs[0]).toMatchObject({ok: true, attempts: 2});
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+
+  it('retries a body reset mid-way as `reset`', async () => {
+    const {code, recs, stdout} = await fetchJson([`${a.url}/reset-mid?after=1000`], ['--retry-delay', '10ms']);
+    expect(code).toBe(1);
+    expect(recs[0]).toMatchObject({ok: false, attempts: 3, error: {code: 'reset'}});
+    expect(a.hits('/reset-mid')).toBe(3);
+    expect(stdout.toString()).not.toContain('\u0007');
+  });
+
+  it('fails a body shorter than its Content-Length as `reset`, writing nothing', async () => {
+    const out = await makeTempDir();
+    const report = join(await makeTempDir(), 'report.jsonl');
+    const list = await writeList([`${a.url}/short?after=500`]);
+    const {code, stdout} = await runCli(['--retries', '0', '--report', report, list]);
+    expect(code).toBe(1);
+    expect(stdout.length).toBe(0);
+    const [record] = parseJsonLines(await readFile(report));
+    expect(record).toMatchObject({ok: false, error: {code: 'reset'}, file: null});
+    const withDir = await runCli(['--retries', '0', '-o', out, list]);
+    expect(withDir.code).toBe(1);
+    expect(await listFiles(out)).toEqual([]);
+  });
+
+  it('does not hold the only slot (-c 1) while waiting to retry', async () => {
+    const {code, recs} = await fetchJson([`${a.url}/flaky/slow-retry?fail=1`, `${a.url}/text/fast-one`], ['-c', '1', '--retry-delay', '2s']);
+    expect(code).toBe(0);
+    expect(recs.map((r) => r.index)).toEqual([2, 1]);
+    const flaky = a.requests.filter((r) => r.path === '/flaky/slow-retry');
+    const fast = a.requests.find((r) => r.path === '/text/fast-one');
+    expect(flaky).toHaveLength(2);
+    // The retry waits at least 1 s (2 s × [0.5, 1]); the other URL goes in that gap.
+    expect(fast!.time - flaky[0]!.time).toBeLessThan(700);
+    expect(flaky[1]!.time - fast!.time).toBeGreaterThan(300);
+  });
+});
+
+describe('timeouts', () => {
+  it('times out a server that never sends headers (--idle-timeout)', async () => {
+    const started = performance.now();
+    const {code, recs} = await fetchJson([`${a.url}/stall-headers`], ['--idle-timeout', '1s', '--retries', '0']);
+    expect(code).toBe(1);
+    expect(recs[0]).toMatchObject({ok: false, status: null, attempts: 1, error: {code: 'timeout'}});
+    expect(performance.now() - started).toBeLessThan(8000);
+  });
+
+  it('times out a body that stalls mid-way (--idle-timeout)', async () => {
+    const {code, recs} = await fetchJson([`${a.url}/stall-body?after=100`], ['--idle-timeout', '1s', '--retries', '1', '--retry-delay', '10ms']);
+    expect(code).toBe(1);
+    expect(recs[0]).toMatchObject({ok: false, status: 200, attempts: 2, error: {code: 'timeout'}});
+  });
+
+  it('ends a dripping body at --timeout even though bytes keep coming', async () => {
+    const started = performance.now();
+    const {code, recs} = await fetchJson([`${a.url}/bytes/200?chunk=1&every=100`], ['--timeout', '1s', '--retries', '0']);
+    expect(code).toBe(1);
+    expect(recs[0]).toMatchObject({ok: false, error: {code: 'timeout'}});
+    expect(performance.now() - started).toBeLessThan(6000);
+  });
+});
+
+describe('connection failures', () => {
+  it('times out a connection that never completes (--connect-timeout, TLS handshake never answered)', async () => {
+    // Loopback always accepts TCP at once, but undici's connect timer runs until the TLS handshake is done.
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => void held.add(socket));
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const {port} = silent.address() as AddressInfo;
+    try {
+      const started = performance.now();
+      const {code, recs} = await fetchJson([`https://127.0.0.1:${port}/x`], ['--connect-timeout', '500ms', '--retries', '1', '--retry-delay', '10ms']);
+      expect(code).toBe(1);
+      expect(recs[0]).toMatchObject({ok: false, status: null, attempts: 2, error: {code: 'timeout'}});
+      expect(performance.now() - started).toBeLessThan(6000);
+    } finally {
+      for (const socket of held) socket.destroy();
+      silent.close();
+    }
+  });
+
+  it('retries a refused connection as `connect`', async () => {
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const {port} = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const {code, recs} = await fetchJson([`http://127.0.0.1:${port}/x`], ['--retry-delay', '10ms']);
+    expect(code).toBe(1);
+    expect(recs[0]).toMatchObject({ok: false, status: null, attempts: 3, error: {code: 'connect'}});
+  });
+
+  it('fails an unknown host as `dns`', async () => {
+    const {code, recs} = await fetchJson(['http://no-such-host.invalid/x'], ['--retries', '0', '--connect-timeout', '5s']);
+    expect(code).toBe(1);
+    expect(recs[0]).toMatchObject({ok: false, status: null, error: {code: 'dns'}});
+  });
+
+  it('takes Content-Length bytes from a server that sends more, and carries on', async () => {
+    const {code, recs} = await fetchJson([`${a.url}/long?cl=10&total=100`, `${a.url}/text/after-long`], ['-c', '1']);
+    expect(code).toBe(0);
+    expect(recs.map((r) => r.bytes).sort((x, y) => x - y)).toEqual([10, textBody('after-long').length]);
+  });
+});
+
+describe('redirects', () => {
+  it('follows a 3-hop redirect and reports the final URL', async () => {
+    const {code, recs} = await fetchJson([`${a.url}/redirect/3`]);
+    expect(code).toBe(0);
+    expect(recs[0]).toMatchObject({ok: true, status: 200, attempts: 1, final_url: `${a.url}/text/final`, bytes: textBody('final').length});
+  });
+
+  it('fails a redirect loop and a chain too long as `too_many_redirects`', async () => {
+    const {code, recs} = await fetchJson([`${a.url}/loop`, `${a.url}/loop-a`, `${a.url}/redirect/5`], ['--max-redirects', '3', '-c', '1']);
+    expect(code).toBe(1);
+    for (const record of recs) expect(record).toMatchObject({ok: false, attempts: 1, error: {code: 'too_many_redirects'}});
+    // A chain of 5 with a limit of 3: the first request and 3 hops, no more.
+    expect(a.requests.filter((r) => r.path.startsWith('/redirect/'))).toHaveLength(4);
+  });
+
+  it('takes the 3xx itself as the answer with --max-redirects 0', async () => {
+    const {code, recs} = await fetchJson([`${a.url}/redirect/1`], ['--max-redirects', '0']);
+    expect(code).toBe(0);
+    expect(recs[0]).toMatchObject({ok: true, status: 302, final_url: `${a.url}/redirect/1`});
+    expect(a.hits('/text/final')).toBe(0);
+  });
+
+  it('fails a redirect to ftp: as `protocol`', async () => {
+    const {code, recs} = await fetchJson([`${a.url}/redirect-scheme?to=ftp://example.test/x`]);
+    expect(code).toBe(1);
+    expect(recs[0]).toMatchObject({ok: false, attempts: 1, error: {code: 'protocol'}});
+  });
+
+  it('keeps the user headers on the same origin but strips them on a hop to another origin', async () => {
+    const target = `${b.url}/echo-headers`;
+    const {code} = await fetchJson(
+      [`${a.url}/redirect/1?to=/echo-headers`, `${a.url}/redirect-abs?to=${encodeURIComponent(target)}`],
+      ['-H', 'X-Api-Key: k', '-H', 'Authorization: Bearer t', '-H', 'Accept-Language: fr', '-c', '1'],
+    );
+    expect(code).toBe(0);
+    const home = a.requests.find((r) => r.path === '/echo-headers')!;
+    expect(home.headers).toMatchObject({'x-api-key': 'k', authorization: 'Bearer t'});
+    const away = b.requests.find((r) => r.path === '/echo-headers')!;
+    expect(away.headers['x-api-key']).toBeUndefined();
+    expect(away.headers['authorization']).toBeUndefined();
+    expect(away.headers['user-agent']).toMatch(/^fetchall\//);
+    expect(away.headers['accept']).toBe('*/*');
+    expect(away.headers['accept-language']).toBe('fr');
+  });
+
+  it('never sends URL credentials to another origin', async () => {
+    const target = `${b.url}/echo-headers?creds=1`;
+    const origin = new URL(a.url);
+    const {code, recs, stderr} = await fetchJson([`http://u:p@${origin.host}/redirect-abs?to=${encodeURIComponent(target)}`]);
+    expect(code, stderr).toBe(0);
+    const first = a.requests.find((r) => r.path === '/redirect-abs' && r.headers.authorization !== undefined);
+    expect(first?.headers.authorization).toBe('Basic ' + Buffer.from('u:p').toString('base64'));
+    const away = b.requests.find((r) => r.url === '/echo-headers?creds=1')!;
+    expect(away.headers.authorization).toBeUndefined();
+    expect(JSON.stringify(away.headers)).not.toContain('dTpw');
+    expect(recs[0].final_url).toBe(target);
+  });
+});
+
+describe('limits and encodings', () => {
+  it('fails a body over --max-size as `too_large`, with or without Content-Length', async () => {
+    const {code, recs} = await fetchJson([`${a.url}/bytes/100000`, `${a.url}/lines/100000`], ['--max-size', '10kB']);
+    expect(code).toBe(1);
+    for (const record of recs) expect(record).toMatchObject({ok: false, attempts: 1, error: {code: 'too_large'}});
+  });
+
+  it('stops a gzip bomb fast at --max-size with --compressed', async () => {
+    const started = performance.now();
+    const {code, recs} = await fetchJson([`${a.url}/gzip-bomb?mb=200`], ['--compressed', '--max-size', '10MB']);
+    expect(code).toBe(1);
+    expect(recs[0]).toMatchObject({ok: false, attempts: 1, error: {code: 'too_large'}});
+    expect(performance.now() - started).toBeLessThan(8000);
+  });
+
+  it('decodes a gzip bomb to a file with flat memory (peak RSS < 150 MB)', async () => {
+    const out = await makeTempDir();
+    const list = await writeList([`${a.url}/gzip-bomb?mb=400`]);
+    const child = spawn(process.execPath, [BIN_PATH, '--compressed', '-q', '-o', out, list], {stdio: ['ignore', 'ignore', 'pipe']});
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    let peakKb = 0;
+    const poll = setInterval(() => {
+      readFile(`/proc/${child.pid}/status`, 'utf8').then(
+        (text) => {
+          const kb = Number(/VmHWM:\s+(\d+)/.exec(text)?.[1] ?? 0);
+          peakKb = Math.max(peakKb, kb);
+        },
+        () => {},
+      );
+    }, 20);
+    const kill = setTimeout(() => child.kill('SIGKILL'), 25_000);
+    const exitCode = await new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    clearInterval(poll);
+    clearTimeout(kill);
+    expect(stderr).toBe('');
+    expect(exitCode).toBe(0);
+    expect((await stat(join(out, 'gzip-bomb'))).size).toBe(400 * 2 ** 20);
+    expect(peakKb).toBeGreaterThan(0);
+    expect(peakKb).toBeLessThan(150 * 1024);
+  });
+
+  it('decodes gzip, deflate and br with --compressed', async () => {
+    const list = await writeList([`${a.url}/gzip/hello-gzip`, `${a.url}/br/hello-br`, `${a.url}/deflate/hello-deflate`]);
+    const {code, stdout} = await runCli(['--compressed', '--ordered', list]);
+    expect(code).toBe(0);
+    expect(stdout.toString()).toBe('hello-gziphello-brhello-deflate');
+  });
+
+  it('keeps bodies as received and sends no Accept-Encoding without --compressed', async () => {
+    const list = await writeList([`${a.url}/gzip/as-is`]);
+    const {code, stdout} = await runCli([list]);
+    expect(code).toBe(0);
+    expect(stdout.equals(gzipSync('as-is'))).toBe(true);
+    const echo = await fetchJson([`${a.url}/echo-headers?ae=0`]);
+    expect(echo.code).toBe(0);
+    expect(a.requests.find((r) => r.url === '/echo-headers?ae=0')!.headers['accept-encoding']).toBeUndefined();
+    await fetchJson([`${a.url}/echo-headers?ae=1`], ['--compressed']);
+    expect(a.requests.find((r) => r.url === '/echo-headers?ae=1')!.headers['accept-encoding']).toMatch(/gzip/);
+  });
+
+  it('fails huge response headers cleanly as `protocol`', async () => {
+    const {code, recs, stderr} = await fetchJson([`${a.url}/huge-headers`]);
+    expect(code).toBe(1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ok: false, attempts: 1, error: {code: 'protocol'}});
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('stopping', () => {
+  it('--fail-fast stops at the first failure: exit 1, in-flight aborted, nothing more started', async () => {
+    const urls = [`${a.url}/slow?ms=10000&ff=1`, `${a.url}/status/404?ff=1`, ...Array.from({length: 5}, (_, i) => `${a.url}/text/ff-${i}`)];
+    const started = performance.now();
+    const {code, recs} = await fetchJson(urls, ['--fail-fast', '-c', '2']);
+    expect(code).toBe(1);
+    expect(performance.now() - started).toBeLessThan(8000);
+    const byIndex = new Map(recs.map((r) => [r.index, r]));
+    expect(byIndex.get(2)).toMatchObject({ok: false, error: {code: 'http_status'}});
+    expect(byIndex.get(1)).toMatchObject({ok: false, error: {code: 'aborted'}});
+    expect(a.requests.filter((r) => r.path.startsWith('/text/ff-'))).toHaveLength(0);
+  });
+
+  it('--fail-fast with -c 1 sends nothing after the failure', async () => {
+    const {code, recs} = await fetchJson([`${a.url}/status/410?ff=2`, `${a.url}/text/ff2-a`, `${a.url}/text/ff2-b`], ['--fail-fast', '-c', '1']);
+    expect(code).toBe(1);
+    expect(recs).toHaveLength(1);
+    expect(a.requests.filter((r) => r.path.startsWith('/text/ff2-'))).toHaveLength(0);
+  });
+
+  for (const [signal, exit] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`${signal} mid-run: exit ${exit}, no temporary files, a valid report`, async () => {
+      const out = await makeTempDir();
+      const report = join(await makeTempDir(), 'report.jsonl');
+      const tag = signal.toLowerCase();
+      const urls = [
+        `${a.url}/text/${tag}-first`,
+        ...Array.from({length: 3}, (_, i) => `${a.url}/bytes/1000000?chunk=1000&every=50&s=${tag}${i}`),
+        ...Array.from({length: 3}, (_, i) => `${a.url}/text/${tag}-later-${i}`),
+      ];
+      const list = await writeList(urls);
+      const result = await runCli(['-v', '-c', '4', '-o', out, '--report', report, list], {
+        signalAfter: {signal, when: (_stdout, stderr) => stderr.includes(`${tag}-first`)},
+      });
+      expect(result.code).toBe(exit);
+      expect(result.signal).toBeNull();
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+      const files = await listFiles(out);
+      expect(files.filter((f) => f.endsWith('.fetchall-tmp'))).toEqual([]);
+      expect(files.map((f) => f.slice(out.length + 1))).toContain(`${tag}-first`);
+      const lines = (await readFile(report, 'utf8')).split('\n').filter((l) => l !== '');
+      const records = lines.map((l) => JSON.parse(l));
+      expect(records.find((r) => r.index === 1)).toMatchObject({ok: true});
+      const aborted = records.filter((r) => r.error?.code === 'aborted');
+      expect(aborted.length).toBeGreaterThanOrEqual(3);
+      for (const r of aborted) expect(r.file).toBeNull();
+    });
+  }
+});
+
+describe('TLS and proxies', () => {
+  it('fails a self-signed certificate as `tls`, and accepts it with -k or NODE_EXTRA_CA_CERTS', async () => {
+    const url = `${secure.url}/text/secure`;
+    const strict = await fetchJson([url]);
+    expect(strict.code).toBe(1);
+    expect(strict.recs[0]).toMatchObject({ok: false, attempts: 1, error: {code: 'tls'}});
+    const insecure = await fetchJson([url], ['-k']);
+    expect(insecure.code).toBe(0);
+    expect(insecure.recs[0]).toMatchObject({ok: true, status: 200});
+    const trusted = await fetchJson([url], [], {env: {NODE_EXTRA_CA_CERTS: certPath}});
+    expect(trusted.recs[0]).toMatchObject({ok: true, status: 200});
+  });
+
+  it('routes requests through --proxy', async () => {
+    const url = `${a.url}/text/via-flag`;
+    const {code} = await fetchJson([url], ['--proxy', proxy.url]);
+    expect(code).toBe(0);
+    expect(proxy.requests).toContain(url);
+  });
+
+  it('routes requests through HTTP_PROXY, and NO_PROXY bypasses it', async () => {
+    const url = `${a.url}/text/via-env`;
+    const {code} = await fetchJson([url], [], {env: {HTTP_PROXY: proxy.url}});
+    expect(code).toBe(0);
+    expect(proxy.requests).toContain(url);
+    const bypass = `${a.url}/text/no-proxy`;
+    const direct = await fetchJson([bypass], [], {env: {HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1'}});
+    expect(direct.code).toBe(0);
+    expect(proxy.requests).not.toContain(bypass);
+    expect(a.hits('/text/no-proxy')).toBe(1);
+  });
+
+  it('prefers lowercase http_proxy over HTTP_PROXY', async () => {
+    const url = `${a.url}/text/lowercase`;
+    const {code} = await fetchJson([url], [], {env: {http_proxy: proxy.url, HTTP_PROXY: 'http://127.0.0.1:1'}});
+    expect(code).toBe(0);
+    expect(proxy.requests).toContain(url);
+  });
+
+  it('tunnels https through the proxy with CONNECT', async () => {
+    const {code} = await fetchJson([`${secure.url}/text/tunnel`], ['-k', '--proxy', proxy.url]);
+    expect(code).toBe(0);
+    expect(proxy.requests).toContain(new URL(secure.url).host);
+  });
+});
