@@ -1,0 +1,325 @@
+// End-to-end tests of the built CLI's working core: the bound, whole bodies, order, input, usage errors, pipes.
+import {spawn, spawnSync} from 'node:child_process';
+import {once} from 'node:events';
+import {existsSync, readFileSync} from 'node:fs';
+import {afterAll, afterEach, beforeAll, describe, expect, test} from 'vitest';
+import {BIN_PATH, cleanupTemp, makeTempDir, runCli, writeList} from '../helpers/cli.js';
+import {expectedLines, startTestServer, textBody, type TestServer} from '../helpers/server.js';
+
+const RECORD_KEYS = ['index', 'url', 'ok', 'status', 'final_url', 'bytes', 'duration_ms', 'attempts', 'file', 'skipped', 'sha256', 'error'];
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {version: string}).version;
+/** A stack trace line, as Node prints one. */
+const STACK = /^\s+at .+[(:]/m;
+
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+  await cleanupTemp();
+});
+afterEach(() => {
+  server.resetStats();
+});
+
+/** Split stdout made of `/lines/N?id=X` bodies back into blocks: [id, line count] per maximal run of one id. */
+function blocks(stdout: string): {id: string; lines: string[]}[] {
+  const out: {id: string; lines: string[]}[] = [];
+  for (const line of stdout.split('\n')) {
+    if (line === '') continue;
+    const id = line.slice(0, line.lastIndexOf(':'));
+    const last = out.at(-1);
+    if (last !== undefined && last.id === id) last.lines.push(line);
+    else out.push({id, lines: [line]});
+  }
+  return out;
+}
+
+function oneLine(stderr: string): string {
+  const lines = stderr.split('\n').filter((l) => l !== '');
+  expect(lines).toHaveLength(1);
+  return lines[0]!;
+}
+
+describe('the concurrency bound', () => {
+  test('-c 3 over 30 slow URLs: the server sees exactly 3 in flight at the peak', async () => {
+    const list = await writeList(Array.from({length: 30}, (_, i) => `${server.url}/slow?ms=150&i=${i}`));
+    const result = await runCli(['-c', '3', '--json', list]);
+    expect(result.stderr).not.toMatch(STACK);
+    expect(result.code).toBe(0);
+    expect(result.records()).toHaveLength(30);
+    expect(server.requests).toHaveLength(30);
+    expect(server.maxInFlight).toBe(3);
+  });
+
+  test('-c 1 is strictly one at a time', async () => {
+    const list = await writeList(Array.from({length: 6}, (_, i) => `${server.url}/slow?ms=50&i=${i}`));
+    const result = await runCli(['-c', '1', list]);
+    expect(result.code).toBe(0);
+    expect(server.maxInFlight).toBe(1);
+  });
+});
+
+describe('bodies on stdout', () => {
+  test('60 bodies arrive whole, none interleaved with another', async () => {
+    const ids = Array.from({length: 60}, (_, i) => `u${i}`);
+    // Chunked bodies dripping in several pieces, of different lengths, so they overlap in time.
+    const sizes = ids.map((_, i) => 200 + (i % 7) * 150);
+    const list = await writeList(ids.map((id, i) => `${server.url}/lines/${sizes[i]}?id=${id}&per=50&every=2`));
+    const result = await runCli(['-c', '16', list]);
+    expect(result.stderr).not.toMatch(STACK);
+    expect(result.code).toBe(0);
+    const stdout = result.stdout.toString();
+    const found = blocks(stdout);
+    expect(found.map((b) => b.id).sort()).toEqual([...ids].sort());
+    for (const block of found) {
+      const i = Number(block.id.slice(1));
+      expect(block.lines.join('\n') + '\n').toBe(expectedLines(sizes[i]!, block.id));
+    }
+    expect(result.stdout.length).toBe(ids.reduce((sum, id, i) => sum + Buffer.byteLength(expectedLines(sizes[i]!, id)), 0));
+    expect(server.maxInFlight).toBeGreaterThan(1);
+  });
+
+  test('--ordered writes bodies in input order although they finish in another', async () => {
+    const delays = [400, 0, 250, 0, 100, 0, 300, 50];
+    const list = await writeList(delays.map((ms, i) => `${server.url}/lines/3?id=o${i}&delay=${ms}`));
+    const result = await runCli(['--ordered', '-c', '8', list]);
+    expect(result.code).toBe(0);
+    expect(result.stdout.toString()).toBe(delays.map((_, i) => expectedLines(3, `o${i}`)).join(''));
+  });
+
+  test('without --ordered, bodies come as they complete', async () => {
+    const list = await writeList([`${server.url}/lines/2?id=late&delay=500`, `${server.url}/lines/2?id=early`]);
+    const result = await runCli(['-c', '2', list]);
+    expect(result.code).toBe(0);
+    expect(result.stdout.toString()).toBe(expectedLines(2, 'early') + expectedLines(2, 'late'));
+  });
+
+  test('--ordered --json writes records in input order', async () => {
+    const delays = [300, 0, 150, 0, 80, 0];
+    const list = await writeList(delays.map((ms, i) => `${server.url}/text/j${i}?delay=${ms}`));
+    const result = await runCli(['--ordered', '--json', '-c', '6', list]);
+    expect(result.code).toBe(0);
+    expect(result.records().map((r) => r.index)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  test('a 404 fails the run with exit 1 and its body is not written', async () => {
+    const list = await writeList([`${server.url}/text/good`, `${server.url}/status/404`]);
+    const result = await runCli([list]);
+    expect(result.code).toBe(1);
+    expect(result.stdout.toString()).toBe(textBody('good'));
+    expect(result.stderr).toContain('/status/404');
+    expect(result.stderr).not.toMatch(STACK);
+  });
+
+  test('-X HEAD writes no body', async () => {
+    const list = await writeList([`${server.url}/text/head`, `${server.url}/bytes/5000`]);
+    const result = await runCli(['-X', 'HEAD', list]);
+    expect(result.code).toBe(0);
+    expect(result.stdout.length).toBe(0);
+    expect(server.requests.map((r) => r.method)).toEqual(['HEAD', 'HEAD']);
+    const json = await runCli(['-X', 'HEAD', '--json', list]);
+    expect(json.records().map((r) => r.bytes)).toEqual([0, 0]);
+  });
+});
+
+describe('--json records', () => {
+  test('every key, in the contract’s order, on one line per entry', async () => {
+    const list = await writeList([`${server.url}/text/k`, `${server.url}/status/500`, 'ftp://x.test/y']);
+    const result = await runCli(['--json', '--retries', '0', '--ordered', list]);
+    expect(result.code).toBe(1);
+    const lines = result.stdout.toString().split('\n').filter((l) => l !== '');
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect(Object.keys(JSON.parse(line) as object)).toEqual(RECORD_KEYS);
+    const [ok, failed, invalid] = result.records();
+    expect(ok).toMatchObject({index: 1, url: `${server.url}/text/k`, ok: true, status: 200, final_url: `${server.url}/text/k`, attempts: 1, file: null, skipped: false, sha256: null, error: null});
+    expect(ok.bytes).toBe(Buffer.byteLength(textBody('k')));
+    expect(failed).toMatchObject({index: 2, ok: false, status: 500, error: {code: 'http_status'}});
+    expect(invalid).toMatchObject({index: 3, ok: false, status: null, final_url: null, attempts: 0, error: {code: 'invalid_url'}});
+  });
+});
+
+describe('input', () => {
+  test('invalid lines become invalid_url records naming file:line; the others are fetched', async () => {
+    const list = await writeList([
+      '# header comment',
+      `${server.url}/text/a`,
+      'ftp://nope.test/x',
+      '',
+      'not a url at all',
+      `${server.url}/text/b  b.txt`,
+      '{"url":"https://x.test/","bogus":1}',
+      `${server.url}/text/c`,
+    ]);
+    const result = await runCli(['--json', list]);
+    expect(result.code).toBe(1);
+    const records = result.records().sort((a, b) => a.index - b.index);
+    expect(records.map((r) => r.index)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(records.map((r) => r.ok)).toEqual([true, false, false, true, false, true]);
+    const bad = records.filter((r) => !r.ok);
+    expect(bad.map((r) => r.error.code)).toEqual(['invalid_url', 'invalid_url', 'invalid_url']);
+    expect(bad.map((r) => (r.error.message as string).split(': ')[0])).toEqual([`${list}:3`, `${list}:5`, `${list}:7`]);
+    expect(server.requests.map((r) => r.path).sort()).toEqual(['/text/a', '/text/b', '/text/c']);
+  });
+
+  test('CRLF ends and a BOM are tolerated', async () => {
+    const list = await writeList([`${server.url}/text/crlf1`, `${server.url}/text/crlf2`], {eol: '\r\n', bom: true});
+    const result = await runCli(['--json', '--ordered', list]);
+    expect(result.code).toBe(0);
+    expect(result.records().map((r) => r.url)).toEqual([`${server.url}/text/crlf1`, `${server.url}/text/crlf2`]);
+  });
+
+  test('with no list, standard input is read', async () => {
+    const result = await runCli(['--ordered'], {stdin: `${server.url}/text/s1\n# c\n${server.url}/text/s2\n`});
+    expect(result.code).toBe(0);
+    expect(result.stdout.toString()).toBe(textBody('s1') + textBody('s2'));
+  });
+
+  test('- reads standard input, in its place among the lists', async () => {
+    const list = await writeList([`${server.url}/text/f1`]);
+    const result = await runCli(['--json', '--ordered', list, '-'], {stdin: `${server.url}/text/s3\n`});
+    expect(result.code).toBe(0);
+    expect(result.records().map((r) => [r.index, r.url])).toEqual([
+      [1, `${server.url}/text/f1`],
+      [2, `${server.url}/text/s3`],
+    ]);
+  });
+
+  test('an empty list succeeds with nothing to do', async () => {
+    const list = await writeList(['# nothing here', '']);
+    const result = await runCli(['--json', list]);
+    expect(result.code).toBe(0);
+    expect(result.stdout.length).toBe(0);
+  });
+});
+
+describe('usage errors: exit 2, one line, no stack, no request', () => {
+  test('- given twice', async () => {
+    const result = await runCli(['-', '-'], {stdin: `${server.url}/text/x\n`});
+    expect(result.code).toBe(2);
+    expect(oneLine(result.stderr)).not.toMatch(STACK);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  test('a missing list, even after a good one', async () => {
+    const good = await writeList([`${server.url}/text/never`]);
+    const dir = await makeTempDir();
+    const result = await runCli([good, `${dir}/missing.txt`]);
+    expect(result.code).toBe(2);
+    expect(oneLine(result.stderr)).toContain('missing.txt');
+    expect(result.stdout.length).toBe(0);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  test.each([
+    [['-c', 'abc'], /concurrency/],
+    [['-c', '0'], /concurrency/],
+    [['-H', 'nocolon'], /header|-H/],
+    [['-H', 'Host: evil.test'], /Host/],
+    [['-X', 'POST'], /method|-X/],
+    [['--no-such-flag'], /no-such-flag/],
+  ])('%j', async (args, mention) => {
+    const list = await writeList([`${server.url}/text/never`]);
+    const result = await runCli([...args, list]);
+    expect(result.code).toBe(2);
+    const line = oneLine(result.stderr);
+    expect(line).toMatch(mention);
+    expect(result.stderr).not.toMatch(STACK);
+    expect(result.stdout.length).toBe(0);
+    expect(server.requests).toHaveLength(0);
+  });
+});
+
+describe('request headers', () => {
+  async function echoed(args: string[]): Promise<Record<string, string>> {
+    const list = await writeList([`${server.url}/echo-headers`]);
+    const result = await runCli([...args, list]);
+    expect(result.code).toBe(0);
+    return JSON.parse(result.stdout.toString()) as Record<string, string>;
+  }
+
+  test('defaults: fetchall/<version> as User-Agent, Accept */*, no Accept-Encoding', async () => {
+    const headers = await echoed([]);
+    expect(headers['user-agent']).toBe(`fetchall/${VERSION}`);
+    expect(headers['accept']).toBe('*/*');
+    expect(headers['accept-encoding']).toBeUndefined();
+  });
+
+  test('-H and -A reach the server; a later -H replaces an earlier one of the same name', async () => {
+    const headers = await echoed(['-H', 'X-Token: one', '-A', 'agent/1', '-H', 'x-token: two', '-H', 'X-Other:  spaced  ']);
+    expect(headers['x-token']).toBe('two');
+    expect(headers['x-other']).toBe('spaced');
+    expect(headers['user-agent']).toBe('agent/1');
+  });
+
+  test('-H "User-Agent: x" beats -A, whichever comes first', async () => {
+    expect((await echoed(['-A', 'from-a', '-H', 'User-Agent: from-h']))['user-agent']).toBe('from-h');
+    expect((await echoed(['-H', 'User-Agent: from-h', '-A', 'from-a']))['user-agent']).toBe('from-h');
+  });
+});
+
+describe('stdout closed by the reader', () => {
+  test('exit 141 at once, quietly, without a stack trace', async () => {
+    const list = await writeList(Array.from({length: 200}, (_, i) => `${server.url}/bytes/200000?i=${i}`));
+    const child = spawn(process.execPath, [BIN_PATH, '-c', '4', list], {
+      env: {...process.env, NO_COLOR: '1', HTTP_PROXY: '', HTTPS_PROXY: '', http_proxy: '', https_proxy: ''},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => (stderr += chunk));
+    const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    try {
+      // Read a little, like `head -c`, then close our end of the pipe.
+      await once(child.stdout, 'data');
+      child.stdout.destroy();
+      const [code, signal] = await exited;
+      expect(signal).toBeNull();
+      expect(code).toBe(141);
+      expect(stderr).not.toMatch(STACK);
+      expect(stderr).not.toMatch(/EPIPE|internal error/i);
+      // Stopped at once: far from every body was requested.
+      expect(server.requests.length).toBeLessThan(200);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+});
+
+describe('version and help', () => {
+  test('--version and -V print the version and exit 0', async () => {
+    for (const flag of ['--version', '-V']) {
+      const result = await runCli([flag]);
+      expect(result.code).toBe(0);
+      expect(result.stdout.toString().trim()).toBe(VERSION);
+    }
+  });
+
+  test('--help and -h print grouped options with examples and exit 0', async () => {
+    for (const flag of ['--help', '-h']) {
+      const result = await runCli([flag]);
+      expect(result.code).toBe(0);
+      const help = result.stdout.toString();
+      expect(help).toMatch(/Usage: fetchall/);
+      expect(help).toMatch(/--concurrency/);
+      expect(help).toMatch(/Examples/);
+    }
+  });
+
+  const oldNode = '/usr/bin/node';
+  const oldVersion = existsSync(oldNode) ? spawnSync(oldNode, ['--version'], {encoding: 'utf8'}).stdout.trim() : '';
+  const [major = 99, minor = 99] = oldVersion.replace(/^v/, '').split('.').map(Number);
+  const isOld = oldVersion !== '' && (major < 22 || (major === 22 && minor < 19));
+
+  test.skipIf(!isOld)(`on an old Node (${oldVersion || 'none'}), one line naming 22.19 and exit 2`, () => {
+    const result = spawnSync(oldNode, [BIN_PATH, '--version'], {encoding: 'utf8', timeout: 10_000});
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe('');
+    const lines = result.stderr.split('\n').filter((l) => l !== '');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('22.19');
+  });
+});
