@@ -59,9 +59,11 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
   const stats = new RunStats({total: null});
   const mode = flags.quiet === true ? 'off' : io.stderr.isTTY === true ? 'tty' : flags.progress === true ? 'plain' : 'off';
   const ticker = new ProgressTicker({stream: io.stderr, stats, chalk, mode, ...progressInterval(io.env, mode)});
+  // Count ahead for the progress total, and for the summary's "not started" when the run stops early.
   const counting = new AbortController();
-  if (mode !== 'off' && lists.every((l) => l.regularFile && l.path !== undefined)) {
-    countEntries(lists.map((l) => l.path!), options.shard, counting.signal).then(
+  let counted: Promise<void> | undefined;
+  if (flags.quiet !== true && lists.every((l) => l.regularFile && l.path !== undefined)) {
+    counted = countEntries(lists.map((l) => l.path!), options.shard, counting.signal).then(
       (total) => {
         stats.total = total;
       },
@@ -110,13 +112,20 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
     if (error instanceof OutputError) fatal = error;
     else internal = error;
   } finally {
-    counting.abort();
     ticker.stop();
     report?.close();
     removeSignals();
   }
   fatal ??= run.fatal ?? out.failure;
-  if (internal !== undefined) throw internal;
+  if (internal !== undefined) {
+    counting.abort();
+    throw internal;
+  }
+  // A stopped run's summary says how many entries were never started: give the count a moment to finish.
+  if (counted !== undefined && stats.total === null && (signalled !== undefined || run.stopReason !== undefined)) {
+    await Promise.race([counted, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  }
+  counting.abort();
 
   const pipeClosed = fatal?.code === 'EPIPE' || out.failure?.code === 'EPIPE';
   if (pipeClosed) return EXIT.pipe;

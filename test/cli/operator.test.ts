@@ -357,6 +357,17 @@ describe('summary', () => {
     expect(lines).toHaveLength(2 + 20 + 1);
   });
 
+  test('a stopped run counts the entries never started', async () => {
+    const dir = await makeTempDir();
+    const list = await writeList(Array.from({length: 30}, (_, i) => `${server.url}/slow?ms=300&i=${i}`));
+    const result = await runCli([list, '-c', '2', '--deadline', '500ms', '--json', '-o', join(dir, 'out')]);
+    expect(result.code).toBe(124);
+    const match = /^fetchall: (\d+) URLs in .* (\d+) not started/.exec(result.stderr);
+    expect(match).not.toBeNull();
+    expect(Number(match![1]) + Number(match![2])).toBe(30);
+    expect(result.records()).toHaveLength(Number(match![1]));
+  });
+
   test('an all-ok run prints only the counts line', async () => {
     const list = await writeList([`${server.url}/text/a`]);
     const result = await runCli([list, '--json']);
