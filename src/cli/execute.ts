@@ -201,7 +201,8 @@ async function dryRun(lists: OpenList[], options: RunOptions, flags: RawFlags, o
           duration_ms: 0, attempts: 0, file: entry.invalid === undefined ? file : null, skipped: false, sha256: null,
           error: entry.invalid === undefined ? null : {code: 'invalid_url', message: entry.invalid},
         })
-      : `${entry.url}\t${file ?? '-'}`;
+      : // Only an invalid entry's URL can hold a control character: escaped, it cannot break the TAB format.
+        `${escapeText(entry.url)}\t${file ?? '-'}`;
     const pending = out.write(line + '\n');
     if (pending !== undefined) {
       try {

@@ -198,6 +198,14 @@ describe('--dry-run', () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  test('an invalid URL holding a control character is escaped in the plan', async () => {
+    const list = await writeList([`${server.url}/a${ESC}[2Jb`, `${server.url}/text/c`]);
+    const result = await runCli([list, '--dry-run']);
+    expect(result.code).toBe(1);
+    expect(result.stdout.toString()).toBe(`${server.url}/a\\x1b[2Jb\t-\n${server.url}/text/c\t-\n`);
+    expect(result.stderr).not.toContain(ESC);
+  });
+
   test('--json prints the would-be records', async () => {
     const dir = await makeTempDir();
     const out = join(dir, 'out');
