@@ -34,6 +34,11 @@ export interface RunInternals {
   readonly onRequest?: (() => void) | undefined;
   /** Called when an entry is selected (passed shard filter), for progress totals. */
   readonly onSelected?: ((entry: Entry) => void) | undefined;
+  /**
+   * The `performance.now()` time `deadline` counts from; default: when the run starts. The CLI passes 0
+   * (its process start), so `--deadline 2s` bounds the whole command, start-up included.
+   */
+  readonly deadlineFrom?: number | undefined;
 }
 
 /** The async iterable fetchAll returns, which also tells why it stopped early, if it did. */
@@ -84,7 +89,10 @@ async function* execute(
   const onOuterAbort = (): void => stop('aborted');
   if (outerSignal?.aborted) stop('aborted');
   outerSignal?.addEventListener('abort', onOuterAbort, {once: true});
-  const deadline = options.deadline > 0 ? setTimeout(() => stop('deadline', new Error('the --deadline was reached')), options.deadline) : undefined;
+  const deadlineLeft = options.deadline - (internals.deadlineFrom === undefined ? 0 : performance.now() - internals.deadlineFrom);
+  const deadlineReached = (): void => stop('deadline', new Error('the --deadline was reached'));
+  if (options.deadline > 0 && deadlineLeft <= 0) deadlineReached();
+  const deadline = options.deadline > 0 && deadlineLeft > 0 ? setTimeout(deadlineReached, deadlineLeft) : undefined;
 
   const signal = controller.signal;
   const ownDispatcher = internals.dispatcher === undefined;

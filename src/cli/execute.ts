@@ -91,6 +91,8 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
     sink,
     resumeOk,
     env: io.env,
+    // --deadline bounds the whole command, counted from the process start (performance.now()'s origin).
+    deadlineFrom: 0,
     onRequest: () => {
       stats.requestsStarted++;
     },
