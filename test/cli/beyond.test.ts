@@ -111,6 +111,52 @@ describe('host-wide pause on 429 + Retry-After', () => {
   });
 });
 
+describe('host-wide pause: cap and forms', () => {
+  /** Routes `paths` on A: the very first request gets `status` with `Retry-After: retryAfter()`, the rest 200. */
+  function throttleOnce(paths: string[], status: number, retryAfter: () => string): void {
+    let first = true;
+    for (const p of paths) {
+      a.route(p, (_req, res) => {
+        if (first) {
+          first = false;
+          res.writeHead(status, {'retry-after': retryAfter(), 'content-length': 0});
+          res.end();
+          return;
+        }
+        res.end('ok');
+      });
+    }
+  }
+
+  it('caps a long Retry-After at --retry-max-delay for the whole host', async () => {
+    const paths = ['/cap/1', '/cap/2', '/cap/3'];
+    throttleOnce(paths, 429, () => '3600');
+    const list = await writeList(paths.map((p) => a.url + p));
+    a.resetStats();
+    const result = await runCli(['--json', '-c', '1', '--retry-max-delay', '1s', '--retry-delay', '10ms', list], {timeoutMs: 10_000});
+    expect(result.code, result.stderr).toBe(0);
+    const times = a.requests.filter((r) => r.path.startsWith('/cap/')).map((r) => r.time);
+    expect(times).toHaveLength(4);
+    for (const t of times.slice(1)) {
+      expect(t - times[0]!).toBeGreaterThanOrEqual(900);
+      expect(t - times[0]!).toBeLessThan(2500);
+    }
+  });
+
+  it('pauses the host on a 503 whose Retry-After is an HTTP date', async () => {
+    const paths = ['/date/1', '/date/2', '/date/3'];
+    // Whole seconds only: the wait is between 1 and 2 s from now.
+    throttleOnce(paths, 503, () => new Date(Date.now() + 2000).toUTCString());
+    const list = await writeList(paths.map((p) => a.url + p));
+    a.resetStats();
+    const result = await runCli(['--json', '-c', '1', '--retry-delay', '10ms', list], {timeoutMs: 10_000});
+    expect(result.code, result.stderr).toBe(0);
+    const times = a.requests.filter((r) => r.path.startsWith('/date/')).map((r) => r.time);
+    expect(times).toHaveLength(4);
+    for (const t of times.slice(1)) expect(t - times[0]!).toBeGreaterThanOrEqual(900);
+  });
+});
+
 describe('Range / If-Range resume of a broken body', () => {
   const SIZE = 1 << 20;
   const source = randomBytes(SIZE);
@@ -313,7 +359,8 @@ describe('--max-failures', () => {
 
 describe('--deadline', () => {
   it('exits 124 in time with a valid report, and --resume completes the rest without refetching', async () => {
-    const urls = Array.from({length: 20}, (_, i) => `${a.url}/slow?ms=800&d=${i}`);
+    // Two quick bodies first, so some URLs are surely ok when the deadline strikes, however slow the start.
+    const urls = [`${a.url}/slow?ms=1&d=0`, `${a.url}/slow?ms=1&d=1`, ...Array.from({length: 18}, (_, i) => `${a.url}/slow?ms=800&d=${i + 2}`)];
     const list = await writeList(urls);
     const dir = await makeTempDir();
     const report = join(dir, 'report.jsonl');
