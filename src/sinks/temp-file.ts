@@ -60,6 +60,8 @@ export function describeErrno(code: string): string {
 
 /**
  * A file opened exclusively (never through a planted symlink), written at explicit positions.
+ * Double-buffered: one batch is written while the next one fills, so reading the network and writing
+ * the disk overlap; at most two batches (~2 MiB) are held, then `write` asks the caller to wait.
  * @example const file = new TempFile('/out/.a.txt.1f2e.fetchall-tmp'); file.write(buf); await file.flush();
  */
 export class TempFile {
@@ -68,7 +70,10 @@ export class TempFile {
   #opening: Promise<FileHandle> | undefined;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
+  // Bytes written or being written: the next batch goes here.
   #position = 0;
+  #inFlight: Promise<void> | undefined;
+  #failure: unknown;
   #closed = false;
 
   constructor(path: string) {
@@ -80,30 +85,59 @@ export class TempFile {
     return this.#position + this.#pendingBytes;
   }
 
-  /** Queue a chunk; returns a promise when the batch is full and being written (await it). */
+  /**
+   * Queue a chunk. A full batch starts writing in the background; returns a promise (await it before
+   * the next write) only while the previous batch is still being written. A failed write rejects here.
+   */
   write(chunk: Buffer): Promise<void> | void {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
-    if (this.#pendingBytes >= BATCH_BYTES) return this.flush();
+    if (this.#pendingBytes < BATCH_BYTES) return;
+    if (this.#inFlight !== undefined) return this.#inFlight;
+    this.#startBatch();
   }
 
+  /** Write everything queued; rejects with the first write failure. */
   async flush(): Promise<void> {
+    await this.#open();
+    for (;;) {
+      if (this.#inFlight !== undefined) await this.#inFlight;
+      if (this.#failure !== undefined) throw this.#failure;
+      if (this.#pending.length === 0) return;
+      this.#startBatch();
+    }
+  }
+
+  #startBatch(): void {
+    const batch = this.#pending;
+    const bytes = this.#pendingBytes;
+    const position = this.#position;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#position += bytes;
+    this.#inFlight = this.#writeBatch(batch, bytes, position).then(
+      () => {
+        this.#inFlight = undefined;
+      },
+      (error: unknown) => {
+        this.#failure ??= error;
+        this.#inFlight = undefined;
+      },
+    );
+  }
+
+  async #writeBatch(batch: Buffer[], bytes: number, position: number): Promise<void> {
     const handle = await this.#open();
-    while (this.#pending.length > 0) {
-      const batch = this.#pending;
-      const bytes = this.#pendingBytes;
-      this.#pending = [];
-      this.#pendingBytes = 0;
-      let written = 0;
-      while (written < bytes) {
-        const {bytesWritten} = await handle.writev(written === 0 ? batch : [Buffer.concat(batch).subarray(written)], this.#position + written);
-        written += bytesWritten;
-      }
-      this.#position += bytes;
+    let written = 0;
+    while (written < bytes) {
+      const {bytesWritten} = await handle.writev(written === 0 ? batch : [Buffer.concat(batch).subarray(written)], position + written);
+      written += bytesWritten;
     }
   }
 
   async truncate(): Promise<void> {
+    await this.#inFlight;
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#position = 0;
@@ -129,6 +163,7 @@ export class TempFile {
   async remove(): Promise<void> {
     this.#pending = [];
     this.#pendingBytes = 0;
+    await this.#inFlight;
     try {
       if (this.#opening !== undefined) await (await this.#opening.catch(() => undefined))?.close();
     } catch {
