@@ -145,7 +145,13 @@ async function receiveBody(env: AttemptEnvironment, state: EntryState, response:
   const headers = response.headers;
   const encoding = headers['content-encoding'];
   const identity = encoding === undefined || encoding === 'identity';
-  if (response.statusCode === 206 && resumeFrom > 0 && contentRangeStart(headers['content-range']) === resumeFrom) {
+  const range = response.statusCode === 206 ? parseContentRange(headers['content-range']) : undefined;
+  if (response.statusCode === 206 && !(resumeFrom > 0 && range?.start === resumeFrom) && !(range?.start === 0 && range.complete)) {
+    // A part we did not ask for (or not where we asked) is never taken for the whole body.
+    await dump(response.body);
+    throw new FetchallError('protocol', `unexpected 206 Partial Content (Content-Range: ${String(headers['content-range'] ?? 'none').slice(0, 100)})`);
+  }
+  if (response.statusCode === 206 && resumeFrom > 0 && range?.start === resumeFrom) {
     // The server continues where the broken body stopped: keep the bytes, the hash and the count.
   } else {
     if (state.target !== undefined && state.target.size > 0) await state.target.reset();
@@ -190,9 +196,13 @@ async function receiveBody(env: AttemptEnvironment, state: EntryState, response:
   }
 }
 
-function contentRangeStart(value: string | string[] | undefined): number | undefined {
-  const match = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(String(value ?? '').trim());
-  return match === null ? undefined : Number(match[1]);
+/** `bytes START-END/TOTAL` → start, and whether the part is the whole body. */
+function parseContentRange(value: string | string[] | undefined): {start: number; complete: boolean} | undefined {
+  const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(value ?? '').trim());
+  if (match === null) return undefined;
+  const start = Number(match[1]);
+  const end = Number(match[2]);
+  return {start, complete: match[3] !== '*' && end + 1 === Number(match[3])};
 }
 
 /** Pipe a body through a decoder, carrying errors (and destruction) both ways. */
