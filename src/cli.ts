@@ -1,9 +1,9 @@
 // The CLI: argv → validated options → run → stdout/report/stderr → exit code. The only module that touches process.
 import {CommanderError} from 'commander';
-import {mkdirSync} from 'node:fs';
 import type {Readable, Writable} from 'node:stream';
-import {OutputError, UsageError} from './errors.js';
+import {UsageError} from './errors.js';
 import {buildProgram, type RawFlags} from './cli/program.js';
+import {prepareOutputDir} from './sinks/file-sink.js';
 import {cliName, normalizeOptions, type FetchAllOptions, type RunOptions} from './options.js';
 
 /** The process pieces main() uses, injectable for in-process tests. */
@@ -98,12 +98,8 @@ function validate(flags: RawFlags, lists: string[], io: CliIo): RunOptions {
 
 /** Create the output folder before the first request: a failure here is exit 3. */
 export function makeOutputDir(dir: string): void {
-  try {
-    mkdirSync(dir, {recursive: true});
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new OutputError(`cannot create output folder ${dir}: ${code ?? String(error)}`, {code, cause: error});
-  }
+  // Created and probed with a temporary file: a folder that cannot be written is exit 3 before any request.
+  prepareOutputDir(dir);
 }
 
 /** The real process, for bin/fetchall.js. */
