@@ -238,6 +238,7 @@ async function* execute(
 
   const pump = async (): Promise<void> => {
     try {
+      let abandoned = false;
       const iterator = (Symbol.asyncIterator in entries ? (entries as AsyncIterable<Entry>)[Symbol.asyncIterator]() : (entries as Iterable<Entry>)[Symbol.iterator]()) as AsyncIterator<Entry> | Iterator<Entry>;
       try {
         for (;;) {
@@ -250,8 +251,10 @@ async function* execute(
           } catch {
             break;
           }
-          const step = await iterator.next();
-          if (step.done === true || signal.aborted) {
+          // A stop must not wait for an input that is slow to give its next entry (a pipe, a generator).
+          const step = await nextUnlessAborted(iterator, signal);
+          if (step === undefined) abandoned = true;
+          if (step === undefined || step.done === true || signal.aborted) {
             permit();
             break;
           }
@@ -278,7 +281,10 @@ async function* execute(
           launch(entry, name, permit);
         }
       } finally {
-        await (iterator as AsyncIterator<Entry>).return?.();
+        // With a step still pending, an async generator's return() would wait for it: do not wait.
+        const closing = Promise.resolve((iterator as AsyncIterator<Entry>).return?.());
+        if (abandoned) closing.catch(() => {});
+        else await closing;
       }
     } catch (error) {
       pumpError ??= error;
@@ -359,6 +365,29 @@ function skippedRecord(entry: Entry, file: string | null): FetchRecord {
     index: entry.index, url: entry.url, ok: true, status: null, final_url: null, bytes: 0, duration_ms: 0,
     attempts: 0, file, skipped: true, sha256: null, error: null,
   };
+}
+
+/** The iterator's next step, or undefined as soon as `signal` aborts (the pending step is then abandoned). */
+function nextUnlessAborted<T>(iterator: AsyncIterator<T> | Iterator<T>, signal: AbortSignal): Promise<IteratorResult<T> | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  const next = Promise.resolve(iterator.next());
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      next.catch(() => {});
+      resolve(undefined);
+    };
+    signal.addEventListener('abort', onAbort, {once: true});
+    next.then(
+      (step) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(step);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** A reusable wake-up: wait() resolves at the next notify(). */

@@ -281,6 +281,50 @@ describe('fetchAll: stopping', () => {
     expect(pulled).toBeLessThanOrEqual(1024 + 2 + 1);
   });
 
+  test('stopping does not wait for an input that is slow to give its next entry', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let finalized = false;
+    async function* slow(): AsyncGenerator<string> {
+      try {
+        yield `${server.url}/text/first`;
+        await gate;
+        yield `${server.url}/text/second`;
+      } finally {
+        finalized = true;
+      }
+    }
+    const bound = <T>(promise: Promise<T>): Promise<T | 'hung'> =>
+      Promise.race([promise, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 5_000).unref())]);
+    try {
+      // The caller leaves while the input is still thinking about its next entry.
+      const broke = bound((async () => {
+        for await (const record of fetchAll(slow())) {
+          expect(record.ok).toBe(true);
+          break;
+        }
+      })());
+      expect(await broke).not.toBe('hung');
+      // An abort while the input is pending ends the run too.
+      const controller = new AbortController();
+      const records: FetchRecord[] = [];
+      const aborted = bound((async () => {
+        for await (const record of fetchAll(slow(), {signal: controller.signal})) {
+          records.push(record);
+          controller.abort();
+        }
+      })());
+      expect(await aborted).not.toBe('hung');
+      expect(records.map((r) => r.url)).toEqual([`${server.url}/text/first`]);
+    } finally {
+      release();
+    }
+    // Once the input gives its pending entry, it is closed without being used.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(finalized).toBe(true);
+    expect(server.requests.filter((r) => r.path === '/text/second')).toHaveLength(0);
+  });
+
   test('an input that throws makes the iteration throw, after tearing down what is in flight', async () => {
     const boom = new Error('input broke');
     async function* broken(): AsyncGenerator<string> {
