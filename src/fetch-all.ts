@@ -15,6 +15,7 @@ export type EntryInput = string | URL | {url: string; name?: string; sha256?: st
  * for await (const record of fetchAll(['https://a.test/x'], {concurrency: 3, outputDir: 'out'})) console.log(record.ok);
  */
 export function fetchAll(entries: Iterable<EntryInput> | AsyncIterable<EntryInput>, options: FetchAllOptions = {}): FetchAllRun {
+  checkArguments(entries, options);
   let normalized: RunOptions;
   try {
     normalized = normalizeOptions(options, libraryName);
@@ -23,6 +24,21 @@ export function fetchAll(entries: Iterable<EntryInput> | AsyncIterable<EntryInpu
     throw error;
   }
   return runEntries(toEntries(entries), normalized, options.signal, {env: process.env});
+}
+
+/** Catch the caller's mistakes at once, as TypeErrors, rather than as odd records later. */
+function checkArguments(entries: unknown, options: unknown): void {
+  // A lone string is iterable too, but as characters: fetching one URL per character helps nobody.
+  if (typeof entries === 'string' || entries instanceof URL) {
+    throw new TypeError('fetchAll(entries): entries must be an iterable of URLs or entries, not a single URL (wrap it in an array)');
+  }
+  const iterable = typeof entries === 'object' && entries !== null && (Symbol.iterator in entries || Symbol.asyncIterator in entries);
+  if (!iterable) throw new TypeError('fetchAll(entries): entries must be an iterable or async iterable');
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError('fetchAll(entries, options): options must be an object');
+  }
+  const signal = (options as {signal?: unknown}).signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
 }
 
 async function* toEntries(inputs: Iterable<EntryInput> | AsyncIterable<EntryInput>): AsyncGenerator<Entry> {

@@ -164,6 +164,17 @@ describe('fetchAll: bad options', () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  test.each([
+    ['a lone string', 'https://a.test/x', {}],
+    ['a URL object', new URL('https://a.test/x'), {}],
+    ['a number', 5, {}],
+    ['null', null, {}],
+    ['options null', [], null],
+    ['a signal that is not an AbortSignal', [], {signal: 'stop'}],
+  ])('%s throws a TypeError at once', (_what, entries, options) => {
+    expect(() => fetchAll(entries as never, options as never)).toThrow(TypeError);
+  });
+
   test('the TypeError names the option', () => {
     expect(() => fetchAll([], {concurrency: 0})).toThrow(/concurrency/);
   });
