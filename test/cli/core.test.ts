@@ -4,6 +4,7 @@ import {once} from 'node:events';
 import {existsSync, readFileSync} from 'node:fs';
 import {afterAll, afterEach, beforeAll, describe, expect, test} from 'vitest';
 import {BIN_PATH, cleanupTemp, makeTempDir, runCli, writeList} from '../helpers/cli.js';
+import {startProxy} from '../helpers/proxy.js';
 import {expectedLines, startTestServer, textBody, type TestServer} from '../helpers/server.js';
 
 const RECORD_KEYS = ['index', 'url', 'ok', 'status', 'final_url', 'bytes', 'duration_ms', 'attempts', 'file', 'skipped', 'sha256', 'error'];
@@ -187,11 +188,79 @@ describe('input', () => {
     ]);
   });
 
+  test('a non-ASCII path is sent percent-encoded', async () => {
+    const list = await writeList([`${server.url}/text/路径 file.txt`]);
+    const result = await runCli(['--json', list]);
+    expect(result.code).toBe(0);
+    expect(server.requests.map((r) => r.url)).toEqual(['/text/%E8%B7%AF%E5%BE%84']);
+    expect(result.records()[0]).toMatchObject({url: `${server.url}/text/路径`, final_url: `${server.url}/text/%E8%B7%AF%E5%BE%84`});
+  });
+
+  test('an IDN host is sent as punycode (seen through a proxy, as it cannot resolve here)', async () => {
+    const proxy = await startProxy();
+    try {
+      const list = await writeList(['http://例子.测试/路径']);
+      const result = await runCli(['--json', '--retries', '0', '--proxy', proxy.url, list]);
+      expect(result.stderr).not.toMatch(STACK);
+      expect(proxy.requests).toEqual(['http://xn--fsqu00a.xn--0zwm56d/%E8%B7%AF%E5%BE%84']);
+      expect(proxy.log[0]!.headers.host).toBe('xn--fsqu00a.xn--0zwm56d');
+      expect(result.records()[0]).toMatchObject({url: 'http://例子.测试/路径', final_url: 'http://xn--fsqu00a.xn--0zwm56d/%E8%B7%AF%E5%BE%84'});
+    } finally {
+      await proxy.close();
+    }
+  });
+
   test('an empty list succeeds with nothing to do', async () => {
     const list = await writeList(['# nothing here', '']);
     const result = await runCli(['--json', list]);
     expect(result.code).toBe(0);
     expect(result.stdout.length).toBe(0);
+  });
+});
+
+describe('standard input as a stream', () => {
+  /** Spawn the CLI with a stdin we write to by hand. */
+  function spawnCli(args: string[]) {
+    const child = spawn(process.execPath, [BIN_PATH, ...args], {
+      env: {...process.env, NO_COLOR: '1', HTTP_PROXY: '', HTTPS_PROXY: '', http_proxy: '', https_proxy: ''},
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdin.on('error', () => {});
+    const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    void exited.then(() => clearTimeout(timer));
+    return {child, exited, out: () => stdout, err: () => stderr};
+  }
+
+  test('entries are fetched as lines arrive, before standard input ends', async () => {
+    let arrived!: () => void;
+    const first = new Promise<void>((resolve) => (arrived = resolve));
+    server.route('/stream-first', (_req, res) => {
+      res.end('first\n');
+      arrived();
+    });
+    const {child, exited, out} = spawnCli(['--json']);
+    child.stdin.write(`${server.url}/stream-first\n`);
+    await first;
+    child.stdin.end(`${server.url}/text/second\n`);
+    const [code] = await exited;
+    expect(code).toBe(0);
+    expect(out().trim().split('\n').map((line) => (JSON.parse(line) as {index: number}).index).sort()).toEqual([1, 2]);
+  });
+
+  test('--fail-fast stops at once although standard input stays open', async () => {
+    const {child, exited, err} = spawnCli(['--fail-fast', '--retries', '0']);
+    child.stdin.write(`${server.url}/status/404\n`);
+    // stdin is never closed: the stop must not wait for the next line.
+    const [code, signal] = await exited;
+    expect(signal).toBeNull();
+    expect(code).toBe(1);
+    expect(err()).not.toMatch(STACK);
+    child.stdin.destroy();
   });
 });
 
