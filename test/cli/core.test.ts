@@ -272,6 +272,29 @@ describe('usage errors: exit 2, one line, no stack, no request', () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  const python = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
+  test.skipIf(python === undefined)('no list while standard input is a terminal', () => {
+    // Python's pty module gives the child a terminal for stdin without extra packages.
+    const script = [
+      'import os, sys, pty',
+      'pid, fd = pty.fork()',
+      'if pid == 0: os.execv(sys.argv[1], sys.argv[1:])',
+      'out = b""',
+      'while True:',
+      '    try: data = os.read(fd, 4096)',
+      '    except OSError: break',
+      '    if not data: break',
+      '    out += data',
+      '_, status = os.waitpid(pid, 0)',
+      'sys.stdout.write(out.decode("utf-8", "replace"))',
+      'sys.exit(os.waitstatus_to_exitcode(status))',
+    ].join('\n');
+    const result = spawnSync(python!, ['-c', script, process.execPath, BIN_PATH], {encoding: 'utf8', timeout: 15_000, env: {...process.env, NO_COLOR: '1'}});
+    expect(result.status).toBe(2);
+    expect(oneLine(result.stdout.replace(/\r/g, ''))).toMatch(/terminal/);
+    expect(result.stdout).not.toMatch(STACK);
+  });
+
   test('a missing list, even after a good one', async () => {
     const good = await writeList([`${server.url}/text/never`]);
     const dir = await makeTempDir();
