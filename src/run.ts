@@ -170,7 +170,7 @@ async function* execute(
         }
       }
       if (error === undefined && entryState.target !== undefined) {
-        if (signal.aborted) error = new FetchallError('aborted', 'aborted: the run was stopped');
+        if (signal.aborted) error = new FetchallError('aborted', 'the run was stopped');
         else file = await entryState.target.commit();
       }
     } catch (thrown) {
@@ -181,7 +181,7 @@ async function* execute(
         if (!(thrown instanceof OutputError)) throw thrown;
         state.fatal ??= thrown;
         stop('output', thrown);
-        error = new FetchallError('aborted', `aborted: ${thrown.message}`);
+        error = new FetchallError('aborted', thrown.message);
       }
     }
     if (error !== undefined) {
