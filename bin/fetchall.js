@@ -6,4 +6,12 @@ if (major < 22 || (major === 22 && minor < 19)) {
   process.stderr.write(`fetchall: needs Node.js 22.19 or newer (this is ${process.version}); install a current LTS from nodejs.org\n`);
   process.exit(2);
 }
-import('../dist/cli.js').then((cli) => cli.run());
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  // The commonest probe answered without loading the CLI: start-up stays near a bare `node -e 0`.
+  const {readFileSync} = await import('node:fs');
+  process.stdout.write(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version + '\n');
+} else {
+  const {run} = await import('../dist/cli.js');
+  await run();
+}
