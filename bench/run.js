@@ -184,11 +184,38 @@ let nginx;
 let current; // the tool run in flight, killed on Ctrl-C
 let cleaned = false;
 
+/** Kill a run's whole process group (sh, the tool, and anything it spawned: xargs's curls). */
+function killGroup(child) {
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+function nginxWorkers() {
+  try {
+    return readFileSync(`/proc/${nginx.pid}/task/${nginx.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 function cleanup() {
   if (cleaned) return;
   cleaned = true;
-  current?.kill('SIGKILL');
-  if (nginx !== undefined && nginx.exitCode === null && nginx.signalCode === null) nginx.kill('SIGKILL');
+  if (current !== undefined) killGroup(current);
+  if (nginx !== undefined && nginx.exitCode === null && nginx.signalCode === null) {
+    // SIGKILL on the master alone would orphan its worker: kill the worker first.
+    for (const pid of nginxWorkers()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    nginx.kill('SIGKILL');
+  }
   if (!opts.keep) rmSync(work, {recursive: true, force: true});
 }
 process.on('exit', cleanup);
@@ -225,9 +252,8 @@ async function served() {
 /** CPU seconds used so far by nginx's worker (from /proc), or NaN where /proc is not there. */
 function nginxCpu() {
   try {
-    const kids = readFileSync(`/proc/${nginx.pid}/task/${nginx.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
     let ticks = 0;
-    for (const pid of kids) {
+    for (const pid of nginxWorkers()) {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
@@ -397,6 +423,7 @@ async function runOnce(tool, w, dir) {
   const child = spawn('/bin/sh', ['-c', '"$@"; rc=$?; times >&3; exit $rc', 'sh', ...argv], {
     stdio: [stdin, stdout, 'pipe', 'pipe'],
     cwd: tool.cwd ? dir : work,
+    detached: true, // its own process group, so a timeout or Ctrl-C kills the tool and its children too
   });
   current = child;
   let stderr = '';
@@ -408,7 +435,7 @@ async function runOnce(tool, w, dir) {
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    child.kill('SIGKILL');
+    killGroup(child);
   }, RUN_TIMEOUT_MS);
   const code = await new Promise((resolve) => child.once('close', (c, s) => resolve(c ?? s)));
   const wall = Number(process.hrtime.bigint() - start) / 1e9;
@@ -466,12 +493,12 @@ async function projectXargs(tool, w, lists) {
 async function runWrk(w, lists) {
   const wrk = which('wrk');
   const r = await new Promise((resolve) => {
-    const child = spawn(wrk, ['-t2', `-c${w.concurrency}`, `-d${WRK_SECONDS}s`, '-s', lists.lua, `${origin}/`], {stdio: ['ignore', 'pipe', 'pipe']});
+    const child = spawn(wrk, ['-t2', `-c${w.concurrency}`, `-d${WRK_SECONDS}s`, '-s', lists.lua, `${origin}/`], {stdio: ['ignore', 'pipe', 'pipe'], detached: true});
     current = child;
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), (WRK_SECONDS + 30) * 1000);
+    const timer = setTimeout(() => killGroup(child), (WRK_SECONDS + 30) * 1000);
     child.once('close', (code) => {
       clearTimeout(timer);
       current = undefined;
