@@ -3,8 +3,8 @@ import {Semaphore, type Release} from '../semaphore.js';
 import {sleep} from '../sleep.js';
 
 /**
- * Gates requests per host. Neither wait holds a global slot: callers take these first, then the
- * global permit.
+ * Gates requests per host (a host is `hostname:port`). Neither wait holds a global slot: callers take
+ * these first, then the global permit.
  * @example const release = await gate.acquire('a.test:443', signal); … release();
  */
 export class HostGate {
@@ -13,6 +13,9 @@ export class HostGate {
   readonly #pausedUntil = new Map<string, number>();
 
   constructor(perHost: number | undefined) {
+    if (perHost !== undefined && (!Number.isSafeInteger(perHost) || perHost < 1)) {
+      throw new RangeError(`HostGate needs a whole number of permits per host ≥ 1, got ${String(perHost)}`);
+    }
     this.#perHost = perHost;
   }
 
@@ -22,39 +25,61 @@ export class HostGate {
     if ((this.#pausedUntil.get(host) ?? 0) < until) this.#pausedUntil.set(host, until);
   }
 
+  /** Milliseconds left of `host`'s pause (0 when it is not paused). */
+  pausedFor(host: string): number {
+    const until = this.#pausedUntil.get(host);
+    if (until === undefined) return 0;
+    const left = until - Date.now();
+    if (left > 0) return left;
+    // An expired pause is forgotten, so a run over a million hosts does not keep a million dates.
+    this.#pausedUntil.delete(host);
+    return 0;
+  }
+
   /** True when a request to `host` could start right now without waiting. */
   isOpen(host: string): boolean {
-    const until = this.#pausedUntil.get(host);
-    if (until !== undefined && until > Date.now()) return false;
+    if (this.pausedFor(host) > 0) return false;
     const pool = this.#pools.get(host);
     return pool === undefined || pool.available > 0 && pool.waiting === 0;
   }
 
-  /** Wait out any pause on `host`, then take its per-host permit (a no-op release without --per-host). */
+  /**
+   * Wait out any pause on `host`, then take its per-host permit (a no-op release without --per-host).
+   * A pause set while this waited in the host's queue is waited out too, without holding the permit.
+   * If `signal` aborts first, reject with its reason and hold nothing.
+   */
   async acquire(host: string, signal: AbortSignal): Promise<Release> {
     for (;;) {
-      const until = this.#pausedUntil.get(host);
-      if (until === undefined) break;
-      const wait = until - Date.now();
-      if (wait <= 0) {
-        this.#pausedUntil.delete(host);
-        break;
+      for (let wait = this.pausedFor(host); wait > 0; wait = this.pausedFor(host)) await sleep(wait, signal);
+      if (this.#perHost === undefined) {
+        signal.throwIfAborted();
+        return noop;
       }
-      await sleep(wait, signal);
+      let pool = this.#pools.get(host);
+      if (pool === undefined) {
+        pool = new Semaphore(this.#perHost);
+        this.#pools.set(host, pool);
+      }
+      const owned = pool;
+      const drop = (): void => {
+        // Drop idle pools so a run over a million hosts does not keep a million of them.
+        if (owned.inUse === 0 && owned.waiting === 0 && this.#pools.get(host) === owned) this.#pools.delete(host);
+      };
+      let release: Release;
+      try {
+        release = await owned.acquire(signal);
+      } catch (error) {
+        drop();
+        throw error;
+      }
+      const wrapped = (): void => {
+        release();
+        drop();
+      };
+      if (this.pausedFor(host) === 0) return wrapped;
+      // The host was paused while this waited for its permit: hand the permit on and wait the pause out.
+      wrapped();
     }
-    if (this.#perHost === undefined) return noop;
-    let pool = this.#pools.get(host);
-    if (pool === undefined) {
-      pool = new Semaphore(this.#perHost);
-      this.#pools.set(host, pool);
-    }
-    const release = await pool.acquire(signal);
-    const owned = pool;
-    return () => {
-      release();
-      // Drop idle pools so a run over a million hosts does not keep a million of them.
-      if (owned.inUse === 0 && owned.waiting === 0 && this.#pools.get(host) === owned) this.#pools.delete(host);
-    };
   }
 
   /** Pools alive right now (for tests). */
