@@ -1,0 +1,118 @@
+// RateLimiter: starts evenly spaced at 1/R, first come first served, no burst after an idle spell, aborts clean.
+import {afterEach, beforeEach, describe, expect, test, vi} from 'vitest';
+import {RateLimiter} from '../../src/rate-limit.js';
+
+// node:timers/promises is not faked by vitest: route the library's one sleep through the faked setTimeout.
+// `timers.early` makes every timer fire that many ms early, as a real one may by performance.now().
+const timers = vi.hoisted(() => ({early: 0}));
+vi.mock('../../src/sleep.js', () => ({
+  sleep: (ms: number, signal?: AbortSignal): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        reject(signal?.reason);
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, Math.max(0, ms - timers.early));
+      signal?.addEventListener('abort', onAbort, {once: true});
+    }),
+}));
+
+const never = new AbortController().signal;
+
+/** Start `n` takes at once; resolve with the fake clock's time at which each one was let through. */
+function startAll(limiter: RateLimiter, n: number, signal = never): Promise<number>[] {
+  return Array.from({length: n}, async () => {
+    await limiter.take(signal);
+    return performance.now();
+  });
+}
+
+describe('RateLimiter', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance']});
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  test.each([
+    [20, 50],
+    [10, 100],
+    [600 / 60, 100],
+    [3, 1000 / 3],
+  ])('at %d per second, 30 takes at once are let through exactly %d ms apart', async (rate, gap) => {
+    const limiter = new RateLimiter(rate);
+    const t0 = performance.now();
+    const times = startAll(limiter, 30);
+    await vi.advanceTimersByTimeAsync(30 * gap + 10);
+    const at = (await Promise.all(times)).map((t) => t - t0);
+    // Fake timers count whole milliseconds: each start is at its slot, or within 2 ms after it.
+    for (let i = 0; i < at.length; i++) {
+      expect(at[i]).toBeGreaterThanOrEqual(i * gap);
+      expect(at[i]).toBeLessThanOrEqual(i * gap + 2);
+    }
+  });
+
+  test('the first take after an idle spell goes at once, the next one a full interval later: no burst', async () => {
+    const limiter = new RateLimiter(10);
+    expect(limiter.take(never)).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(5000);
+    const t0 = performance.now();
+    // Five seconds of idleness earns no credit: after one immediate start, the rest are 100 ms apart.
+    expect(limiter.take(never)).toBeUndefined();
+    const times = startAll(limiter, 5);
+    await vi.advanceTimersByTimeAsync(600);
+    expect((await Promise.all(times)).map((t) => Math.round(t - t0))).toEqual([100, 200, 300, 400, 500]);
+  });
+
+  test('in any one-second window at most R starts go through', async () => {
+    const limiter = new RateLimiter(20);
+    const times = startAll(limiter, 100);
+    await vi.advanceTimersByTimeAsync(6000);
+    const at = await Promise.all(times);
+    for (const start of at) expect(at.filter((t) => t >= start && t < start + 1000).length).toBeLessThanOrEqual(20);
+  });
+
+  test('a take never returns before its slot even when a timer fires early', async () => {
+    timers.early = 30;
+    try {
+      const limiter = new RateLimiter(10);
+      const t0 = performance.now();
+      const times = startAll(limiter, 4);
+      await vi.advanceTimersByTimeAsync(400);
+      const at = (await Promise.all(times)).map((t) => t - t0);
+      for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(100);
+    } finally {
+      timers.early = 0;
+    }
+  });
+
+  test('an abort rejects the waiting take with its reason; the last unused slot goes back', async () => {
+    const limiter = new RateLimiter(10);
+    const t0 = performance.now();
+    limiter.take(never);
+    const controller = new AbortController();
+    const aborted = limiter.take(controller.signal)!;
+    const reason = new Error('stop');
+    controller.abort(reason);
+    await expect(aborted).rejects.toBe(reason);
+    const next = startAll(limiter, 1);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(Math.round((await next[0]!) - t0)).toBe(100);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  test('an aborted signal is refused at once', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('gone'));
+    await expect(new RateLimiter(5).take(controller.signal)).rejects.toThrow('gone');
+  });
+
+  test.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY])('a rate of %d is refused', (rate) => {
+    expect(() => new RateLimiter(rate)).toThrow(RangeError);
+  });
+});
