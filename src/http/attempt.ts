@@ -37,9 +37,13 @@ export interface EntryState {
   resumeValidator: string | undefined;
 }
 
-/** The host key the per-host limit and pauses use: host name and port. */
+/**
+ * The host key the per-host limit and pauses use: host name and port, the scheme's default port
+ * spelled out (`http://a.test` and `https://a.test` are two hosts; `a.test` and `a.test:80` one).
+ * @example hostKey(new URL('https://a.test/x')); // 'a.test:443'
+ */
 export function hostKey(url: URL): string {
-  return url.host;
+  return `${url.hostname}:${url.port === '' ? (url.protocol === 'https:' ? '443' : '80') : url.port}`;
 }
 
 function wantsHash(env: AttemptEnvironment, state: EntryState): boolean {
