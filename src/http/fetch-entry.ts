@@ -54,6 +54,14 @@ export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepa
         permit = undefined;
         hostRelease = await env.hosts.acquire(host, signal);
         globalRelease = await env.global.acquire(signal);
+        // A Retry-After that paused the host while this waited for a slot holds this request too.
+        while (env.hosts.pausedFor(host) > 0) {
+          globalRelease();
+          hostRelease();
+          globalRelease = hostRelease = undefined;
+          hostRelease = await env.hosts.acquire(host, signal);
+          globalRelease = await env.global.acquire(signal);
+        }
       }
       outcome.attempts++;
       await attemptWithTimeout(env, state);
