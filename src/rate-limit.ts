@@ -2,14 +2,19 @@
 import {sleep} from './sleep.js';
 
 /**
- * Reserves evenly spaced start times, first come first served. Each `take()` waits for its own slot;
- * after an idle spell the next start goes at once, and the one after it a full interval later (no
- * catching up, so never a burst).
+ * Reserves evenly spaced start times, first come first served. Each `take()` waits for its own slot,
+ * and never goes less than one interval after the start before it actually went (a start let
+ * through late, on a busy event loop, pushes the next one back instead of bunching them). After an
+ * idle spell the next start goes at once and the one after it a full interval later: no catching up,
+ * so never a burst.
  * @example const limiter = new RateLimiter(10); await limiter.take(signal); // ≤ 10 starts a second
  */
 export class RateLimiter {
   readonly #intervalMs: number;
+  /** The slot the next reservation gets, unless it comes later than that. */
   #next = Number.NEGATIVE_INFINITY;
+  /** When the latest start was actually let through. */
+  #last = Number.NEGATIVE_INFINITY;
 
   constructor(perSecond: number) {
     if (!Number.isFinite(perSecond) || perSecond <= 0) {
@@ -24,14 +29,23 @@ export class RateLimiter {
     const now = performance.now();
     const slot = Math.max(now, this.#next);
     this.#next = slot + this.#intervalMs;
-    if (slot <= now) return;
+    if (slot <= now && now >= this.#last + this.#intervalMs) {
+      this.#last = now;
+      return;
+    }
     return this.#waitFor(slot, signal);
   }
 
   async #waitFor(slot: number, signal: AbortSignal): Promise<void> {
     try {
-      // A timer may fire a little early by this clock (it counts from the loop's cached time): top it up.
-      for (let left = slot - performance.now(); left > 0; left = slot - performance.now()) await sleep(Math.ceil(left), signal);
+      // Re-check after every timer: one may fire a little early by this clock (it counts from the
+      // loop's cached time), and the start before this one may have gone late.
+      for (;;) {
+        const left = Math.max(slot, this.#last + this.#intervalMs) - performance.now();
+        if (left <= 0) break;
+        await sleep(Math.ceil(left), signal);
+      }
+      this.#last = performance.now();
     } catch (error) {
       // The last slot reserved, unused, goes back; an earlier one cannot without moving later ones.
       if (this.#next === slot + this.#intervalMs) this.#next = slot;

@@ -1,5 +1,6 @@
 // HostGate: per-host pools made on first use and dropped when idle, aborts hold nothing, pauses block until their time.
 import {afterEach, beforeEach, describe, expect, test, vi} from 'vitest';
+import {hostKey} from '../../src/http/attempt.js';
 import {HostGate} from '../../src/http/host-gate.js';
 
 // node:timers/promises is not faked by vitest: route the library's one sleep through the faked setTimeout.
@@ -216,5 +217,19 @@ describe('HostGate pauses', () => {
     await vi.advanceTimersByTimeAsync(200);
     expect(gate.pausedFor('a.test:80')).toBe(0);
     expect(gate.pausedFor('b.test:80')).toBe(0);
+  });
+});
+
+describe('hostKey', () => {
+  test.each([
+    ['http://127.0.0.1:8080/a', '127.0.0.1:8080'],
+    ['http://127.0.0.1:8081/a', '127.0.0.1:8081'],
+    ['http://a.test/x', 'a.test:80'],
+    ['http://a.test:80/x', 'a.test:80'],
+    ['https://a.test/x', 'a.test:443'],
+    ['https://A.TEST:443/x', 'a.test:443'],
+    ['http://[::1]:9000/', '[::1]:9000'],
+  ])('%s is host %s', (url, key) => {
+    expect(hostKey(new URL(url))).toBe(key);
   });
 });

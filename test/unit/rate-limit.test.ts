@@ -4,7 +4,7 @@ import {RateLimiter} from '../../src/rate-limit.js';
 
 // node:timers/promises is not faked by vitest: route the library's one sleep through the faked setTimeout.
 // `timers.early` makes every timer fire that many ms early, as a real one may by performance.now().
-const timers = vi.hoisted(() => ({early: 0}));
+const timers = vi.hoisted(() => ({early: 0, late: 0}));
 vi.mock('../../src/sleep.js', () => ({
   sleep: (ms: number, signal?: AbortSignal): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -16,7 +16,8 @@ vi.mock('../../src/sleep.js', () => ({
       const timer = setTimeout(() => {
         signal?.removeEventListener('abort', onAbort);
         resolve();
-      }, Math.max(0, ms - timers.early));
+      }, Math.max(0, ms - timers.early + timers.late));
+      timers.late = 0;
       signal?.addEventListener('abort', onAbort, {once: true});
     }),
 }));
@@ -44,16 +45,18 @@ describe('RateLimiter', () => {
     [10, 100],
     [600 / 60, 100],
     [3, 1000 / 3],
-  ])('at %d per second, 30 takes at once are let through exactly %d ms apart', async (rate, gap) => {
+  ])('at %d per second, 30 takes at once are let through %d ms apart', async (rate, gap) => {
     const limiter = new RateLimiter(rate);
     const t0 = performance.now();
     const times = startAll(limiter, 30);
     await vi.advanceTimersByTimeAsync(30 * gap + 10);
     const at = (await Promise.all(times)).map((t) => t - t0);
-    // Fake timers count whole milliseconds: each start is at its slot, or within 2 ms after it.
-    for (let i = 0; i < at.length; i++) {
-      expect(at[i]).toBeGreaterThanOrEqual(i * gap);
-      expect(at[i]).toBeLessThanOrEqual(i * gap + 2);
+    // Fake timers count whole milliseconds, so a fractional interval is rounded up: each gap is the
+    // interval or up to 1 ms more, never less.
+    expect(at[0]).toBe(0);
+    for (let i = 1; i < at.length; i++) {
+      expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(gap);
+      expect(at[i]! - at[i - 1]!).toBeLessThanOrEqual(gap + 1);
     }
   });
 
@@ -89,6 +92,19 @@ describe('RateLimiter', () => {
     } finally {
       timers.early = 0;
     }
+  });
+
+  test('a start let through late pushes the next one back: no two starts closer than 1/R', async () => {
+    const limiter = new RateLimiter(10);
+    const t0 = performance.now();
+    const first = startAll(limiter, 1);
+    // A busy event loop: the second start's timer (due at 100 ms) runs 70 ms late, the third's (200) on time.
+    timers.late = 70;
+    const second = startAll(limiter, 1);
+    const third = startAll(limiter, 1);
+    await vi.advanceTimersByTimeAsync(400);
+    const at = (await Promise.all([...first, ...second, ...third])).map((t) => Math.round(t - t0));
+    expect(at).toEqual([0, 170, 270]);
   });
 
   test('an abort rejects the waiting take with its reason; the last unused slot goes back', async () => {
