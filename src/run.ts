@@ -302,7 +302,8 @@ async function* execute(
       if (next !== undefined) {
         if (next.target?.publish !== undefined && !signal.aborted) {
           try {
-            await next.target.publish();
+            const publishing = next.target.publish();
+            if (publishing !== undefined) await publishing;
           } catch (error) {
             if (!(error instanceof OutputError)) throw error;
             state.fatal ??= error;

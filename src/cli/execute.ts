@@ -129,6 +129,8 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
   }
   counting.abort();
 
+  // Records and bodies gathered for one write go out before anything else is decided.
+  await out.flush();
   const pipeClosed = fatal?.code === 'EPIPE' || out.failure?.code === 'EPIPE';
   if (pipeClosed) return EXIT.pipe;
   if (fatal !== undefined && signalled === undefined) {

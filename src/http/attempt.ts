@@ -1,8 +1,9 @@
 // One attempt at one entry: follow redirects ourselves, then stream the body into its target.
 import {createHash, type Hash} from 'node:crypto';
-import type {Readable} from 'node:stream';
+import type {Transform} from 'node:stream';
 import {createBrotliDecompress, createGunzip, createInflate} from 'node:zlib';
 import type {Dispatcher} from 'undici';
+import {Exchange} from './exchange.js';
 import {classify, RETRYABLE_STATUSES} from '../classify.js';
 import {FetchallError, OutputError} from '../errors.js';
 import type {RunOptions} from '../options.js';
@@ -66,20 +67,19 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     const sent = resumeFrom > 0 ? {...headers, range: `bytes=${resumeFrom}-`, 'if-range': state.resumeValidator!} : headers;
     await env.beforeRequest(signal);
     state.finalUrl = withoutCredentials(url);
-    const response = await env.dispatcher.request({
+    const response = await Exchange.send(env.dispatcher, {
       origin: url.origin,
       path: url.pathname + url.search,
       method,
       headers: sent,
-      signal,
       headersTimeout: options.idleTimeout,
       bodyTimeout: options.idleTimeout,
-    });
-    const status = response.statusCode;
+    }, signal);
+    const status = response.status;
     state.status = status;
     const location = response.headers.location;
     if (REDIRECTS.has(status) && typeof location === 'string' && options.maxRedirects > 0) {
-      await dump(response.body);
+      await response.discard();
       const next = nextHop(url, location, visited, hop + 1, options.maxRedirects);
       if (status === 303 && method !== 'HEAD') method = 'GET';
       // The user's headers belong to the origin they named: another origin gets only the safe few.
@@ -90,7 +90,7 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       continue;
     }
     if (status >= 400) {
-      await dump(response.body);
+      await response.discard();
       const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
       if ((status === 429 || status === 503) && retryAfterMs !== undefined) {
         env.pauseHost(hostKey(url), Math.min(retryAfterMs, options.retryMaxDelay));
@@ -128,15 +128,7 @@ function nextHop(from: URL, location: string, visited: Set<string>, hops: number
   return next;
 }
 
-async function dump(body: Dispatcher.ResponseData['body']): Promise<void> {
-  try {
-    await body.dump({limit: 64 * 1024});
-  } catch {
-    // A broken error page body does not change the verdict on the response.
-  }
-}
-
-function decoderFor(encoding: string | string[] | undefined): NodeJS.ReadWriteStream | undefined {
+function decoderFor(encoding: string | string[] | undefined): Transform | undefined {
   const value = (Array.isArray(encoding) ? encoding.join(',') : encoding ?? '').trim().toLowerCase();
   if (value === 'gzip' || value === 'x-gzip') return createGunzip();
   if (value === 'deflate') return createInflate();
@@ -144,18 +136,18 @@ function decoderFor(encoding: string | string[] | undefined): NodeJS.ReadWriteSt
   return undefined;
 }
 
-async function receiveBody(env: AttemptEnvironment, state: EntryState, response: Dispatcher.ResponseData, resumeFrom: number): Promise<void> {
+async function receiveBody(env: AttemptEnvironment, state: EntryState, response: Exchange, resumeFrom: number): Promise<void> {
   const {options} = env;
   const headers = response.headers;
   const encoding = headers['content-encoding'];
   const identity = encoding === undefined || encoding === 'identity';
-  const range = response.statusCode === 206 ? parseContentRange(headers['content-range']) : undefined;
-  if (response.statusCode === 206 && !(resumeFrom > 0 && range?.start === resumeFrom) && !(range?.start === 0 && range.complete)) {
+  const range = response.status === 206 ? parseContentRange(headers['content-range']) : undefined;
+  if (response.status === 206 && !(resumeFrom > 0 && range?.start === resumeFrom) && !(range?.start === 0 && range.complete)) {
     // A part we did not ask for (or not where we asked) is never taken for the whole body.
-    await dump(response.body);
+    await response.discard();
     throw new FetchallError('protocol', `unexpected 206 Partial Content (Content-Range: ${String(headers['content-range'] ?? 'none').slice(0, 100)})`);
   }
-  if (response.statusCode === 206 && resumeFrom > 0 && range?.start === resumeFrom) {
+  if (response.status === 206 && resumeFrom > 0 && range?.start === resumeFrom) {
     // The server continues where the broken body stopped: keep the bytes, the hash and the count.
   } else {
     if (state.target !== undefined && state.target.size > 0) await state.target.reset();
@@ -164,40 +156,71 @@ async function receiveBody(env: AttemptEnvironment, state: EntryState, response:
     const ranges = String(headers['accept-ranges'] ?? '').toLowerCase().includes('bytes');
     const etag = typeof headers.etag === 'string' && !headers.etag.startsWith('W/') ? headers.etag : undefined;
     const lastModified = typeof headers['last-modified'] === 'string' ? headers['last-modified'] : undefined;
-    state.resumeValidator = ranges && identity && response.statusCode === 200 ? etag ?? lastModified : undefined;
+    state.resumeValidator = ranges && identity && response.status === 200 ? etag ?? lastModified : undefined;
   }
   if (wantsHash(env, state) && state.hash === undefined) state.hash = createHash('sha256');
   if (options.method === 'HEAD') {
-    await dump(response.body);
+    await response.discard();
     return;
   }
   const decoder = options.compressed ? decoderFor(encoding) : undefined;
   const declared = Number(headers['content-length']);
-  if (options.maxSize !== undefined && decoder === undefined && Number.isFinite(declared) && resumeFrom + declared > options.maxSize && response.statusCode !== 206) {
-    response.body.destroy();
+  if (options.maxSize !== undefined && decoder === undefined && Number.isFinite(declared) && resumeFrom + declared > options.maxSize && response.status !== 206) {
+    response.abort(new Error('body too large'));
     throw new FetchallError('too_large', `body of ${declared} bytes is larger than --max-size ${options.maxSize}`);
   }
   if (env.sink !== undefined && state.target === undefined) state.target = env.sink.open(state.entry, state.name);
-  const stream: Readable = decoder === undefined ? response.body : decode(response.body, decoder);
   const target = state.target;
   const maxSize = options.maxSize ?? Infinity;
+  const take = (chunk: Buffer): Promise<void> | void => {
+    state.bytes += chunk.length;
+    if (state.bytes > maxSize) throw new FetchallError('too_large', `body is larger than --max-size ${options.maxSize} bytes`);
+    state.hash?.update(chunk);
+    return target?.write(chunk);
+  };
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      state.bytes += chunk.length;
-      if (state.bytes > maxSize) {
-        throw new FetchallError('too_large', `body is larger than --max-size ${options.maxSize} bytes`);
-      }
-      state.hash?.update(chunk);
-      if (target !== undefined) {
-        const pending = target.write(chunk);
-        if (pending !== undefined) await pending;
-      }
-    }
+    await (decoder === undefined ? response.body(take) : decodeInto(response, decoder, take));
   } catch (error) {
-    stream.destroy();
     if (error instanceof FetchallError || error instanceof OutputError) throw error;
     throw classify(error);
   }
+}
+
+/** Feed a body through a decoder into `take`, with backpressure both ways and errors from either side. */
+function decodeInto(response: Exchange, decoder: Transform, take: (chunk: Buffer) => Promise<void> | void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let failed = false;
+    const fail = (error: unknown): void => {
+      if (failed) return;
+      failed = true;
+      decoder.destroy();
+      response.abort(error instanceof Error ? error : new Error(String(error)));
+      reject(error);
+    };
+    decoder.on('data', (chunk: Buffer) => {
+      let pending: Promise<void> | void;
+      try {
+        pending = take(chunk);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      if (pending !== undefined) {
+        decoder.pause();
+        pending.then(() => decoder.resume(), fail);
+      }
+    });
+    decoder.on('error', fail);
+    decoder.on('end', () => {
+      if (!failed) resolve();
+    });
+    response
+      .body((chunk) => {
+        if (failed || decoder.write(chunk)) return;
+        return new Promise<void>((done) => decoder.once('drain', done));
+      })
+      .then(() => decoder.end(), fail);
+  });
 }
 
 /** `bytes START-END/TOTAL` → start, and whether the part is the whole body. */
@@ -207,13 +230,4 @@ function parseContentRange(value: string | string[] | undefined): {start: number
   const start = Number(match[1]);
   const end = Number(match[2]);
   return {start, complete: match[3] !== '*' && end + 1 === Number(match[3])};
-}
-
-/** Pipe a body through a decoder, carrying errors (and destruction) both ways. */
-function decode(body: Readable, decoder: NodeJS.ReadWriteStream): Readable {
-  const out = decoder as unknown as Readable;
-  body.on('error', (error) => out.destroy(error));
-  out.on('close', () => body.destroy());
-  body.pipe(decoder);
-  return out;
 }

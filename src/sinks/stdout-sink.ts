@@ -26,6 +26,7 @@ export class StdoutSink implements BodySink {
   readonly #live = new Set<SpoolTarget>();
   #used = 0;
   #chain: Promise<void> = Promise.resolve();
+  #busy = 0;
 
   constructor(out: ByteWriter, options: {memoryBudget?: number; spillDir?: string} = {}) {
     this.#out = out;
@@ -56,9 +57,21 @@ export class StdoutSink implements BodySink {
 
   /** @internal Serialise publishes: one body at a time on stdout. */
   enqueue(job: (out: ByteWriter) => Promise<void>): Promise<void> {
-    const run = this.#chain.then(() => job(this.#out));
+    this.#busy++;
+    const run = this.#chain.then(() => job(this.#out)).finally(() => {
+      this.#busy--;
+    });
     this.#chain = run.catch(() => {});
     return run;
+  }
+
+  /** @internal True when no publish is queued or running: a body may be written right now. */
+  get idle(): boolean {
+    return this.#busy === 0;
+  }
+
+  /** @internal */ get out(): ByteWriter {
+    return this.#out;
   }
 
   /** @internal */ forget(target: SpoolTarget): void {
@@ -123,7 +136,32 @@ class SpoolTarget implements BodyTarget {
     return null;
   }
 
-  publish(): Promise<void> {
+  publish(): Promise<void> | void {
+    if (this.#spill === undefined && this.#sink.idle) {
+      // The common case, a small body held in memory and nothing queued: write it now, no promise.
+      const chunks = this.#chunks;
+      const out = this.#sink.out;
+      for (let i = 0; i < chunks.length; i++) {
+        const pending = out.write(chunks[i]!);
+        if (pending !== undefined) {
+          const rest = chunks.slice(i + 1);
+          return this.#sink.enqueue(async (writer) => {
+            try {
+              await pending;
+              for (const chunk of rest) {
+                const more = writer.write(chunk);
+                if (more !== undefined) await more;
+              }
+            } finally {
+              await this.discard();
+            }
+          });
+        }
+      }
+      this.#release();
+      this.#sink.forget(this);
+      return;
+    }
     return this.#sink.enqueue(async (out) => {
       try {
         for (const chunk of this.#chunks) {

@@ -1,10 +1,16 @@
-// One owner for an output stream (stdout): awaited writes with backpressure, and a closed pipe as a typed error.
+// One owner for an output stream (stdout): coalesced writes with backpressure, and a closed pipe as a typed error.
 import type {Writable} from 'node:stream';
 import {OutputError} from '../errors.js';
 
+// Small writes (many tiny bodies, JSON records) are gathered into one write of up to this many bytes:
+// one system call instead of hundreds.
+const COALESCE_BYTES = 64 * 1024;
+
 /**
- * Wraps a Writable so every write can be awaited, and a broken pipe or full disk becomes one
- * OutputError (code `EPIPE`, `ENOSPC`, …) instead of an unhandled 'error' event.
+ * Wraps a Writable so writes can be awaited, small writes are coalesced, and a broken pipe or full
+ * disk becomes one OutputError (code `EPIPE`, `ENOSPC`, …) instead of an unhandled 'error' event.
+ * A write returns a promise only when the stream is full; await it before writing more.
+ * Call `flush()` before exiting: gathered bytes are written within the same turn of the event loop.
  * @example const out = new StreamWriter(process.stdout, 'standard output'); await out.write(buf);
  */
 export class StreamWriter {
@@ -12,12 +18,17 @@ export class StreamWriter {
   readonly #what: string;
   #failure: OutputError | undefined;
   #drainWaiters: {resolve: () => void; reject: (error: OutputError) => void}[] = [];
+  #gathered: Buffer[] = [];
+  #gatheredBytes = 0;
+  #scheduled = false;
+  #full = false;
 
   constructor(stream: Writable, what: string) {
     this.#stream = stream;
     this.#what = what;
     stream.on('error', (error: NodeJS.ErrnoException) => this.#fail(error));
     stream.on('drain', () => {
+      this.#full = false;
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
       for (const w of waiters) w.resolve();
@@ -29,22 +40,27 @@ export class StreamWriter {
     return this.#failure;
   }
 
-  /** Write; resolves at once unless the stream is full, then on 'drain'. Rejects once it has failed. */
+  /** Write; returns a promise only when the stream is full (resolves on 'drain'). Rejects once it has failed. */
   write(chunk: Buffer | string): Promise<void> | void {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    let ok: boolean;
-    try {
-      ok = this.#stream.write(chunk);
-    } catch (error) {
-      this.#fail(error as NodeJS.ErrnoException);
-      return Promise.reject(this.#failure);
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (buffer.length >= COALESCE_BYTES && this.#gatheredBytes === 0) return this.#send(buffer);
+    this.#gathered.push(buffer);
+    this.#gatheredBytes += buffer.length;
+    if (this.#gatheredBytes >= COALESCE_BYTES) return this.#sendGathered();
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => {
+        this.#scheduled = false;
+        if (this.#gatheredBytes > 0 && this.#failure === undefined) void this.#sendGathered()?.catch(() => {});
+      });
     }
-    if (ok) return;
-    return new Promise((resolve, reject) => this.#drainWaiters.push({resolve, reject}));
+    if (this.#full) return this.#waitForDrain();
   }
 
-  /** Resolve once everything written so far has been flushed (or the stream failed). */
+  /** Write what was gathered and resolve once the stream has taken everything (or failed). */
   flush(): Promise<void> {
+    if (this.#failure === undefined && this.#gatheredBytes > 0) void this.#sendGathered()?.catch(() => {});
     if (this.#failure !== undefined) return Promise.resolve();
     return new Promise((resolve) => {
       if (this.#stream.writableLength === 0) return resolve();
@@ -52,9 +68,35 @@ export class StreamWriter {
     });
   }
 
+  #sendGathered(): Promise<void> | void {
+    const data = this.#gathered.length === 1 ? this.#gathered[0]! : Buffer.concat(this.#gathered, this.#gatheredBytes);
+    this.#gathered = [];
+    this.#gatheredBytes = 0;
+    return this.#send(data);
+  }
+
+  #send(data: Buffer): Promise<void> | void {
+    let ok: boolean;
+    try {
+      ok = this.#stream.write(data);
+    } catch (error) {
+      this.#fail(error as NodeJS.ErrnoException);
+      return Promise.reject(this.#failure);
+    }
+    if (ok) return;
+    this.#full = true;
+    return this.#waitForDrain();
+  }
+
+  #waitForDrain(): Promise<void> {
+    return new Promise((resolve, reject) => this.#drainWaiters.push({resolve, reject}));
+  }
+
   #fail(error: NodeJS.ErrnoException): void {
     if (this.#failure !== undefined) return;
     this.#failure = new OutputError(`cannot write to ${this.#what}: ${error.code ?? error.message}`, {code: error.code, cause: error});
+    this.#gathered = [];
+    this.#gatheredBytes = 0;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const w of waiters) w.reject(this.#failure);

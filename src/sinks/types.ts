@@ -16,7 +16,7 @@ export interface BodyTarget {
   /** The body failed or the run stopped: remove every trace. Safe to call more than once. */
   discard(): Promise<void>;
   /** Called when the entry's record is emitted, in output order: a stdout target writes now. */
-  publish?(): Promise<void>;
+  publish?(): Promise<void> | void;
 }
 
 /** Makes targets; one per run. */

@@ -1,0 +1,222 @@
+// One HTTP request on the run's dispatcher through a lean undici handler: no Readable per response;
+// body chunks go straight to the consumer, with undici's own pause/resume for backpressure.
+import type {IncomingHttpHeaders} from 'node:http';
+import type {Dispatcher} from 'undici';
+
+/** What to send. */
+export interface ExchangeRequest {
+  readonly origin: string;
+  readonly path: string;
+  readonly method: 'GET' | 'HEAD';
+  readonly headers: Readonly<Record<string, string>>;
+  readonly headersTimeout: number;
+  readonly bodyTimeout: number;
+}
+
+/** Takes one body chunk; a returned promise pauses the socket until it settles. */
+export type ChunkConsumer = (chunk: Buffer) => Promise<void> | void;
+
+// Chunks that arrive before the caller has chosen what to do with the body are held, up to this
+// much; past it the socket is paused.
+const EARLY_BYTES = 256 * 1024;
+
+/**
+ * A response whose headers have arrived. Exactly one of `body()` or `discard()` must be called.
+ * @example const response = await Exchange.send(dispatcher, request, signal); await response.body(write);
+ */
+export class Exchange implements Dispatcher.DispatchHandler {
+  status = 0;
+  statusText = '';
+  headers: IncomingHttpHeaders = {};
+
+  #controller: Dispatcher.DispatchController | undefined;
+  #signal: AbortSignal | undefined;
+  #onAbort: (() => void) | undefined;
+  #abortReason: Error | undefined;
+  // Phase 1: waiting for headers.
+  #headResolve: ((exchange: Exchange) => void) | undefined;
+  #headReject: ((error: unknown) => void) | undefined;
+  // Phase 2: body.
+  #early: Buffer[] | undefined = [];
+  #earlyBytes = 0;
+  #consumer: ChunkConsumer | undefined;
+  #writing: Promise<void> | undefined;
+  #queued: Buffer[] = [];
+  #ended = false;
+  #error: unknown;
+  #bodyResolve: (() => void) | undefined;
+  #bodyReject: ((error: unknown) => void) | undefined;
+  #done = false;
+
+  /** Send the request; resolves once the final response's headers are in. */
+  static send(dispatcher: Dispatcher, request: ExchangeRequest, signal: AbortSignal | undefined): Promise<Exchange> {
+    const exchange = new Exchange();
+    return new Promise<Exchange>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      exchange.#headResolve = resolve;
+      exchange.#headReject = reject;
+      if (signal !== undefined) {
+        exchange.#signal = signal;
+        exchange.#onAbort = () => exchange.abort(signal.reason as Error);
+        signal.addEventListener('abort', exchange.#onAbort, {once: true});
+      }
+      try {
+        dispatcher.dispatch(request as Dispatcher.DispatchOptions, exchange);
+      } catch (error) {
+        exchange.#fail(error);
+      }
+    });
+  }
+
+  /** Stop the exchange; a pending head or body promise rejects with `reason`. */
+  abort(reason: Error): void {
+    if (this.#done) return;
+    this.#abortReason ??= reason;
+    // undici ignores an abort once the response has ended (a consumer failing on the last chunk),
+    // so settle our promises here too, whatever undici does.
+    if (this.#controller !== undefined && !this.#ended) this.#controller.abort(reason);
+    this.#fail(reason);
+  }
+
+  /** Stream the body into `consumer`; resolves when the body has ended and every chunk was taken. */
+  body(consumer: ChunkConsumer): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.#error !== undefined) {
+        reject(this.#error);
+        return;
+      }
+      this.#bodyResolve = resolve;
+      this.#bodyReject = reject;
+      this.#consumer = consumer;
+      const early = this.#early ?? [];
+      this.#early = undefined;
+      for (const chunk of early) this.#queued.push(chunk);
+      this.#drain();
+      if (this.#controller?.paused === true && this.#writing === undefined) this.#controller.resume();
+    });
+  }
+
+  /** Throw the body away: read a small one to keep the connection, else close it. */
+  async discard(): Promise<void> {
+    if (this.#done) {
+      this.#early = undefined;
+      return;
+    }
+    let seen = 0;
+    try {
+      await this.body((chunk) => {
+        seen += chunk.length;
+        if (seen > 64 * 1024) this.abort(new Error('body discarded'));
+      });
+    } catch {
+      // A broken body we meant to discard changes nothing.
+    }
+  }
+
+  // --- undici handler ---
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#abortReason !== undefined) controller.abort(this.#abortReason);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    if (statusCode < 200) return;
+    this.#controller = controller;
+    this.status = statusCode;
+    this.statusText = statusMessage ?? '';
+    this.headers = headers;
+    const resolve = this.#headResolve;
+    this.#headResolve = undefined;
+    this.#headReject = undefined;
+    resolve?.(this);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#early !== undefined) {
+      this.#early.push(chunk);
+      this.#earlyBytes += chunk.length;
+      if (this.#earlyBytes > EARLY_BYTES) controller.pause();
+      return;
+    }
+    if (this.#writing !== undefined || this.#queued.length > 0) {
+      this.#queued.push(chunk);
+      controller.pause();
+      return;
+    }
+    this.#take(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.#ended = true;
+    if (this.#early === undefined) this.#drain();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#fail(this.#abortReason ?? error);
+  }
+
+  // --- internals ---
+
+  #take(chunk: Buffer): void {
+    let pending: Promise<void> | void;
+    try {
+      pending = this.#consumer!(chunk);
+    } catch (error) {
+      this.abort(error as Error);
+      return;
+    }
+    if (pending === undefined) return;
+    this.#controller?.pause();
+    this.#writing = pending.then(
+      () => {
+        this.#writing = undefined;
+        this.#drain();
+        if (this.#writing === undefined && !this.#ended && !this.#done) this.#controller?.resume();
+      },
+      (error: unknown) => {
+        this.#writing = undefined;
+        this.abort(error as Error);
+      },
+    );
+  }
+
+  #drain(): void {
+    while (this.#writing === undefined && this.#queued.length > 0 && !this.#done) {
+      this.#take(this.#queued.shift()!);
+    }
+    if (this.#ended && this.#writing === undefined && this.#queued.length === 0 && !this.#done && this.#consumer !== undefined) {
+      this.#finish();
+      this.#bodyResolve?.();
+    }
+  }
+
+  #finish(): void {
+    this.#done = true;
+    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#done) return;
+    this.#error = error;
+    this.#finish();
+    this.#early = undefined;
+    this.#queued = [];
+    const rejectHead = this.#headReject;
+    this.#headResolve = undefined;
+    this.#headReject = undefined;
+    if (rejectHead !== undefined) {
+      rejectHead(error);
+      return;
+    }
+    this.#bodyReject?.(error);
+  }
+
+  /** Whether the body failed before `body()` was called (its promise then rejects at once). */
+  get failed(): boolean {
+    return this.#error !== undefined;
+  }
+}
