@@ -1,5 +1,6 @@
 // The one undici dispatcher a run shares: keep-alive, timeouts, TLS and proxy settings built once.
-import {Agent, EnvHttpProxyAgent, ProxyAgent, type Dispatcher} from 'undici';
+import type {Dispatcher} from 'undici';
+import {loadAgent, loadEnvHttpProxyAgent, loadProxyAgent} from './undici-parts.js';
 import type {RunOptions} from '../options.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -27,12 +28,14 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
     connect: tls,
   };
   if (options.proxy !== undefined) {
+    const ProxyAgent = loadProxyAgent();
     return new ProxyAgent({...common, uri: options.proxy, requestTls: tls, proxyTls: {timeout: options.connectTimeout}});
   }
   const httpProxy = variable(env, 'http_proxy');
   const httpsProxy = variable(env, 'https_proxy');
   if (httpProxy !== undefined || httpsProxy !== undefined) {
     // Pass the variables explicitly: undici would read process.env, not the environment we were given.
+    const EnvHttpProxyAgent = loadEnvHttpProxyAgent();
     return new EnvHttpProxyAgent({
       ...common,
       requestTls: tls,
@@ -41,5 +44,6 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
       noProxy: variable(env, 'no_proxy') ?? '',
     });
   }
+  const Agent = loadAgent();
   return new Agent(common);
 }

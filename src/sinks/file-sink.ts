@@ -1,5 +1,5 @@
 // -o DIR: each body streams into a temporary file beside its final name and is renamed in only when complete.
-import {closeSync, mkdirSync, openSync, unlinkSync} from 'node:fs';
+import {closeSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, unlinkSync, writevSync} from 'node:fs';
 import {lstat, mkdir, realpath} from 'node:fs/promises';
 import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path';
 import {FetchallError, OutputError} from '../errors.js';
@@ -51,6 +51,7 @@ export class FileSink implements BodySink {
 
   // DIR with every symlink in its own path resolved, once made: every folder written in must lie inside it.
   #realRoot: Promise<string> | undefined;
+  #realRootSync: string | undefined;
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -77,6 +78,67 @@ export class FileSink implements BodySink {
     const folder = dirname(path);
     if (!this.#folders.has(folder)) await this.#makeFolders(folder);
     await this.assertInside(folder);
+  }
+
+  /** The same as prepareFolder, synchronously: for small bodies committed in one go. */
+  prepareFolderSync(path: string): void {
+    const folder = dirname(path);
+    if (!this.#folders.has(folder)) this.#makeFoldersSync(folder);
+    this.assertInsideSync(folder);
+  }
+
+  /** assertInside, synchronously. */
+  assertInsideSync(folder: string): void {
+    const root = this.#rootSync();
+    let real: string;
+    try {
+      real = realpathSync.native(folder);
+    } catch (error) {
+      throw writeFailure(error, folder);
+    }
+    if (real === root) return;
+    const inside = relative(root, real);
+    if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
+      throw new FetchallError('write', `cannot write under ${folder}: a symlink leads out of the output folder`);
+    }
+  }
+
+  #rootSync(): string {
+    if (this.#realRootSync !== undefined) return this.#realRootSync;
+    const root = resolve(this.#dir);
+    try {
+      mkdirSync(root, {recursive: true});
+      this.#realRootSync = realpathSync.native(root);
+    } catch (error) {
+      throw outputError(`cannot create output folder ${this.#dir}`, error);
+    }
+    return this.#realRootSync;
+  }
+
+  #makeFoldersSync(folder: string): void {
+    this.#rootSync();
+    const root = resolve(this.#dir);
+    let current = root;
+    for (const segment of relative(root, folder).split(sep).filter((s) => s !== '')) {
+      current = join(current, segment);
+      if (this.#folders.has(current)) continue;
+      let stat;
+      try {
+        stat = lstatSync(current);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw writeFailure(error, current);
+        try {
+          mkdirSync(current);
+        } catch (mkdirError) {
+          if ((mkdirError as NodeJS.ErrnoException).code !== 'EEXIST') throw writeFailure(mkdirError, current);
+        }
+        stat = lstatSync(current);
+      }
+      if (stat.isSymbolicLink()) throw new FetchallError('write', `cannot write under ${current}: it is a symlink, and fetchall never follows one out of the output folder`);
+      if (!stat.isDirectory()) throw new FetchallError('write', `cannot write under ${current}: it is not a folder`);
+      this.#folders.add(current);
+    }
+    this.#folders.add(folder);
   }
 
   /** Throw `write` unless `folder`, with every symlink resolved, is DIR or lies inside it. */
@@ -144,10 +206,17 @@ export class FileSink implements BodySink {
   }
 }
 
+// A body up to this size is held in memory and written at commit with a few synchronous system
+// calls (open, writev, close, rename): no thread-pool round trips for the many small files of a
+// typical list. A larger one streams into its temporary file as it arrives.
+const HOLD_BYTES = 256 * 1024;
+
 class FileTarget implements BodyTarget {
   readonly #sink: FileSink;
   readonly #shown: string;
   readonly #path: string;
+  #held: Buffer[] = [];
+  #heldBytes = 0;
   #file: TempFile | undefined;
   #preparing: Promise<TempFile> | undefined;
   #done = false;
@@ -159,21 +228,32 @@ class FileTarget implements BodyTarget {
   }
 
   get size(): number {
-    return this.#file?.size ?? 0;
+    return (this.#file?.size ?? 0) + this.#heldBytes;
   }
 
   write(chunk: Buffer): Promise<void> | void {
     if (this.#file !== undefined) return this.#guard(this.#file.write(chunk));
-    return this.#prepare().then((file) => this.#guard(file.write(chunk)));
+    this.#held.push(chunk);
+    this.#heldBytes += chunk.length;
+    if (this.#heldBytes < HOLD_BYTES) return;
+    const held = this.#held;
+    this.#held = [];
+    this.#heldBytes = 0;
+    return this.#prepare().then(async (file) => {
+      for (const piece of held) await this.#guard(file.write(piece));
+    });
   }
 
   async reset(): Promise<void> {
+    this.#held = [];
+    this.#heldBytes = 0;
     await this.#file?.truncate().catch((error: unknown) => {
       throw writeFailure(error, this.#shown);
     });
   }
 
   async commit(): Promise<string | null> {
+    if (this.#file === undefined && this.#preparing === undefined) return this.#commitHeld();
     const file = this.#file ?? (await this.#prepare());
     try {
       await file.close();
@@ -190,7 +270,42 @@ class FileTarget implements BodyTarget {
     return this.#shown;
   }
 
+  /** The whole body is in memory: write it under a temporary name and rename it, synchronously. */
+  #commitHeld(): string {
+    const temp = tempPathFor(this.#path);
+    let fd: number | undefined;
+    try {
+      this.#sink.prepareFolderSync(this.#path);
+      fd = openSync(temp, 'wx', 0o644);
+      let written = 0;
+      let pieces = this.#held;
+      while (written < this.#heldBytes) {
+        written += writevSync(fd, written === 0 ? pieces : (pieces = [Buffer.concat(this.#held).subarray(written)]));
+      }
+      closeSync(fd);
+      fd = undefined;
+      // The last look before the file takes its final name: its folder still lies inside DIR.
+      this.#sink.assertInsideSync(dirname(this.#path));
+      renameSync(temp, this.#path);
+    } catch (error) {
+      if (fd !== undefined) closeSync(fd);
+      try {
+        unlinkSync(temp);
+      } catch {
+        // never made, or already gone
+      }
+      throw error instanceof FetchallError || error instanceof OutputError ? error : writeFailure(error, this.#shown);
+    } finally {
+      this.#held = [];
+      this.#heldBytes = 0;
+    }
+    this.#done = true;
+    return this.#shown;
+  }
+
   async discard(): Promise<void> {
+    this.#held = [];
+    this.#heldBytes = 0;
     if (this.#done) return;
     this.#done = true;
     const file = this.#file ?? (await this.#preparing?.catch(() => undefined));
