@@ -36,6 +36,16 @@ export class RateLimiter {
     return this.#waitFor(slot, signal);
   }
 
+  /**
+   * A start actually went out at `at` (the request reached its connection: after connecting, and after
+   * undici's one-time parser set-up on the first). Later starts keep a full interval from it, so the
+   * spacing holds for what the server sees, not only for when we asked.
+   */
+  sent(at: number): void {
+    if (at > this.#last) this.#last = at;
+    if (at + this.#intervalMs > this.#next) this.#next = at + this.#intervalMs;
+  }
+
   async #waitFor(slot: number, signal: AbortSignal): Promise<void> {
     try {
       // Re-check after every timer: one may fire a little early by this clock (it counts from the

@@ -117,6 +117,7 @@ async function* execute(
           return wait.then(() => onRequest?.());
         },
     pauseHost: (host, ms) => hosts.pause(host, ms),
+    onSent: rate === undefined ? undefined : () => rate.sent(performance.now()),
     // Stop while the failing attempt still holds its slot, so no other entry starts in the gap.
     onFinalFailure: options.failFast ? () => stop('fail-fast') : undefined,
   };

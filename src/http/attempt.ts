@@ -21,6 +21,8 @@ export interface AttemptEnvironment {
   readonly sink: BodySink | undefined;
   /** Waits for the start-rate limiter; every request sent (hops and retries too) passes through. */
   readonly beforeRequest: (signal: AbortSignal) => Promise<void> | void;
+  /** Told when a request actually reaches its connection (the rate limiter keys its spacing on it). */
+  readonly onSent?: (() => void) | undefined;
   /** A 429/503 with Retry-After pauses the whole host. */
   readonly pauseHost: (hostKey: string, waitMs: number) => void;
 }
@@ -65,7 +67,8 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
   for (let hop = 0; ; hop++) {
     const resumeFrom = hop === 0 ? resumeOffset(state) : 0;
     const sent = resumeFrom > 0 ? {...headers, range: `bytes=${resumeFrom}-`, 'if-range': state.resumeValidator!} : headers;
-    await env.beforeRequest(signal);
+    const waiting = env.beforeRequest(signal);
+    if (waiting !== undefined) await waiting;
     state.finalUrl = withoutCredentials(url);
     const response = await Exchange.send(env.dispatcher, {
       origin: url.origin,
@@ -74,7 +77,7 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       headers: sent,
       headersTimeout: options.idleTimeout,
       bodyTimeout: options.idleTimeout,
-    }, signal);
+    }, signal, env.onSent);
     const status = response.status;
     state.status = status;
     const location = response.headers.location;

@@ -30,6 +30,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   headers: IncomingHttpHeaders = {};
 
   #controller: Dispatcher.DispatchController | undefined;
+  #onSent: (() => void) | undefined;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
   #abortReason: Error | undefined;
@@ -49,8 +50,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #done = false;
 
   /** Send the request; resolves once the final response's headers are in. */
-  static send(dispatcher: Dispatcher, request: ExchangeRequest, signal: AbortSignal | undefined): Promise<Exchange> {
+  static send(dispatcher: Dispatcher, request: ExchangeRequest, signal: AbortSignal | undefined, onSent?: () => void): Promise<Exchange> {
     const exchange = new Exchange();
+    exchange.#onSent = onSent;
     return new Promise<Exchange>((resolve, reject) => {
       if (signal?.aborted) {
         reject(signal.reason);
@@ -120,6 +122,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
+    this.#onSent?.();
     if (this.#abortReason !== undefined) controller.abort(this.#abortReason);
   }
 
