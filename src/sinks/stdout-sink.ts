@@ -2,8 +2,7 @@
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import type {Entry} from '../record.js';
-import {TempFile, TEMP_SUFFIX, writeFailure} from './temp-file.js';
-import {randomBytes} from 'node:crypto';
+import {TempFile, TEMP_SUFFIX, uniqueSuffix, writeFailure} from './temp-file.js';
 import type {BodySink, BodyTarget} from './types.js';
 
 /** Where bodies go: the CLI passes its one StreamWriter over stdout. */
@@ -52,7 +51,7 @@ export class StdoutSink implements BodySink {
   }
 
   /** @internal */ spillPath(): string {
-    return join(this.#spillDir, `.fetchall-${process.pid}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+    return join(this.#spillDir, `.fetchall-${process.pid}-${uniqueSuffix()}${TEMP_SUFFIX}`);
   }
 
   /** @internal Serialise publishes: one body at a time on stdout. */
