@@ -154,7 +154,7 @@ async function* execute(
 
   const runOne = async (entry: Entry, mySeq: number, name: string | undefined, permit: Release | undefined): Promise<void> => {
     const started = performance.now();
-    const entryState: EntryState = {entry, name, target: undefined, hash: undefined, bytes: 0, status: null, finalUrl: null, resumeValidator: undefined};
+    const entryState: EntryState = {entry, name, target: undefined, hash: undefined, bytes: 0, status: null, finalUrl: null, attempts: 0, resumeValidator: undefined};
     let error: FetchallError | undefined;
     let attempts = 0;
     let file: string | null = null;
@@ -201,7 +201,7 @@ async function* execute(
         final_url: entryState.finalUrl,
         bytes: options.method === 'HEAD' ? 0 : entryState.bytes,
         duration_ms: round(performance.now() - started),
-        attempts,
+        attempts: Math.max(attempts, entryState.attempts),
         file,
         skipped: false,
         sha256: sha,

@@ -36,6 +36,8 @@ export interface EntryState {
   bytes: number;
   status: number | null;
   finalUrl: string | null;
+  /** Attempts started so far (kept here too, so a fatal output error still reports them). */
+  attempts: number;
   /** Validator for a Range resume (strong ETag or Last-Modified), when the last 200 offered ranges. */
   resumeValidator: string | undefined;
 }

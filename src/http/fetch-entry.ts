@@ -64,6 +64,7 @@ export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepa
         }
       }
       outcome.attempts++;
+      state.attempts = outcome.attempts;
       await attemptWithTimeout(env, state);
     } catch (error) {
       if (signal.aborted) throw new AbortError(abortedError(signal));
