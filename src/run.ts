@@ -171,8 +171,8 @@ async function* execute(
         }
       }
       if (error === undefined && entryState.target !== undefined) {
-        if (signal.aborted) error = new FetchallError('aborted', 'the run was stopped');
-        else file = await entryState.target.commit();
+        // A body that arrived whole is kept even if the run is stopping: it is no longer in flight.
+        file = await entryState.target.commit();
       }
     } catch (thrown) {
       // A file that cannot be put in place (a directory at its name) fails this URL as `write`.
@@ -301,7 +301,9 @@ async function* execute(
     for (;;) {
       const next = completions.take();
       if (next !== undefined) {
-        if (next.target?.publish !== undefined && !signal.aborted) {
+        // A body that completed is written even when the run is stopping (its record says ok);
+        // only a failed output itself stops the writing.
+        if (next.target?.publish !== undefined && state.stopReason !== 'output') {
           try {
             const publishing = next.target.publish();
             if (publishing !== undefined) await publishing;
