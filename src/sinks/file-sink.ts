@@ -1,6 +1,5 @@
 // -o DIR: each body streams into a temporary file beside its final name and is renamed in only when complete.
 import {closeSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, unlinkSync, writevSync} from 'node:fs';
-import {lstat, mkdir, realpath} from 'node:fs/promises';
 import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path';
 import {FetchallError, OutputError} from '../errors.js';
 import type {Entry} from '../record.js';
@@ -50,7 +49,6 @@ export class FileSink implements BodySink {
   readonly #folders = new Set<string>();
 
   // DIR with every symlink in its own path resolved, once made: every folder written in must lie inside it.
-  #realRoot: Promise<string> | undefined;
   #realRootSync: string | undefined;
 
   constructor(dir: string) {
@@ -73,21 +71,15 @@ export class FileSink implements BodySink {
   /**
    * Make the folders between DIR and `path`, refusing to pass through a symlink or a file; then check
    * that the folder still resolves inside DIR (a symlink may be planted after the first check).
+   * Synchronous: a few lstat/mkdir/realpath calls, cached per folder, cost less than thread-pool trips.
    */
-  async prepareFolder(path: string): Promise<void> {
-    const folder = dirname(path);
-    if (!this.#folders.has(folder)) await this.#makeFolders(folder);
-    await this.assertInside(folder);
-  }
-
-  /** The same as prepareFolder, synchronously: for small bodies committed in one go. */
   prepareFolderSync(path: string): void {
     const folder = dirname(path);
     if (!this.#folders.has(folder)) this.#makeFoldersSync(folder);
     this.assertInsideSync(folder);
   }
 
-  /** assertInside, synchronously. */
+  /** Throw `write` unless `folder`, with every symlink resolved, is DIR or lies inside it. */
   assertInsideSync(folder: string): void {
     const root = this.#rootSync();
     let real: string;
@@ -133,61 +125,6 @@ export class FileSink implements BodySink {
           if ((mkdirError as NodeJS.ErrnoException).code !== 'EEXIST') throw writeFailure(mkdirError, current);
         }
         stat = lstatSync(current);
-      }
-      if (stat.isSymbolicLink()) throw new FetchallError('write', `cannot write under ${current}: it is a symlink, and fetchall never follows one out of the output folder`);
-      if (!stat.isDirectory()) throw new FetchallError('write', `cannot write under ${current}: it is not a folder`);
-      this.#folders.add(current);
-    }
-    this.#folders.add(folder);
-  }
-
-  /** Throw `write` unless `folder`, with every symlink resolved, is DIR or lies inside it. */
-  async assertInside(folder: string): Promise<void> {
-    const root = await this.#root();
-    let real: string;
-    try {
-      real = await realpath(folder);
-    } catch (error) {
-      throw writeFailure(error, folder);
-    }
-    const inside = relative(root, real);
-    if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
-      throw new FetchallError('write', `cannot write under ${folder}: a symlink leads out of the output folder`);
-    }
-  }
-
-  #root(): Promise<string> {
-    this.#realRoot ??= (async () => {
-      const root = resolve(this.#dir);
-      try {
-        await mkdir(root, {recursive: true});
-        return await realpath(root);
-      } catch (error) {
-        throw outputError(`cannot create output folder ${this.#dir}`, error);
-      }
-    })();
-    return this.#realRoot;
-  }
-
-  async #makeFolders(folder: string): Promise<void> {
-    await this.#root();
-    // DIR itself: resolveInside refuses a name that resolves to the folder, so resolve it directly.
-    const root = resolve(this.#dir);
-    let current = root;
-    for (const segment of relative(root, folder).split(sep).filter((s) => s !== '')) {
-      current = join(current, segment);
-      if (this.#folders.has(current)) continue;
-      let stat;
-      try {
-        stat = await lstat(current);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw writeFailure(error, current);
-        try {
-          await mkdir(current);
-        } catch (mkdirError) {
-          if ((mkdirError as NodeJS.ErrnoException).code !== 'EEXIST') throw writeFailure(mkdirError, current);
-        }
-        stat = await lstat(current);
       }
       if (stat.isSymbolicLink()) throw new FetchallError('write', `cannot write under ${current}: it is a symlink, and fetchall never follows one out of the output folder`);
       if (!stat.isDirectory()) throw new FetchallError('write', `cannot write under ${current}: it is not a folder`);
@@ -258,7 +195,7 @@ class FileTarget implements BodyTarget {
     try {
       await file.close();
       // The last look before the file takes its final name: its folder still lies inside DIR.
-      await this.#sink.assertInside(dirname(this.#path));
+      this.#sink.assertInsideSync(dirname(this.#path));
       await file.renameTo(this.#path);
     } catch (error) {
       await file.remove();
@@ -315,7 +252,8 @@ class FileTarget implements BodyTarget {
   }
 
   #prepare(): Promise<TempFile> {
-    this.#preparing ??= this.#sink.prepareFolder(this.#path).then(() => {
+    this.#preparing ??= Promise.resolve().then(() => {
+      this.#sink.prepareFolderSync(this.#path);
       const file = new TempFile(tempPathFor(this.#path));
       this.#sink.track(file);
       this.#file = file;
