@@ -3,9 +3,10 @@
 // written to a temp dir, started as a child, stopped at the end) so the figures measure the clients.
 // bench/README.md says what each workload measures and how to read the table.
 import {spawn, spawnSync} from 'node:child_process';
-import {createHash} from 'node:crypto';
+import {createCipheriv, createHash} from 'node:crypto';
 import {
-  chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
+  chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statfsSync, statSync,
+  writeFileSync, writeSync,
 } from 'node:fs';
 import {createServer, request} from 'node:http';
 import {cpus, loadavg, tmpdir} from 'node:os';
@@ -15,10 +16,14 @@ import {parseArgs} from 'node:util';
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --quick            fewer requests (W1 2,000, W2 500) and shorter wrk runs: a smoke test, not a figure
-  --runs N           measured runs per tool and workload (default 3, at least 3 for a reported figure)
-  --workloads LIST   comma-separated: W1,W2 (default both)
-  --tools LIST       comma-separated subset: fetchall,curl,wget2,aria2c,xargs-curl,node-fetch,wrk
+  --quick            smaller workloads (W1 2,000, W2 500, W3 8 × 32 MiB, W4 100,000 vs 10,000 lines) and
+                     shorter wrk runs: a smoke test of the harness, not a figure
+  --runs N           measured runs per tool and workload (default 3, at least 3 for a reported figure;
+                     W3 always does at least 5)
+  --workloads LIST   comma-separated: W1,W2,W3,W4,startup, or all (default W1,W2,startup: a few
+                     minutes; W3 adds ~3 min, W4 ~4 min)
+  --tools LIST       comma-separated subset: fetchall,curl,wget2,aria2c,xargs-curl,node-fetch,wrk,ceiling
+                     (wrk is W1's ceiling, ceiling W3's one curl -o /dev/null; start-up ignores --tools)
   --install-peers    apt-get install wget2, aria2 and wrk first (root only); they are skipped when absent
   --keep             keep the temp dir (nginx config, lists) for inspection
   -h, --help         this help
@@ -30,7 +35,7 @@ const {values: opts} = parseArgs({
   options: {
     quick: {type: 'boolean', default: false},
     runs: {type: 'string', default: '3'},
-    workloads: {type: 'string', default: 'W1,W2'},
+    workloads: {type: 'string', default: 'W1,W2,startup'},
     tools: {type: 'string'},
     'install-peers': {type: 'boolean', default: false},
     keep: {type: 'boolean', default: false},
@@ -43,15 +48,26 @@ if (opts.help) {
 }
 const RUNS = Number(opts.runs);
 if (!Number.isInteger(RUNS) || RUNS < 1 || RUNS > 20) fail(`--runs must be a whole number from 1 to 20, got "${opts.runs}"`);
-const WORKLOADS = opts.workloads.split(',').map((w) => w.trim().toUpperCase()).filter(Boolean);
-for (const w of WORKLOADS) if (w !== 'W1' && w !== 'W2') fail(`--workloads knows W1 and W2, got "${w}"`);
+const KNOWN = ['W1', 'W2', 'W3', 'W4', 'startup'];
+const WORKLOADS = opts.workloads.split(',').map((w) => w.trim()).filter(Boolean)
+  .flatMap((w) => (w.toLowerCase() === 'all' ? KNOWN : [w.toLowerCase() === 'startup' ? 'startup' : w.toUpperCase()]));
+for (const w of WORKLOADS) if (!KNOWN.includes(w)) fail(`--workloads knows ${KNOWN.join(', ')} and all, got "${w}"`);
 const ONLY = opts.tools === undefined ? undefined : new Set(opts.tools.split(',').map((t) => t.trim()));
 
 // Workload sizes. W1: many tiny bodies, discarded: per-request overhead. W2: small files: per-file overhead.
-const W1 = {id: 'W1', count: opts.quick ? 2_000 : 20_000, size: 1024, concurrency: 32, unit: 'req/s'};
-const W2 = {id: 'W2', count: opts.quick ? 500 : 5_000, size: 16 * 1024, concurrency: 16, unit: 'files/s'};
+// W3: large files: bytes per second and memory under backpressure. W4: a long list: memory against list
+// length. start-up: process start to exit on `--version`. `timeout`: one tool run past this is killed,
+// does not count, and drops the tool from the workload.
+const MiB = 1024 * 1024;
+const W1 = {id: 'W1', count: opts.quick ? 2_000 : 20_000, size: 1024, concurrency: 32, unit: 'req/s', runs: RUNS, timeout: 60_000};
+const W2 = {id: 'W2', count: opts.quick ? 500 : 5_000, size: 16 * 1024, concurrency: 16, unit: 'files/s', runs: RUNS, timeout: 60_000};
+// W3: curl's own spread over runs is ~3× here, so at least 5 runs. The size may shrink to fit /dev/shm.
+const W3 = {id: 'W3', count: 8, size: (opts.quick ? 32 : 256) * MiB, concurrency: 4, unit: 'MB/s', runs: Math.max(RUNS, 5), timeout: 60_000};
+// W4: one run per tool and list length; peak RSS is the figure, so the bound is generous.
+const W4 = {id: 'W4', count: opts.quick ? 100_000 : 1_000_000, small: opts.quick ? 10_000 : 100_000, size: 2, concurrency: 32,
+  unit: 'MiB', runs: 1, timeout: 180_000};
+const STARTUP = {id: 'startup', unit: 'ms', runs: opts.quick ? 10 : 20};
 const WRK_SECONDS = opts.quick ? 2 : 4;
-const RUN_TIMEOUT_MS = 60_000; // one tool run; a run past this is killed, does not count, and drops the tool
 const SPAWN_BUDGET_S = 40; // xargs-curl is skipped when its projected run time (one process per URL) is longer
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -107,6 +123,8 @@ if (opts['install-peers']) {
 }
 const NGINX = which('nginx');
 const CURL = which('curl');
+// GNU time's -f %M (peak RSS in KiB) where it is there; without it the peak RSS column stays empty.
+const TIME = ['/usr/bin/time'].find((path) => /^\d+\s*$/.test(spawnSync(path, ['-f', '%M', 'true'], {encoding: 'utf8'}).stderr ?? ''));
 
 // ---------------------------------------------------------------------------------------------------
 // The server: nginx on 127.0.0.1, one worker, no access log, keep-alive for the whole run.
@@ -139,6 +157,53 @@ function sha256(buf) {
   return createHash('sha256').update(buf).digest('hex');
 }
 
+const chunk = Buffer.allocUnsafe(8 * MiB);
+
+/** SHA-256 and size of a file, read in 8 MiB chunks (W3's files are never held in memory whole). */
+function fileDigest(path) {
+  const hash = createHash('sha256');
+  const fd = openSync(path, 'r');
+  let size = 0;
+  try {
+    for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0; size += n) hash.update(chunk.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return {size, digest: hash.digest('hex')};
+}
+
+/** A file of `bytes` incompressible, deterministic bytes (AES-128-CTR keystream, ~600 MB/s), written in chunks. */
+function generateFile(path, bytes, seed) {
+  const cipher = createCipheriv('aes-128-ctr', Buffer.alloc(16, seed), Buffer.alloc(16));
+  const zeros = Buffer.alloc(4 * MiB);
+  const fd = openSync(path, 'w');
+  try {
+    for (let done = 0; done < bytes; done += zeros.length) {
+      writeSync(fd, cipher.update(zeros.subarray(0, Math.min(zeros.length, bytes - done))));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Bytes that can still be written under `path`; on tmpfs also bounded by the RAM the kernel has left. */
+function spaceFor(path) {
+  let free = Number.POSITIVE_INFINITY;
+  try {
+    const s = statfsSync(path);
+    free = s.bavail * s.bsize;
+  } catch {
+    // no statfs: rely on /proc/meminfo alone
+  }
+  if (path.startsWith('/dev/shm')) {
+    const kib = /MemAvailable:\s*(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1];
+    if (kib !== undefined) free = Math.min(free, Number(kib) * 1024);
+  }
+  return free;
+}
+
+const size = (bytes) => (bytes >= 1024 * MiB ? `${bytes / 1024 / MiB} GiB` : bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / 1024} KiB`);
+
 async function freePort() {
   const server = createServer();
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -150,7 +215,8 @@ async function freePort() {
 const port = await freePort();
 const origin = `http://127.0.0.1:${port}`;
 const t = (name) => join(work, 'temp', name);
-// Every path under /w1/ and /w2/ answers with the same static file: distinct URLs, no per-URL file I/O.
+// Every path under /w1/, /w2/ and /w3/ answers with the same static file: distinct URLs, no per-URL file
+// I/O. /ceiling.bin is W3's one large file (count × size); /w4/ answers "ok" from the config.
 const conf = `worker_processes 1;
 pid ${join(work, 'nginx.pid')};
 error_log ${join(work, 'error.log')} warn;
@@ -175,6 +241,9 @@ http {
     location = /nginx-status { stub_status; }
     location /w1/ { try_files /1k.bin =404; }
     location /w2/ { try_files /16k.bin =404; }
+    location /w3/ { try_files /w3.bin =404; }
+    location = /ceiling.bin { }
+    location /w4/ { return 200 "ok"; }
   }
 }
 `;
@@ -293,16 +362,20 @@ async function stopNginx() {
 // ---------------------------------------------------------------------------------------------------
 // Lists: the same URLs for every tool, in the form each one reads.
 
-function writeLists(w) {
-  const prefix = join(work, w.id.toLowerCase());
-  const names = Array.from({length: w.count}, (_, i) => `${String(i + 1).padStart(5, '0')}.bin`);
+/** Bodies discarded (W1, W4) rather than written to files (W2, W3). */
+const discards = (w) => w.id === 'W1' || w.id === 'W4';
+
+function writeLists(w, count = w.count) {
+  const prefix = join(work, `${w.id.toLowerCase()}-${count}`);
+  const names = Array.from({length: count}, (_, i) => (w.id === 'W4' ? String(i + 1).padStart(7, '0') : `${String(i + 1).padStart(5, '0')}.bin`));
   const urls = names.map((n) => `${origin}/${w.id.toLowerCase()}/${n}`);
   writeFileSync(`${prefix}.txt`, urls.join('\n') + '\n');
-  // curl: one url/output pair per transfer; W1 discards to /dev/null, W2 names files under --output-dir.
-  const curlConf = w.id === 'W1'
+  // curl: one url/output pair per transfer; W1 and W4 discard to /dev/null, W2 and W3 name files under --output-dir.
+  const curlConf = discards(w)
     ? urls.map((u) => `url = "${u}"\noutput = "/dev/null"\n`).join('')
     : urls.map((u, i) => `url = "${u}"\noutput = "${names[i]}"\n`).join('');
   writeFileSync(`${prefix}.curl`, curlConf);
+  if (w.id !== 'W1') return {list: `${prefix}.txt`, curlConf: `${prefix}.curl`, count};
   // wrk: a Lua script walking the same paths.
   writeFileSync(`${prefix}.lua`, `local i = 0
 request = function()
@@ -310,7 +383,7 @@ request = function()
   return wrk.format("GET", string.format("/${w.id.toLowerCase()}/%05d.bin", i))
 end
 `);
-  return {list: `${prefix}.txt`, curlConf: `${prefix}.curl`, lua: `${prefix}.lua`};
+  return {list: `${prefix}.txt`, curlConf: `${prefix}.curl`, lua: `${prefix}.lua`, count};
 }
 
 // The naive baseline: what a first Node script does (Node's bundled fetch, a pool of async workers).
@@ -340,7 +413,7 @@ process.exit(failed === 0 ? 0 : 1);
  */
 function toolsFor(w, lists) {
   const c = String(w.concurrency);
-  const toFiles = w.id === 'W2';
+  const toFiles = !discards(w);
   const tools = [
     {
       name: 'fetchall',
@@ -398,6 +471,30 @@ function toolsFor(w, lists) {
       argv: (dir) => [process.execPath, '--input-type=module', '-e', NAIVE_POOL, lists.list, c, ...(toFiles ? [dir] : [])],
     },
   ];
+  if (w.id === 'W3') {
+    // The issue's reference: one curl of one file of the same total size, nothing written. Not a peer.
+    const bytes = w.count * w.size;
+    tools.push({
+      name: 'ceiling',
+      label: `curl -o /dev/null, one ${size(bytes)} file (ceiling)`,
+      available: true,
+      files: false,
+      requests: 1,
+      bytes,
+      captureStdout: true,
+      argv: () => [CURL, '-s', '-S', '--fail', '-o', '/dev/null', '-w', '%{size_download}', `${origin}/ceiling.bin`],
+      verify: (stdout) => (Number(stdout) === bytes ? [] : [`downloaded ${stdout || '?'} bytes, expected ${bytes}`]),
+    });
+  }
+  if (w.id === 'W3') {
+    // The naive pool holds each 256 MiB body in memory and takes ~30 s a run: only when asked for by name.
+    return tools.filter((tool) => tool.available && (ONLY === undefined ? tool.name !== 'node-fetch' : ONLY.has(tool.name)));
+  }
+  if (w.id === 'W4') {
+    // No xargs-curl (a million processes) and no naive pool (its list in memory is the known answer).
+    return tools.filter((tool) => ['fetchall', 'curl', 'wget2', 'aria2c'].includes(tool.name))
+      .filter((tool) => tool.available && (ONLY === undefined || ONLY.has(tool.name)));
+  }
   return tools.filter((tool) => tool.available && (ONLY === undefined || ONLY.has(tool.name)));
 }
 
@@ -412,15 +509,19 @@ function parseTimes(text) {
   return secs.length === 2 ? secs[0] + secs[1] : Number.NaN;
 }
 
-async function runOnce(tool, w, dir) {
+async function runOnce(tool, w, dir, count = w.count) {
   if (tool.files) mkdirSync(dir, {recursive: true});
   const argv = tool.argv(dir);
   const stdin = tool.stdin === undefined ? 'ignore' : openSync(tool.stdin, 'r');
-  const stdout = openSync('/dev/null', 'w');
+  const stdout = tool.captureStdout ? 'pipe' : openSync('/dev/null', 'w');
+  const rssFile = join(work, 'rss.txt');
+  rmSync(rssFile, {force: true});
+  // GNU time reports the peak RSS of the largest process it waited for (xargs's curls: one of them).
+  const timed = TIME === undefined ? argv : [TIME, '-f', '%M', '-o', rssFile, ...argv];
   const before = await served();
   const cpu0 = nginxCpu();
   const start = process.hrtime.bigint();
-  const child = spawn('/bin/sh', ['-c', '"$@"; rc=$?; times >&3; exit $rc', 'sh', ...argv], {
+  const child = spawn('/bin/sh', ['-c', '"$@"; rc=$?; times >&3; exit $rc', 'sh', ...timed], {
     stdio: [stdin, stdout, 'pipe', 'pipe'],
     cwd: tool.cwd ? dir : work,
     detached: true, // its own process group, so a timeout or Ctrl-C kills the tool and its children too
@@ -428,34 +529,48 @@ async function runOnce(tool, w, dir) {
   current = child;
   let stderr = '';
   let times = '';
+  let out = '';
   child.stderr.setEncoding('utf8').on('data', (d) => {
     if (stderr.length < 4000) stderr += d;
   });
   child.stdio[3].setEncoding('utf8').on('data', (d) => (times += d));
+  if (tool.captureStdout) child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     killGroup(child);
-  }, RUN_TIMEOUT_MS);
+  }, w.timeout);
   const code = await new Promise((resolve) => child.once('close', (c, s) => resolve(c ?? s)));
   const wall = Number(process.hrtime.bigint() - start) / 1e9;
   clearTimeout(timer);
   current = undefined;
   if (typeof stdin === 'number') closeSync(stdin);
-  closeSync(stdout);
+  if (typeof stdout === 'number') closeSync(stdout);
   const serverCpu = nginxCpu() - cpu0;
   const requests = (await served()) - before - 1;
+  const expected = tool.requests ?? count;
   const problems = [];
-  if (timedOut) problems.push(`killed after ${RUN_TIMEOUT_MS / 1000} s`);
+  if (timedOut) problems.push(`killed after ${w.timeout / 1000} s`);
   else if (code !== 0) problems.push(`exit ${code}${stderr.trim() ? `: ${stderr.trim().split('\n')[0]}` : ''}`);
-  if (requests !== w.count) problems.push(`nginx served ${requests} requests, expected ${w.count}`);
-  if (tool.files) problems.push(...verifyFiles(dir, w));
+  if (requests !== expected) problems.push(`nginx served ${requests} requests, expected ${expected}`);
+  if (tool.verify !== undefined && !timedOut) problems.push(...tool.verify(out.trim()));
+  if (tool.files) problems.push(...verifyFiles(dir, w, count));
   if (tool.files) rmSync(dir, {recursive: true, force: true});
-  return {ok: problems.length === 0, problems, timedOut, wall, rate: w.count / wall, cpuPerReq: parseTimes(times) / w.count, serverCpu: serverCpu / wall};
+  const kib = existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) : Number.NaN;
+  const rss = Number.isFinite(kib) && kib > 0 ? kib / 1024 : Number.NaN;
+  // The figure: requests or files per second; MB/s (10^6 bytes) in W3; peak RSS in MiB in W4.
+  const rate = w.id === 'W3' ? (tool.bytes ?? count * w.size) / 1e6 / wall : count / wall;
+  const cpu = parseTimes(times);
+  return {
+    ok: problems.length === 0, problems, timedOut, wall, rate, value: w.id === 'W4' ? rss : rate, rss, count,
+    // client CPU per request; in W3 per GB (10^9 bytes) moved
+    cpu: w.id === 'W3' ? cpu / ((tool.bytes ?? count * w.size) / 1e9) : cpu / count,
+    serverCpu: serverCpu / wall,
+  };
 }
 
-/** Every file there, the right size and the right bytes; returns the problems found. */
-function verifyFiles(dir, w) {
+/** Every file there, the right size and the right bytes (W4's 2-byte "ok" bodies: size only); returns the problems found. */
+function verifyFiles(dir, w, count = w.count) {
   const problems = [];
   let entries;
   try {
@@ -463,11 +578,16 @@ function verifyFiles(dir, w) {
   } catch (error) {
     return [`cannot read ${dir}: ${error.message}`];
   }
-  if (entries.length !== w.count) problems.push(`${entries.length} files, expected ${w.count}`);
+  if (entries.length !== count) problems.push(`${entries.length} files, expected ${count}`);
   let bad = 0;
   for (const name of entries) {
-    const body = readFileSync(join(dir, name));
-    if (body.length !== w.size || sha256(body) !== digests[w.id]) bad++;
+    const path = join(dir, name);
+    if (w.id === 'W4') {
+      if (statSync(path).size !== w.size) bad++;
+      continue;
+    }
+    const {size: got, digest} = fileDigest(path);
+    if (got !== w.size || digest !== digests[w.id]) bad++;
   }
   if (bad > 0) problems.push(`${bad} files with the wrong size or bytes`);
   return problems;
@@ -509,7 +629,7 @@ async function runWrk(w, lists) {
   const problems = [];
   if (r.code !== 0 || !Number.isFinite(rate)) problems.push(`exit ${r.code}: ${r.out.trim().split('\n').pop()}`);
   if (/Non-2xx|Socket errors/.test(r.out)) problems.push(r.out.match(/(Non-2xx.*|Socket errors.*)/)[0]);
-  return {ok: problems.length === 0, problems, wall: WRK_SECONDS, rate, cpuPerReq: Number.NaN, serverCpu: Number.NaN};
+  return {ok: problems.length === 0, problems, wall: WRK_SECONDS, rate, value: rate, rss: Number.NaN, cpu: Number.NaN, serverCpu: Number.NaN};
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -538,16 +658,54 @@ await startNginx();
 log(`nginx on ${origin}, files under ${work}`);
 if (load0 > 1) log(`load average is ${load0.toFixed(2)} before starting: other work shares these cores, figures will be noisy`);
 
-const results = []; // {workload, tool, label, runs: [...]}
-for (const w of [W1, W2].filter((x) => WORKLOADS.includes(x.id))) {
+const results = []; // {workload, tool, label, runs: [...], dropped, main, info}
+const notes = []; // printed under the table
+
+const n = (k) => k.toLocaleString('en-US');
+
+function logRun(w, name, run, r) {
+  const figure = w.id === 'W4' ? `${fmt(r.rss)} MiB peak RSS (${n(r.count)} lines, ${fmt(r.rate)} req/s)` : `${fmt(r.rate)} ${w.unit}`;
+  log(`  ${w.id} ${name.padEnd(10)} run ${run}: ${figure} in ${r.wall.toFixed(2)}s`
+    + `${Number.isFinite(r.cpu) ? `, ${w.id === 'W3' ? `${r.cpu.toFixed(2)} s CPU/GB` : `${Math.round(r.cpu * 1e6)} µs CPU/req`}` : ''}`
+    + `${w.id !== 'W4' && Number.isFinite(r.rss) ? `, ${fmt(r.rss)} MiB peak RSS` : ''}`
+    + `${Number.isFinite(r.serverCpu) ? `, nginx ${Math.round(r.serverCpu * 100)}% CPU` : ''}`
+    + `${r.ok ? '' : `  NOT COUNTED: ${r.problems.join('; ')}`}`);
+}
+
+/** W3's files: one source every /w3/ path answers, and the ceiling's one file of the whole run's size. */
+function prepareW3() {
+  const wanted = W3.size;
+  const ceiling = ONLY === undefined || ONLY.has('ceiling');
+  // The source, the ceiling file, one run's outputs (removed after each run), and some slack.
+  const need = (sz) => sz + (ceiling ? W3.count * sz : 0) + W3.count * sz + 256 * MiB;
+  const free = spaceFor(work);
+  while (W3.size > 16 * MiB && need(W3.size) > free) W3.size /= 2;
+  if (need(W3.size) > free) return `${size(free)} free under ${work}, ${size(need(W3.size))} needed even at 8 × ${size(W3.size)}`;
+  if (W3.size !== wanted) {
+    notes.push(`W3 shrunk to ${W3.count} × ${size(W3.size)}: ${size(free)} free for ${work}, ${W3.count} × ${size(wanted)} needs ${size(need(wanted))}.`);
+    log(`W3: only ${size(free)} free, files shrunk to ${size(W3.size)}`);
+  }
+  log(`W3: writing the ${size(W3.size)} source${ceiling ? ` and the ${size(W3.count * W3.size)} ceiling file` : ''}`);
+  generateFile(join(www, 'w3.bin'), W3.size, 3);
+  digests.W3 = fileDigest(join(www, 'w3.bin')).digest; // hashed once, as nginx will serve it
+  if (ceiling) generateFile(join(www, 'ceiling.bin'), W3.count * W3.size, 4);
+  return undefined;
+}
+
+/** W1, W2, W3: every tool once per round, order rotated, `w.runs` rounds. */
+async function interleaved(w) {
   const lists = writeLists(w);
   const tools = toolsFor(w, lists);
   // Warm-up, not measured: nginx's file cache, the page cache, the loopback path.
-  spawnSync(CURL, ['-Z', '--parallel-max', '8', '-s', '--config', lists.curlConf, ...(w.id === 'W2' ? ['--output-dir', join(work, 'warm')] : []), '--create-dirs'], {timeout: 60_000});
-  rmSync(join(work, 'warm'), {recursive: true, force: true});
+  if (w.id === 'W3') {
+    spawnSync(CURL, ['-s', '-o', '/dev/null', `${origin}/w3/00001.bin`], {timeout: 60_000});
+  } else {
+    spawnSync(CURL, ['-Z', '--parallel-max', '8', '-s', '--config', lists.curlConf, ...(w.id === 'W2' ? ['--output-dir', join(work, 'warm')] : []), '--create-dirs'], {timeout: 60_000});
+    rmSync(join(work, 'warm'), {recursive: true, force: true});
+  }
   const rows = tools.map((tool) => ({workload: w, tool: tool.name, label: tool.label, runs: [], dropped: undefined}));
   const xargs = rows.find((r) => r.tool === 'xargs-curl');
-  if (xargs !== undefined) {
+  if (xargs !== undefined && w.count >= 1000) {
     // One process per URL: where spawning is slow (a loaded or sandboxed box) it would take minutes.
     const projected = await projectXargs(tools.find((x) => x.name === 'xargs-curl'), w, lists);
     if (projected > SPAWN_BUDGET_S) {
@@ -558,8 +716,8 @@ for (const w of [W1, W2].filter((x) => WORKLOADS.includes(x.id))) {
   const wrkRow = which('wrk') !== undefined && w.id === 'W1' && (ONLY === undefined || ONLY.has('wrk'))
     ? {workload: w, tool: 'wrk', label: `wrk -t2 -c${w.concurrency} (ceiling)`, runs: []}
     : undefined;
-  log(`${w.id}: ${w.count.toLocaleString('en-US')} × ${w.size / 1024} KiB, -c ${w.concurrency}, ${RUNS} runs of ${rows.length + (wrkRow ? 1 : 0)} tools, interleaved`);
-  for (let round = 0; round < RUNS; round++) {
+  log(`${w.id}: ${n(w.count)} × ${size(w.size)}, -c ${w.concurrency}, ${w.runs} runs of ${rows.length + (wrkRow ? 1 : 0)} tools, interleaved`);
+  for (let round = 0; round < w.runs; round++) {
     // Rotate the order each round so no tool always runs right after the same neighbour.
     const order = rows.map((_, i) => (i + round) % rows.length);
     for (const i of order) {
@@ -568,11 +726,8 @@ for (const w of [W1, W2].filter((x) => WORKLOADS.includes(x.id))) {
       if (row.dropped !== undefined) continue;
       const r = await runOnce(tool, w, join(work, 'out', `${w.id}-${tool.name}-${round}`));
       row.runs.push(r);
-      if (r.timedOut) row.dropped = `killed after ${RUN_TIMEOUT_MS / 1000} s`;
-      log(`  ${w.id} ${tool.name.padEnd(10)} run ${round + 1}: ${fmt(r.rate)} ${w.unit} in ${r.wall.toFixed(2)}s`
-        + `${Number.isFinite(r.cpuPerReq) ? `, ${Math.round(r.cpuPerReq * 1e6)} µs CPU/req` : ''}`
-        + `${Number.isFinite(r.serverCpu) ? `, nginx ${Math.round(r.serverCpu * 100)}% CPU` : ''}`
-        + `${r.ok ? '' : `  NOT COUNTED: ${r.problems.join('; ')}`}`);
+      if (r.timedOut) row.dropped = `killed after ${w.timeout / 1000} s`;
+      logRun(w, tool.name, round + 1, r);
     }
     if (wrkRow !== undefined) {
       const r = await runWrk(w, lists);
@@ -582,54 +737,188 @@ for (const w of [W1, W2].filter((x) => WORKLOADS.includes(x.id))) {
   }
   results.push(...rows, ...(wrkRow ? [wrkRow] : []));
 }
+
+/**
+ * W4: peak RSS against list length. fetchall on the short and the long list; each peer on the short one
+ * first, then on the long one only where the short run projects (×10) inside 80% of the bound — else the
+ * short list's figure is reported and the label says so.
+ */
+async function runW4() {
+  if (TIME === undefined) {
+    notes.push('W4 skipped: it needs GNU time (/usr/bin/time -f %M) for peak RSS.');
+    return;
+  }
+  const long = writeLists(W4, W4.count);
+  const short = writeLists(W4, W4.small);
+  const longTools = toolsFor(W4, long);
+  const shortTools = toolsFor(W4, short);
+  const bound = W4.timeout / 1000;
+  log(`W4: ${n(W4.count)} and ${n(W4.small)} lines of tiny bodies, -c ${W4.concurrency}, one run each, killed after ${bound} s`);
+  for (let i = 0; i < shortTools.length; i++) {
+    const name = shortTools[i].name;
+    const dir = join(work, 'out', `W4-${name}`);
+    const small = await runOnce(shortTools[i], W4, dir, W4.small);
+    logRun(W4, name, 1, small);
+    const smallRow = {workload: W4, tool: name, label: `${shortTools[i].label}, ${n(W4.small)} lines`, runs: [small]};
+    const projected = (small.wall * W4.count) / W4.small;
+    if (name !== 'fetchall' && !small.ok) {
+      results.push(smallRow);
+      continue;
+    }
+    if (name !== 'fetchall' && projected > 0.8 * bound) {
+      smallRow.label += ` (${n(W4.count)}: ~${Math.round(projected)} s projected, over the ${bound} s bound)`;
+      results.push(smallRow);
+      continue;
+    }
+    const big = await runOnce(longTools[i], W4, dir, W4.count);
+    logRun(W4, name, 1, big);
+    if (name === 'fetchall') {
+      results.push({workload: W4, tool: name, label: `${longTools[i].label}, ${n(W4.count)} lines`, runs: [big], main: true});
+      smallRow.tool = 'fetchall-short';
+      results.push(smallRow);
+    } else if (big.ok) {
+      results.push({workload: W4, tool: name, label: `${longTools[i].label}, ${n(W4.count)} lines`, runs: [big]});
+    } else {
+      smallRow.label += ` (${n(W4.count)} not counted)`;
+      notes.push(`W4 ${name} on ${n(W4.count)} lines not counted: ${big.problems.join('; ')}.`);
+      results.push(smallRow);
+    }
+  }
+}
+
+/** Start-up: wall time from spawn to exit, commands interleaved, a few warm-up rounds first. */
+function runStartup() {
+  const local = join(root, 'node_modules', '.bin', 'node');
+  const node = existsSync(local) ? local : process.execPath;
+  const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+  const cmds = [
+    {tool: 'node', label: 'node -e 0', argv: [node, '-e', '0']},
+    {tool: 'fetchall', label: 'fetchall --version', argv: [node, cli, '--version'], expect: `${version}\n`, main: true},
+    {tool: 'fetchall-empty', label: 'fetchall /dev/null (empty list; information)', argv: [node, cli, '/dev/null'], info: true},
+  ];
+  const rows = cmds.map((c) => ({workload: STARTUP, tool: c.tool, label: c.label, runs: [], main: c.main, info: c.info}));
+  log(`start-up: ${cmds.length} commands, ${STARTUP.runs} runs each after 3 warm-up rounds, interleaved (${node}, Node ${versionOf(node, ['--version'])})`);
+  for (let round = -3; round < STARTUP.runs; round++) {
+    for (let j = 0; j < cmds.length; j++) {
+      const i = (j + Math.max(round, 0)) % cmds.length;
+      const c = cmds[i];
+      const start = process.hrtime.bigint();
+      const r = spawnSync(c.argv[0], c.argv.slice(1), {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000});
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      if (round < 0) continue;
+      const problems = [];
+      if (r.status !== 0) problems.push(`exit ${r.status ?? r.signal}: ${(r.stderr ?? '').trim().split('\n')[0]}`);
+      if (c.expect !== undefined && r.stdout !== c.expect) problems.push(`printed ${JSON.stringify(r.stdout)}, expected ${JSON.stringify(c.expect)}`);
+      rows[i].runs.push({ok: problems.length === 0, problems, wall: ms / 1000, value: ms, rss: Number.NaN, cpu: Number.NaN, serverCpu: Number.NaN});
+    }
+  }
+  for (const row of rows) {
+    const ok = row.runs.filter((r) => r.ok);
+    log(`  start-up ${row.label}: median ${median(ok.map((r) => r.value)).toFixed(1)} ms (${ok.length}/${row.runs.length} ok)`);
+  }
+  results.push(...rows);
+}
+
+for (const w of [W1, W2, W3].filter((x) => WORKLOADS.includes(x.id))) {
+  if (w.id === 'W3') {
+    const why = prepareW3();
+    if (why !== undefined) {
+      notes.push(`W3 skipped: ${why}.`);
+      continue;
+    }
+  }
+  await interleaved(w);
+  if (w.id === 'W3') for (const f of ['w3.bin', 'ceiling.bin']) rmSync(join(www, f), {force: true});
+}
+if (WORKLOADS.includes('W4')) await runW4();
 await stopNginx();
+if (WORKLOADS.includes('startup')) runStartup();
 const load1 = loadavg()[0];
 
 // ---------------------------------------------------------------------------------------------------
 // The table
 
-const table = [['workload', 'tool', 'median', 'unit', 'min–max', 'ok runs', 'client CPU/req', 'nginx CPU', 'fetchall ÷ tool']];
-for (const w of [W1, W2]) {
+const header = ['workload', 'tool', 'median', 'unit', 'min–max', 'ok runs', 'peak RSS', 'client CPU', 'nginx CPU', 'fetchall ÷ tool'];
+const table = [header];
+const stat = (row) => {
+  const ok = (row?.runs ?? []).filter((r) => r.ok);
+  const values = ok.map((r) => r.value).filter(Number.isFinite);
+  return {
+    ok,
+    median: median(values),
+    min: Math.min(...values),
+    max: Math.max(...values),
+    rss: median(ok.map((r) => r.rss).filter(Number.isFinite)),
+    cpu: median(ok.map((r) => r.cpu).filter(Number.isFinite)),
+    server: median(ok.map((r) => r.serverCpu).filter(Number.isFinite)),
+  };
+};
+const ALL = [W1, W2, W3, W4, STARTUP];
+/** fetchall's row of a workload: the long list in W4, `--version` at start-up. */
+const oursOf = (w) => results.find((r) => r.workload === w && r.tool === 'fetchall');
+const value = (w, v) => (!Number.isFinite(v) ? '—' : w === STARTUP ? v.toFixed(1) : fmt(v));
+for (const w of ALL) {
   const rows = results.filter((r) => r.workload === w);
   if (rows.length === 0) continue;
-  const stat = (row) => {
-    const ok = row.runs.filter((r) => r.ok);
-    return {
-      ok,
-      median: median(ok.map((r) => r.rate)),
-      min: Math.min(...ok.map((r) => r.rate)),
-      max: Math.max(...ok.map((r) => r.rate)),
-      cpu: median(ok.map((r) => r.cpuPerReq).filter(Number.isFinite)),
-      server: median(ok.map((r) => r.serverCpu).filter(Number.isFinite)),
-    };
-  };
-  const ours = stat(rows.find((r) => r.tool === 'fetchall') ?? {runs: []});
-  const what = `${w.id} ${w.count.toLocaleString('en-US')} × ${w.size / 1024} KiB${w.id === 'W2' ? ' to files' : ''}`;
+  const ours = stat(oursOf(w));
+  const what = {
+    W1: `W1 ${n(W1.count)} × 1 KiB`,
+    W2: `W2 ${n(W2.count)} × 16 KiB to files`,
+    W3: `W3 ${W3.count} × ${size(W3.size)} to files`,
+    W4: 'W4 long list, 2-byte bodies',
+    startup: `start-up, ${STARTUP.runs} runs`,
+  }[w.id];
   for (const row of rows) {
     const s = stat(row);
-    const ratio = row.tool === 'fetchall' ? '—' : Number.isFinite(ours.median) && Number.isFinite(s.median) ? `${(ours.median / s.median).toFixed(2)}×` : 'n/a';
+    const ratio = row === oursOf(w) || row.info ? '—' : Number.isFinite(ours.median) && Number.isFinite(s.median) ? `${(ours.median / s.median).toFixed(2)}×` : 'n/a';
     table.push([
       what,
       row.label,
-      s.ok.length > 0 ? fmt(s.median) : row.dropped?.startsWith('skipped') ? 'skipped' : 'failed',
-      w.unit,
-      s.ok.length > 0 ? `${fmt(s.min)}–${fmt(s.max)}` : '—',
+      s.ok.length > 0 ? value(w, s.median) : row.dropped?.startsWith('skipped') ? 'skipped' : 'failed',
+      w === W4 ? 'MiB peak RSS' : w.unit,
+      s.ok.length > 1 ? `${value(w, s.min)}–${value(w, s.max)}` : '—',
       `${s.ok.length}/${row.runs.length}`,
-      Number.isFinite(s.cpu) ? `${Math.round(s.cpu * 1e6)} µs` : '—',
+      Number.isFinite(s.rss) ? `${fmt(s.rss)} MiB` : '—',
+      !Number.isFinite(s.cpu) ? '—' : w === W3 ? `${s.cpu.toFixed(2)} s/GB` : `${Math.round(s.cpu * 1e6)} µs/req`,
       Number.isFinite(s.server) ? `${Math.round(s.server * 100)}%` : '—',
       ratio,
     ]);
   }
 }
 const widths = table[0].map((_, c) => Math.max(...table.map((r) => [...r[c]].length)));
-const right = new Set([2, 4, 5, 6, 7, 8]);
+const right = new Set([2, 4, 5, 6, 7, 8, 9]);
 const line = (r) => '| ' + r.map((cell, c) => (right.has(c) ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join(' | ') + ' |';
 const out = [line(table[0]), '|' + widths.map((wd, c) => (right.has(c) ? '-'.repeat(wd + 1) + ':' : '-'.repeat(wd + 2))).join('|') + '|', ...table.slice(1).map(line)];
+
+// The targets of issue 6, each as measured in this run.
+const targets = [];
+const ratioTo = (w, tool) => stat(oursOf(w)).median / stat(results.find((r) => r.workload === w && r.tool === tool)).median;
+const check = (what, got, goal, atLeast, unit = '×') => {
+  if (!Number.isFinite(got)) return;
+  const shown = unit === '×' ? `${got.toFixed(2)}×` : `${got.toFixed(0)} ${unit}`;
+  const met = atLeast ? got >= goal : got <= goal;
+  targets.push(`  ${what}: ${shown} (target ${atLeast ? '≥' : '≤'} ${goal}${unit === '×' ? '×' : ` ${unit}`}) ${met ? 'met' : 'NOT MET'}`);
+};
+if (WORKLOADS.includes('W1')) {
+  check('W1 fetchall ÷ curl', ratioTo(W1, 'curl'), 1.2, true);
+  check('W1 fetchall ÷ wrk', ratioTo(W1, 'wrk'), 0.7, true);
+}
+if (WORKLOADS.includes('W2')) check('W2 fetchall ÷ curl', ratioTo(W2, 'curl'), 1.3, true);
+if (WORKLOADS.includes('W3')) check('W3 fetchall ÷ one curl -o /dev/null (ceiling)', ratioTo(W3, 'ceiling'), 0.75, true);
+if (WORKLOADS.includes('W4')) {
+  check(`W4 fetchall peak RSS, ${n(W4.count)} lines`, stat(oursOf(W4)).median, 80, false, 'MiB');
+  check(`W4 fetchall ${n(W4.count)} ÷ ${n(W4.small)} lines`, ratioTo(W4, 'fetchall-short'), 1.1, false);
+}
+if (WORKLOADS.includes('startup')) check('start-up fetchall --version ÷ node -e 0', ratioTo(STARTUP, 'node'), 1.5, false);
+
 console.log('');
 console.log(out.join('\n'));
 console.log('');
 console.log(`${env.join(' · ')}; load average ${load0.toFixed(2)} before, ${load1.toFixed(2)} after.`);
-console.log(`Medians of verified runs (exit 0, nginx request count, and for files every size and SHA-256); tools interleaved.`);
+console.log(`Medians of verified runs (exit 0, nginx request count, and for files every size and SHA-256); tools interleaved.`
+  + ` fetchall ÷ tool: above 1.00× fetchall is faster for req/s, files/s and MB/s; below 1.00× it is leaner or quicker for MiB and ms.`);
+if (targets.length > 0) console.log(`Targets (issue 6):\n${targets.join('\n')}`);
+for (const note of notes) console.log(note);
 const failedRuns = results.flatMap((r) => r.runs.filter((x) => !x.ok).map((x) => `${r.workload.id} ${r.tool}: ${x.problems.join('; ')}`));
 for (const r of results) if (r.dropped !== undefined) console.log(`${r.workload.id} ${r.tool}: ${r.dropped}.`);
 if (failedRuns.length > 0) {
@@ -637,5 +926,5 @@ if (failedRuns.length > 0) {
   for (const f of failedRuns.slice(0, 20)) console.log(`  ${f}`);
 }
 if (opts.keep) console.log(`Kept: ${work}`);
-const oursMissing = results.some((r) => r.tool === 'fetchall' && r.runs.every((x) => !x.ok));
+const oursMissing = ALL.some((w) => results.some((r) => r.workload === w) && stat(oursOf(w)).ok.length === 0);
 process.exitCode = oursMissing ? 1 : 0;
