@@ -237,6 +237,32 @@ async function* execute(
     completions.wake();
   };
 
+  // One abort listener for the whole pump, not one per entry: it wakes a pending read, if any.
+  let wakeRead: (() => void) | undefined;
+  signal.addEventListener('abort', () => wakeRead?.(), {once: true});
+  /** The iterator's next step, or undefined as soon as the run stops (the pending step is abandoned). */
+  const nextUnlessAborted = (iterator: AsyncIterator<Entry> | Iterator<Entry>): Promise<IteratorResult<Entry> | undefined> | IteratorResult<Entry> | undefined => {
+    if (signal.aborted) return undefined;
+    const next = iterator.next();
+    if (!(next instanceof Promise)) return next;
+    return new Promise((resolve, reject) => {
+      wakeRead = () => {
+        next.catch(() => {});
+        resolve(undefined);
+      };
+      next.then(
+        (step) => {
+          wakeRead = undefined;
+          resolve(step);
+        },
+        (error: unknown) => {
+          wakeRead = undefined;
+          reject(error);
+        },
+      );
+    });
+  };
+
   const pump = async (): Promise<void> => {
     try {
       let abandoned = false;
@@ -253,7 +279,7 @@ async function* execute(
             break;
           }
           // A stop must not wait for an input that is slow to give its next entry (a pipe, a generator).
-          const step = await nextUnlessAborted(iterator, signal);
+          const step = await nextUnlessAborted(iterator);
           if (step === undefined) abandoned = true;
           if (step === undefined || step.done === true || signal.aborted) {
             permit();
@@ -369,29 +395,6 @@ function skippedRecord(entry: Entry, file: string | null): FetchRecord {
     index: entry.index, url: entry.url, ok: true, status: null, final_url: null, bytes: 0, duration_ms: 0,
     attempts: 0, file, skipped: true, sha256: null, error: null,
   };
-}
-
-/** The iterator's next step, or undefined as soon as `signal` aborts (the pending step is then abandoned). */
-function nextUnlessAborted<T>(iterator: AsyncIterator<T> | Iterator<T>, signal: AbortSignal): Promise<IteratorResult<T> | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined);
-  const next = Promise.resolve(iterator.next());
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      next.catch(() => {});
-      resolve(undefined);
-    };
-    signal.addEventListener('abort', onAbort, {once: true});
-    next.then(
-      (step) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(step);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /** A reusable wake-up: wait() resolves at the next notify(). */

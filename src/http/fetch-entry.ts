@@ -1,5 +1,5 @@
 // One entry from first attempt to final verdict: gates, shared permit, p-retry policy, timeouts.
-import pRetry, {AbortError} from 'p-retry';
+import pRetry, {AbortError, type Options as PRetryOptions} from 'p-retry';
 import {classify} from '../classify.js';
 import {FetchallError, OutputError} from '../errors.js';
 import type {Release, Semaphore} from '../semaphore.js';
@@ -45,7 +45,12 @@ export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepa
     try {
       // Order matters: host pause, then the host's permit, then the global permit. Waiting for a
       // busy or paused host must never hold a global slot.
-      if (permit !== undefined && env.hosts.isOpen(host)) {
+      const ready = permit === undefined ? undefined : env.hosts.tryAcquire(host);
+      if (ready !== undefined) {
+        globalRelease = permit;
+        permit = undefined;
+        hostRelease = ready;
+      } else if (permit !== undefined && env.hosts.isOpen(host)) {
         globalRelease = permit;
         permit = undefined;
         hostRelease = await env.hosts.acquire(host, signal);
@@ -81,24 +86,7 @@ export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepa
     }
   };
   try {
-    await pRetry(once, {
-      retries: options.retries,
-      factor: 1,
-      // p-retry waits nothing itself: the wait happens in shouldRetry, after the permits are released.
-      minTimeout: 0,
-      maxTimeout: 0,
-      randomize: false,
-      maxRetryTime: Infinity,
-      unref: false,
-      signal,
-      shouldConsumeRetry: () => true,
-      onFailedAttempt: () => {},
-      shouldRetry: async ({error, attemptNumber}) => {
-        if (!(error instanceof FetchallError) || !error.retryable) return false;
-        await sleep(retryWait(attemptNumber, error.retryAfterMs, options.retryDelay, options.retryMaxDelay), signal);
-        return true;
-      },
-    });
+    await pRetry(once, retryPolicy(env));
   } catch (error) {
     if (error instanceof OutputError) throw error;
     outcome.error = finalFailure ?? (signal.aborted ? abortedError(signal) : classify(error));
@@ -106,6 +94,36 @@ export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepa
     permit?.();
   }
   return outcome;
+}
+
+// The policy depends only on the run: built once per run, not once per URL.
+const policies = new WeakMap<EntryEnvironment, PRetryOptions>();
+
+/** Every p-retry option, explicitly (its defaults are not ours). */
+function retryPolicy(env: EntryEnvironment): PRetryOptions {
+  let policy = policies.get(env);
+  if (policy !== undefined) return policy;
+  const {options, signal} = env;
+  policy = {
+    retries: options.retries,
+    factor: 1,
+    // p-retry waits nothing itself: the wait happens in shouldRetry, after the permits are released.
+    minTimeout: 0,
+    maxTimeout: 0,
+    randomize: false,
+    maxRetryTime: Infinity,
+    unref: false,
+    signal,
+    shouldConsumeRetry: () => true,
+    onFailedAttempt: () => {},
+    shouldRetry: async ({error, attemptNumber}) => {
+      if (!(error instanceof FetchallError) || !error.retryable) return false;
+      await sleep(retryWait(attemptNumber, error.retryAfterMs, options.retryDelay, options.retryMaxDelay), signal);
+      return true;
+    },
+  };
+  policies.set(env, policy);
+  return policy;
 }
 
 function abortedError(signal: AbortSignal): FetchallError {

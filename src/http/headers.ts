@@ -18,7 +18,23 @@ export function withoutCredentials(url: URL): string {
  * The headers for a request to the entry's own origin: defaults, `-H`, then the entry's headers,
  * plus Basic credentials from the URL and Accept-Encoding with --compressed.
  */
-export function requestHeaders(options: RunOptions, entry: Entry, origin: URL): Record<string, string> {
+export function requestHeaders(options: RunOptions, entry: Entry, origin: URL): Readonly<Record<string, string>> {
+  const plain = entry.headers === undefined && origin.username === '' && origin.password === '';
+  if (plain) {
+    // Most entries send exactly the run's headers: one shared object, not a copy per request.
+    let shared = runHeaders.get(options);
+    if (shared === undefined) {
+      shared = Object.freeze(build(options, entry, origin));
+      runHeaders.set(options, shared);
+    }
+    return shared;
+  }
+  return build(options, entry, origin);
+}
+
+const runHeaders = new WeakMap<RunOptions, Readonly<Record<string, string>>>();
+
+function build(options: RunOptions, entry: Entry, origin: URL): Record<string, string> {
   const headers: Record<string, string> = {...options.headers};
   if (entry.headers !== undefined) Object.assign(headers, entry.headers);
   if (options.compressed) headers['accept-encoding'] = 'gzip, deflate, br';

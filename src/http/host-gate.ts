@@ -44,6 +44,25 @@ export class HostGate {
   }
 
   /**
+   * The permit at once when nothing stands in the way (no pause, no per-host limit, or a free one
+   * nobody queues for): the common case pays no promise. Otherwise undefined: call `acquire`.
+   */
+  tryAcquire(host: string): Release | undefined {
+    if (this.pausedFor(host) > 0) return undefined;
+    if (this.#perHost === undefined) return noop;
+    const pool = this.#pools.get(host);
+    if (pool !== undefined) {
+      const release = pool.tryAcquire();
+      if (release === null) return undefined;
+      return (): void => {
+        release();
+        if (pool.inUse === 0 && pool.waiting === 0 && this.#pools.get(host) === pool) this.#pools.delete(host);
+      };
+    }
+    return undefined;
+  }
+
+  /**
    * Wait out any pause on `host`, then take its per-host permit (a no-op release without --per-host).
    * A pause set while this waited in the host's queue is waited out too, without holding the permit.
    * If `signal` aborts first, reject with its reason and hold nothing.
