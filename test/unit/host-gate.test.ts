@@ -3,23 +3,6 @@ import {afterEach, beforeEach, describe, expect, test, vi} from 'vitest';
 import {hostKey} from '../../src/http/attempt.js';
 import {HostGate} from '../../src/http/host-gate.js';
 
-// node:timers/promises is not faked by vitest: route the library's one sleep through the faked setTimeout.
-vi.mock('../../src/sleep.js', () => ({
-  sleep: (ms: number, signal?: AbortSignal): Promise<void> =>
-    new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const onAbort = (): void => {
-        clearTimeout(timer);
-        reject(signal?.reason);
-      };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      signal?.addEventListener('abort', onAbort, {once: true});
-    }),
-}));
-
 /** Settle everything already queued, without moving the clock. */
 const flush = async (): Promise<void> => {
   for (let i = 0; i < 10; i++) await Promise.resolve();
