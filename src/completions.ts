@@ -74,3 +74,18 @@ export class Completions<T extends {readonly seq: number}> {
     wake?.();
   }
 }
+
+/** A reusable wake-up: wait() resolves at the next notify(). */
+export class WakeUp {
+  #waiters: (() => void)[] = [];
+
+  wait(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  notify(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+}

@@ -58,3 +58,20 @@ export function recordToJson(record: FetchRecord): string {
     error: record.error,
   });
 }
+
+/** The record of a line that is not a valid entry. */
+export function invalidRecord(entry: Entry): FetchRecord {
+  return {
+    index: entry.index, url: entry.url, ok: false, status: null, final_url: null, bytes: 0, duration_ms: 0,
+    attempts: 0, file: null, skipped: false, sha256: null,
+    error: {code: 'invalid_url', message: entry.invalid ?? 'invalid URL'},
+  };
+}
+
+/** The record of an entry skipped without a request (`--resume`, `--skip-existing`). */
+export function skippedRecord(entry: Entry, file: string | null): FetchRecord {
+  return {
+    index: entry.index, url: entry.url, ok: true, status: null, final_url: null, bytes: 0, duration_ms: 0,
+    attempts: 0, file, skipped: true, sha256: null, error: null,
+  };
+}

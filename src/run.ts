@@ -1,7 +1,4 @@
 // fetchAll(): entries → names → shard/resume/skip filters → host gates → shared semaphore → attempt → sink → records.
-import {lstat} from 'node:fs/promises';
-import {createHash} from 'node:crypto';
-import {createReadStream} from 'node:fs';
 import {join} from 'node:path';
 import type {Dispatcher} from 'undici';
 import {FetchallError, OutputError} from './errors.js';
@@ -11,13 +8,15 @@ import {HostGate} from './http/host-gate.js';
 import type {EntryState} from './http/attempt.js';
 import type {RunOptions} from './options.js';
 import {RateLimiter} from './rate-limit.js';
-import type {Entry, FetchRecord} from './record.js';
+import {invalidRecord, skippedRecord, type Entry, type FetchRecord} from './record.js';
 import {Semaphore, type Release} from './semaphore.js';
 import {NameAssigner} from './sinks/naming.js';
 import {inShard} from './parse/shard.js';
 import type {BodySink, BodyTarget} from './sinks/types.js';
 import {FileSink} from './sinks/file-sink.js';
-import {Completions} from './completions.js';
+import {Completions, WakeUp} from './completions.js';
+import {FailureBudget} from './failure-budget.js';
+import {existingMatches} from './sinks/existing.js';
 
 /** Why a run stopped before its list ended. */
 export type StopReason = 'aborted' | 'fail-fast' | 'max-failures' | 'deadline' | 'output';
@@ -128,23 +127,14 @@ async function* execute(
   let active = 0;
   let seq = 0;
   let emitted = 0;
-  let finished = 0;
-  let failed = 0;
   let pumpDone = false;
   let pumpError: unknown;
-  const slotFreed = new Signal();
+  const slotFreed = new WakeUp();
 
+  const budget = new FailureBudget(options.failFast, options.maxFailures);
   const judge = (record: FetchRecord): void => {
-    if (record.skipped || record.error?.code === 'aborted') return;
-    finished++;
-    if (!record.ok) {
-      failed++;
-      if (options.failFast) stop('fail-fast');
-    }
-    // A percentage is judged after every finished URL, ok ones too: early failures count once 20 have finished.
-    const budget = options.maxFailures;
-    if (budget === undefined || failed === 0) return;
-    if (budget.kind === 'count' ? failed > budget.value : finished >= 20 && failed * 100 > budget.value * finished) stop('max-failures');
+    const reason = budget.add(record);
+    if (reason !== undefined) stop(reason);
   };
 
   const finish = (pending: Pending): void => {
@@ -362,50 +352,8 @@ async function* execute(
   }
 }
 
-/** Whether an existing file at `path` lets --skip-existing skip it (matching `sha256` when given). */
-async function existingMatches(path: string, sha256: string | undefined): Promise<boolean> {
-  try {
-    const stat = await lstat(path);
-    if (!stat.isFile()) return false;
-  } catch {
-    return false;
-  }
-  if (sha256 === undefined) return true;
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex') === sha256;
-}
-
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;
 }
 
 function noop(): void {}
-
-function invalidRecord(entry: Entry): FetchRecord {
-  return {
-    index: entry.index, url: entry.url, ok: false, status: null, final_url: null, bytes: 0, duration_ms: 0,
-    attempts: 0, file: null, skipped: false, sha256: null,
-    error: {code: 'invalid_url', message: entry.invalid ?? 'invalid URL'},
-  };
-}
-
-function skippedRecord(entry: Entry, file: string | null): FetchRecord {
-  return {
-    index: entry.index, url: entry.url, ok: true, status: null, final_url: null, bytes: 0, duration_ms: 0,
-    attempts: 0, file, skipped: true, sha256: null, error: null,
-  };
-}
-
-/** A reusable wake-up: wait() resolves at the next notify(). */
-class Signal {
-  #waiters: (() => void)[] = [];
-  wait(): Promise<void> {
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-  notify(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) w();
-  }
-}
