@@ -79,7 +79,7 @@ function failureDetail(failure: Pick<FailureInfo, 'code' | 'status' | 'message'>
 }
 
 function failureText(failure: Pick<FailureInfo, 'url' | 'code' | 'status' | 'message'>, chalk: ChalkInstance): string {
-  return `${chalk.red('FAIL')} ${safeUrl(failure.url)} — ${failureDetail(failure)}`;
+  return `${chalk.red('FAIL')} ${shownUrl(failure.url)} — ${failureDetail(failure)}`;
 }
 
 /**
@@ -110,7 +110,7 @@ export function formatVerboseLine(record: FetchRecord, chalk: ChalkInstance): st
   const status = (record.status === null ? '-' : String(record.status)).padStart(3);
   const bytes = formatBytes(record.bytes).padStart(9);
   const duration = formatDuration(record.duration_ms).padStart(6);
-  let line = `${tag} ${status} ${bytes} ${duration} ${safeUrl(record.url)}`;
+  let line = `${tag} ${status} ${bytes} ${duration} ${shownUrl(record.url)}`;
   if (!record.ok) {
     line += ` — ${failureDetail({code: record.error?.code ?? null, status: record.status, message: record.error?.message ?? ''})}`;
   } else if (record.file !== null) {
@@ -164,4 +164,14 @@ export function formatSummary(stats: RunStats, chalk: ChalkInstance, now: number
   const more = stats.failedCount - stats.failures.length;
   if (more > 0) lines.push(`  … and ${formatCount(more)} more`);
   return lines;
+}
+
+// A URL of 100 kB (a hostile or generated list) would flood the terminal: show its head and tail.
+const SHOWN_URL_CHARS = 300;
+
+/** A URL as shown on stderr: escaped, password masked, and cut in the middle past 300 characters. */
+export function shownUrl(url: string): string {
+  const safe = safeUrl(url);
+  if (safe.length <= SHOWN_URL_CHARS) return safe;
+  return `${safe.slice(0, SHOWN_URL_CHARS - 60)}…${safe.slice(-59)}`;
 }

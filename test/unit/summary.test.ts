@@ -170,3 +170,16 @@ describe('formatVerboseLine (-v)', () => {
     expect(formatVerboseLine(record, plain)).toBe(expected);
   });
 });
+
+describe('shownUrl', () => {
+  test('cuts a very long URL in the middle, keeping its head and tail', async () => {
+    const {shownUrl} = await import('../../src/report/summary.js');
+    const url = `http://a.test/${'a'.repeat(100_000)}/end`;
+    const shown = shownUrl(url);
+    expect(shown.length).toBe(300);
+    expect(shown.startsWith('http://a.test/aaa')).toBe(true);
+    expect(shown.endsWith('/end')).toBe(true);
+    expect(shown).toContain('…');
+    expect(shownUrl('http://a.test/x')).toBe('http://a.test/x');
+  });
+});
