@@ -1,13 +1,15 @@
 // The shared, bounded, FIFO, abortable counting semaphore: one per run gates every request.
 
+import {watch, type Abortable} from './abort-registry.js';
+
 /** Gives a permit back. Calling it a second time throws: over-release is a bug. */
 export type Release = () => void;
 
-interface Waiter {
+interface Waiter extends Abortable {
   resolve: (release: Release) => void;
   reject: (reason: unknown) => void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  /** Where the waiter is watched for its signal's abort; deleted from when it is served. */
+  watchers: Set<Abortable> | undefined;
   settled: boolean;
 }
 
@@ -69,17 +71,21 @@ export class Semaphore {
     const now = this.tryAcquire();
     if (now !== null) return Promise.resolve(now);
     return new Promise<Release>((resolve, reject) => {
-      const waiter: Waiter = {resolve, reject, signal, onAbort: undefined, settled: false};
-      if (signal !== undefined) {
-        waiter.onAbort = () => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        watchers: undefined,
+        settled: false,
+        abortFromSignal: (reason) => {
           if (waiter.settled) return;
           waiter.settled = true;
           this.#waiting--;
           // Leave a hole in the queue; #grant skips it. O(1) instead of a splice.
-          reject(signal.reason);
-        };
-        signal.addEventListener('abort', waiter.onAbort, {once: true});
-      }
+          reject(reason);
+        },
+      };
+      // One listener per signal for all its waiters (see abort-registry), not one per acquire.
+      if (signal !== undefined) waiter.watchers = watch(signal, waiter);
       this.#queue.push(waiter);
       this.#waiting++;
     });
@@ -113,7 +119,7 @@ export class Semaphore {
       if (waiter === undefined || waiter.settled) continue;
       waiter.settled = true;
       this.#waiting--;
-      if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      waiter.watchers?.delete(waiter);
       this.#compact();
       waiter.resolve(this.#makeRelease());
       return;

@@ -2,6 +2,7 @@
 // body chunks go straight to the consumer, with undici's own pause/resume for backpressure.
 import type {IncomingHttpHeaders} from 'node:http';
 import type {Dispatcher} from 'undici';
+import {watch, type Abortable} from '../abort-registry.js';
 
 /** What to send. */
 export interface ExchangeRequest {
@@ -24,15 +25,14 @@ const EARLY_BYTES = 256 * 1024;
  * A response whose headers have arrived. Exactly one of `body()` or `discard()` must be called.
  * @example const response = await Exchange.send(dispatcher, request, signal); await response.body(write);
  */
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements Dispatcher.DispatchHandler, Abortable {
   status = 0;
   statusText = '';
   headers: IncomingHttpHeaders = {};
 
   #controller: Dispatcher.DispatchController | undefined;
   #onSent: (() => void) | undefined;
-  #signal: AbortSignal | undefined;
-  #onAbort: (() => void) | undefined;
+  #watchers: Set<Abortable> | undefined;
   #abortReason: Error | undefined;
   // Phase 1: waiting for headers.
   #headResolve: ((exchange: Exchange) => void) | undefined;
@@ -60,17 +60,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
       }
       exchange.#headResolve = resolve;
       exchange.#headReject = reject;
-      if (signal !== undefined) {
-        exchange.#signal = signal;
-        exchange.#onAbort = () => exchange.abort(signal.reason as Error);
-        signal.addEventListener('abort', exchange.#onAbort, {once: true});
-      }
+      if (signal !== undefined) exchange.#watchers = watch(signal, exchange);
       try {
         dispatcher.dispatch(request as Dispatcher.DispatchOptions, exchange);
       } catch (error) {
         exchange.#fail(error);
       }
     });
+  }
+
+  /** @internal The run (or attempt) signal aborted. */
+  abortFromSignal(reason: unknown): void {
+    this.abort(reason as Error);
   }
 
   /** Stop the exchange; a pending head or body promise rejects with `reason`. */
@@ -199,7 +200,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   #finish(): void {
     this.#done = true;
-    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#watchers?.delete(this);
   }
 
   #fail(error: unknown): void {
