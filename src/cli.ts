@@ -122,6 +122,9 @@ export function processIo(): CliIo {
 
 /** Entry point for bin/fetchall.js: run and exit with the contract's code. */
 export async function run(): Promise<void> {
+  // stderr is for people: if it is closed (`2>&1 | head`), what we would print is lost, but the run,
+  // its outputs and its exit code must not change.
+  process.stderr.on('error', () => {});
   let code: number;
   try {
     code = await main(processIo());
