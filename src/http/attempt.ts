@@ -106,7 +106,13 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
         retryAfterMs,
       });
     }
-    await receiveBody(env, state, response, resumeFrom);
+    try {
+      await receiveBody(env, state, response, resumeFrom);
+    } catch (error) {
+      // Whatever failed between the headers and the end of the body, the connection is let go.
+      response.abort(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
     return;
   }
 }

@@ -140,6 +140,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    // After an abort undici may still hand over what it had already parsed: nobody takes it.
+    if (this.#done) return;
     if (this.#early !== undefined) {
       this.#early.push(chunk);
       this.#earlyBytes += chunk.length;
@@ -155,6 +157,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
   }
 
   onResponseEnd(): void {
+    if (this.#done) return;
     this.#ended = true;
     if (this.#early === undefined) this.#drain();
   }

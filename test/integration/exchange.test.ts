@@ -1,0 +1,72 @@
+// Exchange, the lean undici handler: headers then body, backpressure, and every way it can be stopped.
+import {afterAll, beforeAll, describe, expect, test} from 'vitest';
+import {Agent} from 'undici';
+import {Exchange, type ExchangeRequest} from '../../src/http/exchange.js';
+import {startTestServer, expectedBytes, type TestServer} from '../helpers/server.js';
+
+let server: TestServer;
+let agent: Agent;
+beforeAll(async () => {
+  server = await startTestServer();
+  agent = new Agent({keepAliveTimeout: 1000});
+});
+afterAll(async () => {
+  await agent.close();
+  await server.close();
+});
+
+function get(path: string): ExchangeRequest {
+  const url = new URL(path, server.url);
+  return {origin: url.origin, path: url.pathname + url.search, method: 'GET', headers: {accept: '*/*'}, headersTimeout: 5000, bodyTimeout: 5000};
+}
+
+describe('Exchange', () => {
+  test('delivers the body in order, waiting on a slow consumer (backpressure)', async () => {
+    const response = await Exchange.send(agent, get('/bytes/3000000'), undefined);
+    expect(response.status).toBe(200);
+    const chunks: Buffer[] = [];
+    await response.body(async (chunk) => {
+      chunks.push(chunk);
+      await new Promise((resolve) => setImmediate(resolve));
+    });
+    expect(Buffer.concat(chunks).equals(expectedBytes(3_000_000))).toBe(true);
+  });
+
+  test('a consumer that throws stops the body at once, and is not called again', async () => {
+    const response = await Exchange.send(agent, get('/bytes/3000000'), undefined);
+    let calls = 0;
+    const body = response.body(() => {
+      calls++;
+      if (calls === 2) throw new Error('enough');
+    });
+    await expect(body).rejects.toThrow('enough');
+    const seen = calls;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(calls).toBe(seen);
+  });
+
+  test('an aborted signal rejects a pending request with its reason', async () => {
+    const controller = new AbortController();
+    const pending = Exchange.send(agent, get('/stall-headers'), controller.signal);
+    controller.abort(new Error('stop now'));
+    await expect(pending).rejects.toThrow('stop now');
+  });
+
+  test('an already aborted signal sends nothing', async () => {
+    const before = server.hits('/text/never');
+    await expect(Exchange.send(agent, get('/text/never'), AbortSignal.abort(new Error('no')))).rejects.toThrow('no');
+    expect(server.hits('/text/never')).toBe(before);
+  });
+
+  test('discard() reads a small body, keeping the connection usable', async () => {
+    const response = await Exchange.send(agent, get('/status/404'), undefined);
+    expect(response.status).toBe(404);
+    await response.discard();
+    const next = await Exchange.send(agent, get('/text/after'), undefined);
+    const chunks: Buffer[] = [];
+    await next.body((chunk) => {
+      chunks.push(chunk);
+    });
+    expect(Buffer.concat(chunks).toString()).toBe('body of after\n');
+  });
+});
