@@ -61,6 +61,7 @@ function validate(flags: RawFlags, lists: string[], io: CliIo): RunOptions {
   const outputDir = flags.outputDir === '-' ? undefined : flags.outputDir;
   if (flags.name !== undefined && outputDir === undefined) throw new UsageError('--name needs -o/--output-dir DIR');
   if (flags.skipExisting === true && outputDir === undefined) throw new UsageError('--skip-existing needs -o/--output-dir DIR');
+  if (flags.fsync === true && outputDir === undefined) throw new UsageError('--fsync needs -o/--output-dir DIR');
   if (lists.length === 0 && io.stdin.isTTY === true) {
     throw new UsageError('no list given and standard input is a terminal: name a file of URLs, or pipe one in (see --help)');
   }
@@ -86,6 +87,7 @@ function validate(flags: RawFlags, lists: string[], io: CliIo): RunOptions {
     outputDir,
     name: flags.name,
     skipExisting: flags.skipExisting,
+    fsync: flags.fsync,
     ordered: flags.ordered,
     checksum: flags.checksum,
     failFast: flags.failFast,

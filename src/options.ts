@@ -32,6 +32,7 @@ export interface FetchAllOptions {
   outputDir?: string | undefined;
   name?: string | undefined;
   skipExisting?: boolean | undefined;
+  fsync?: boolean | undefined;
   ordered?: boolean | undefined;
   checksum?: boolean | undefined;
   failFast?: boolean | undefined;
@@ -66,6 +67,8 @@ export interface RunOptions {
   readonly outputDir: string | undefined;
   readonly name: string;
   readonly skipExisting: boolean;
+  /** fsync each file (and its folder) before it counts as saved. */
+  readonly fsync: boolean;
   readonly ordered: boolean;
   readonly checksum: boolean;
   readonly failFast: boolean;
@@ -179,6 +182,7 @@ export function normalizeOptions(raw: FetchAllOptions, name: Namer = libraryName
     outputDir: raw.outputDir,
     name: template,
     skipExisting: raw.skipExisting === true,
+    fsync: raw.fsync === true,
     ordered: raw.ordered === true,
     checksum: raw.checksum === true,
     failFast: raw.failFast === true,

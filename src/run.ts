@@ -96,7 +96,7 @@ async function* execute(
   const signal = controller.signal;
   const ownDispatcher = internals.dispatcher === undefined;
   const dispatcher = internals.dispatcher ?? createDispatcher(options, internals.env ?? {});
-  const sink: BodySink | undefined = internals.sink ?? (options.outputDir !== undefined ? new FileSink(options.outputDir) : undefined);
+  const sink: BodySink | undefined = internals.sink ?? (options.outputDir !== undefined ? new FileSink(options.outputDir, {fsync: options.fsync}) : undefined);
   const global = new Semaphore(options.concurrency);
   const hosts = new HostGate(options.perHost);
   const rate = options.rate === undefined ? undefined : new RateLimiter(options.rate);

@@ -86,7 +86,7 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
   });
 
   const bodiesToStdout = options.outputDir === undefined && flags.json !== true;
-  sink = options.outputDir !== undefined ? new FileSink(options.outputDir) : bodiesToStdout ? new StdoutSink(out) : undefined;
+  sink = options.outputDir !== undefined ? new FileSink(options.outputDir, {fsync: options.fsync}) : bodiesToStdout ? new StdoutSink(out) : undefined;
   const run = runEntries(readEntries(lists), options, controller.signal, {
     sink,
     resumeOk,

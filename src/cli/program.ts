@@ -26,6 +26,7 @@ export interface RawFlags {
   outputDir?: string;
   name?: string;
   skipExisting?: boolean;
+  fsync?: boolean;
   ordered?: boolean;
   json?: boolean;
   report?: string;
@@ -104,6 +105,7 @@ export function buildProgram(write: {out: (s: string) => void; err: (s: string) 
       new Option('-o, --output-dir <dir>', 'save each body as a file under DIR ("-": stdout)'),
       new Option('--name <template>', 'file name: {host} {path} {basename} {index} {hash} (default: {basename})'),
       new Option('--skip-existing', 'with -o: no request when the file exists'),
+      new Option('--fsync', 'with -o: flush each file to disk before it takes its final name'),
       new Option('--ordered', 'write bodies (or --json records) in input order'),
       new Option('--json', 'print one JSON record per URL on stdout'),
       new Option('--report <file>', 'append the JSON records to FILE'),

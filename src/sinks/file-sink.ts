@@ -1,5 +1,5 @@
 // -o DIR: each body streams into a temporary file beside its final name and is renamed in only when complete.
-import {closeSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, unlinkSync, writevSync} from 'node:fs';
+import {closeSync, fsyncSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, unlinkSync, writevSync} from 'node:fs';
 import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path';
 import {FetchallError, OutputError} from '../errors.js';
 import type {Entry} from '../record.js';
@@ -51,8 +51,26 @@ export class FileSink implements BodySink {
   // DIR with every symlink in its own path resolved, once made: every folder written in must lie inside it.
   #realRootSync: string | undefined;
 
-  constructor(dir: string) {
+  /** With `fsync`, each file and its folder entry reach the disk before the file counts as saved. */
+  readonly fsync: boolean;
+
+  constructor(dir: string, options: {fsync?: boolean} = {}) {
     this.#dir = dir;
+    this.fsync = options.fsync === true;
+  }
+
+  /** --fsync: make the rename itself durable (the folder's entry), not only the file's bytes. */
+  syncFolder(folder: string): void {
+    if (!this.fsync) return;
+    let fd: number | undefined;
+    try {
+      fd = openSync(folder, 'r');
+      fsyncSync(fd);
+    } catch {
+      // Some file systems refuse fsync on a folder; the file's own bytes were synced already.
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
   }
 
   open(_entry: Entry, name: string | undefined): BodyTarget {
@@ -193,10 +211,11 @@ class FileTarget implements BodyTarget {
     if (this.#file === undefined && this.#preparing === undefined) return this.#commitHeld();
     const file = this.#file ?? (await this.#prepare());
     try {
-      await file.close();
+      await file.close(this.#sink.fsync);
       // The last look before the file takes its final name: its folder still lies inside DIR.
       this.#sink.assertInsideSync(dirname(this.#path));
       await file.renameTo(this.#path);
+      this.#sink.syncFolder(dirname(this.#path));
     } catch (error) {
       await file.remove();
       throw error instanceof FetchallError || error instanceof OutputError ? error : writeFailure(error, this.#shown);
@@ -219,11 +238,13 @@ class FileTarget implements BodyTarget {
       while (written < this.#heldBytes) {
         written += writevSync(fd, written === 0 ? pieces : (pieces = [Buffer.concat(this.#held).subarray(written)]));
       }
+      if (this.#sink.fsync) fsyncSync(fd);
       closeSync(fd);
       fd = undefined;
       // No second folder check here, unlike the streaming path: open, write, close and rename run
       // back to back without yielding, microseconds after the check in prepareFolderSync.
       renameSync(temp, this.#path);
+      this.#sink.syncFolder(dirname(this.#path));
     } catch (error) {
       if (fd !== undefined) closeSync(fd);
       try {

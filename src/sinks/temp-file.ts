@@ -156,11 +156,12 @@ export class TempFile {
     if (this.#handle !== undefined) await this.#handle.truncate(0);
   }
 
-  /** Flush and close; the file stays. */
-  async close(): Promise<void> {
+  /** Flush and close; the file stays. With `sync`, its bytes reach the disk first (fsync). */
+  async close(sync = false): Promise<void> {
     if (this.#closed) return;
     await this.flush();
     this.#closed = true;
+    if (sync) await this.#handle?.sync();
     await this.#handle?.close();
     this.#handle = undefined;
   }
