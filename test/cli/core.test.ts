@@ -2,28 +2,18 @@
 import {spawn, spawnSync} from 'node:child_process';
 import {once} from 'node:events';
 import {existsSync, readFileSync} from 'node:fs';
-import {afterAll, afterEach, beforeAll, describe, expect, test} from 'vitest';
-import {BIN_PATH, cleanupTemp, makeTempDir, runCli, writeList} from '../helpers/cli.js';
+import {describe, expect, test} from 'vitest';
+import {BIN_PATH, makeTempDir, runCli, writeList} from '../helpers/cli.js';
 import {startProxy} from '../helpers/proxy.js';
-import {expectedLines, startTestServer, textBody, type TestServer} from '../helpers/server.js';
+import {expectedLines, textBody} from '../helpers/server.js';
+import {useTestServer} from '../helpers/use-server.js';
 
 const RECORD_KEYS = ['index', 'url', 'ok', 'status', 'final_url', 'bytes', 'duration_ms', 'attempts', 'file', 'skipped', 'sha256', 'error'];
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {version: string}).version;
 /** A stack trace line, as Node prints one. */
 const STACK = /^\s+at .+[(:]/m;
 
-let server: TestServer;
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server.close();
-  await cleanupTemp();
-});
-afterEach(() => {
-  server.resetStats();
-});
+const server = useTestServer();
 
 /** Split stdout made of `/lines/N?id=X` bodies back into blocks: [id, line count] per maximal run of one id. */
 function blocks(stdout: string): {id: string; lines: string[]}[] {

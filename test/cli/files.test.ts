@@ -5,24 +5,14 @@ import {createReadStream, existsSync} from 'node:fs';
 import {chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join, relative, sep} from 'node:path';
-import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest';
-import {BIN_PATH, cleanupTemp, makeTempDir, runCli, writeList, type CliResult} from '../helpers/cli.js';
-import {bytesSha256, sha256Hex, startTestServer, textBody, type TestServer} from '../helpers/server.js';
+import {describe, expect, it} from 'vitest';
+import {BIN_PATH, makeTempDir, runCli, writeList, type CliResult} from '../helpers/cli.js';
+import {bytesSha256, sha256Hex, textBody} from '../helpers/server.js';
+import {useTestServer} from '../helpers/use-server.js';
 
 const TEMP_PATTERN = /^\..+\.[0-9a-f]+\.fetchall-tmp$/;
 
-let server: TestServer;
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server.close();
-  await cleanupTemp();
-});
-beforeEach(() => {
-  server.resetStats();
-});
+const server = useTestServer();
 
 /** Every path under `dir` (files, folders, symlinks), relative, with `/` separators, sorted. */
 async function tree(dir: string): Promise<string[]> {

@@ -3,18 +3,12 @@ import {spawn} from 'node:child_process';
 import {existsSync} from 'node:fs';
 import {readFile} from 'node:fs/promises';
 import {join} from 'node:path';
-import {afterAll, beforeAll, describe, expect, test} from 'vitest';
-import {BIN_PATH, cleanupTemp, makeTempDir, runCli, writeList} from '../helpers/cli.js';
-import {bytesSha256, sha256Hex, startTestServer, type TestServer} from '../helpers/server.js';
+import {describe, expect, test} from 'vitest';
+import {BIN_PATH, makeTempDir, runCli, writeList} from '../helpers/cli.js';
+import {bytesSha256, sha256Hex} from '../helpers/server.js';
+import {useTestServer} from '../helpers/use-server.js';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server.close();
-  await cleanupTemp();
-});
+const server = useTestServer();
 
 const STRACE = ['/usr/bin/strace', '/bin/strace'].find((path) => existsSync(path));
 

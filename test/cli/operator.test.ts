@@ -3,24 +3,16 @@ import {spawn} from 'node:child_process';
 import {existsSync} from 'node:fs';
 import {readFile, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
-import {afterAll, beforeAll, beforeEach, describe, expect, test} from 'vitest';
-import {BIN_PATH, cleanupTemp, makeTempDir, parseJsonLines, runCli, writeList} from '../helpers/cli.js';
-import {startTestServer, type TestServer} from '../helpers/server.js';
+import {describe, expect, test} from 'vitest';
+import {BIN_PATH, makeTempDir, parseJsonLines, runCli, writeList} from '../helpers/cli.js';
+import {useTestServer} from '../helpers/use-server.js';
 
 const RECORD_KEYS = ['index', 'url', 'ok', 'status', 'final_url', 'bytes', 'duration_ms', 'attempts', 'file', 'skipped', 'sha256', 'error'];
 const ESC = '\x1b';
 /** An SGR colour sequence such as `\x1b[31m`. */
 const SGR = /\x1b\[\d+(;\d+)*m/;
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-beforeEach(() => server.resetStats());
-afterAll(async () => {
-  await server.close();
-  await cleanupTemp();
-});
+const server = useTestServer();
 
 /** Paths (with query) the server saw, in arrival order. */
 const seen = (): string[] => server.requests.map((r) => r.url);

@@ -1,17 +1,10 @@
 // A closed stderr (`fetchall … 2>&1 | head`) loses the human lines, never the run, its outputs or its exit code.
 import {spawn} from 'node:child_process';
-import {afterAll, beforeAll, expect, test} from 'vitest';
-import {BIN_PATH, cleanupTemp, parseJsonLines, writeList} from '../helpers/cli.js';
-import {startTestServer, type TestServer} from '../helpers/server.js';
+import {expect, test} from 'vitest';
+import {BIN_PATH, parseJsonLines, writeList} from '../helpers/cli.js';
+import {useTestServer} from '../helpers/use-server.js';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server.close();
-  await cleanupTemp();
-});
+const server = useTestServer();
 
 test('with stderr closed after the first bytes, every record still arrives and the exit code is 0', async () => {
   const list = await writeList(Array.from({length: 200}, (_, i) => `${server.url}/text/e${i}`));
