@@ -4,6 +4,8 @@ import {RateLimiter} from '../../src/rate-limit.js';
 
 // node:timers/promises is not faked by vitest: route the library's one sleep through the faked setTimeout.
 // `timers.early` makes every timer fire that many ms early, as a real one may by performance.now().
+// It mirrors src/sleep.ts on purpose, but always arms a timer (even for 0 ms): the limiter's re-check
+// loop must wait for the fake clock, where the real sleep would resolve at once and spin.
 const timers = vi.hoisted(() => ({early: 0, late: 0}));
 vi.mock('../../src/sleep.js', () => ({
   sleep: (ms: number, signal?: AbortSignal): Promise<void> =>
