@@ -1,5 +1,5 @@
 // -o DIR: each body streams into a temporary file beside its final name and is renamed in only when complete.
-import {closeSync, fsyncSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, unlinkSync, writevSync} from 'node:fs';
+import {closeSync, fsyncSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writevSync} from 'node:fs';
 import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path';
 import {FetchallError, OutputError} from '../errors.js';
 import type {Entry} from '../record.js';
@@ -50,6 +50,10 @@ export class FileSink implements BodySink {
 
   // DIR with every symlink in its own path resolved, once made: every folder written in must lie inside it.
   #realRootSync: string | undefined;
+  // Folders proven inside DIR, by the identity (device, inode) their path led to then. While the path
+  // still leads to that same folder, it is still inside: one stat per file instead of a realpath, which
+  // costs a system call per component of the whole path (a tenth of a 16 KiB file's cost, measured).
+  readonly #inside = new Map<string, {dev: number; ino: number}>();
 
   /** With `fsync`, each file and its folder entry reach the disk before the file counts as saved. */
   readonly fsync: boolean;
@@ -99,6 +103,9 @@ export class FileSink implements BodySink {
 
   /** Throw `write` unless `folder`, with every symlink resolved, is DIR or lies inside it. */
   assertInsideSync(folder: string): void {
+    const known = this.#inside.get(folder);
+    const before = statSync(folder, {throwIfNoEntry: false});
+    if (known !== undefined && before !== undefined && before.ino === known.ino && before.dev === known.dev) return;
     const root = this.#rootSync();
     let real: string;
     try {
@@ -106,10 +113,19 @@ export class FileSink implements BodySink {
     } catch (error) {
       throw writeFailure(error, folder);
     }
-    if (real === root) return;
-    const inside = relative(root, real);
-    if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
-      throw new FetchallError('write', `cannot write under ${folder}: a symlink leads out of the output folder`);
+    if (real !== root) {
+      const inside = relative(root, real);
+      if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
+        this.#inside.delete(folder);
+        throw new FetchallError('write', `cannot write under ${folder}: a symlink leads out of the output folder`);
+      }
+    }
+    // Remember the folder only if nothing moved while it was being resolved.
+    const after = statSync(real, {throwIfNoEntry: false});
+    if (before !== undefined && after !== undefined && before.ino === after.ino && before.dev === after.dev) {
+      this.#inside.set(folder, {dev: after.dev, ino: after.ino});
+    } else {
+      this.#inside.delete(folder);
     }
   }
 

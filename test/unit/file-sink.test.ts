@@ -133,6 +133,24 @@ describe('FileSink', () => {
     expect(await tree(join(dir, 'moved'))).toEqual(['a.bin']);
   });
 
+  it('fails as write when DIR itself is swapped for a symlink after its first file', async () => {
+    const root = await makeTempDir();
+    const dir = join(root, 'out');
+    const outside = join(root, 'outside');
+    await mkdir(outside);
+    const sink = new FileSink(dir);
+    const first = sink.open(entry, 'a.bin');
+    await feed(first, 10);
+    await first.commit();
+    // DIR was proven once (and remembered by identity); now its path leads elsewhere.
+    await rename(dir, join(root, 'moved'));
+    await symlink(outside, dir);
+    const next = sink.open(entry, 'b.bin');
+    const error = await feed(next, 10).then(() => next.commit()).catch((e: unknown) => e);
+    expect((error as FetchallError).code).toBe('write');
+    expect(await readdir(outside)).toEqual([]);
+  });
+
   it('refuses to start a body under a folder that is a symlink out of DIR', async () => {
     const root = await makeTempDir();
     const dir = join(root, 'out');
