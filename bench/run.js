@@ -22,8 +22,10 @@ const USAGE = `Usage: npm run bench -- [options]
                      W3 always does at least 5)
   --workloads LIST   comma-separated: W1,W2,W3,W4,startup, or all (default W1,W2,startup: a few
                      minutes; W3 adds ~3 min, W4 ~4 min)
-  --tools LIST       comma-separated subset: fetchall,curl,wget2,aria2c,xargs-curl,node-fetch,wrk,ceiling
-                     (wrk is W1's ceiling, ceiling W3's one curl -o /dev/null; start-up ignores --tools)
+  --tools LIST       comma-separated subset: fetchall,curl,wget2,aria2c,xargs-curl,node-fetch,node-floor,
+                     undici-floor,wrk,ceiling (wrk is W1's ceiling, ceiling W3's one curl -o /dev/null;
+                     node-floor and undici-floor what Node and undici cost alone: not peers; start-up
+                     ignores --tools)
   --install-peers    apt-get install wget2, aria2 and wrk first (root only); they are skipped when absent
   --keep             keep the temp dir (nginx config, lists) for inspection
   -h, --help         this help
@@ -407,6 +409,79 @@ await Promise.all(Array.from({length: Number(c)}, worker));
 process.exit(failed === 0 ? 0 : 1);
 `;
 
+// Node's floor: the least a Node client can do per URL. Kept-alive sockets (one per slot), a request
+// line written by hand, Content-Length found with a regex, the body discarded or written with writeSync.
+// No HTTP parser, no chunked bodies, no errors handled, no retries, no names checked: not a peer and not
+// usable, only the cost of Node's own event loop and sockets, which no Node tool can go below.
+const NODE_FLOOR = `
+import net from 'node:net';
+import {readFileSync, openSync, writeSync, closeSync} from 'node:fs';
+const [list, c, dir] = process.argv.slice(1);
+const urls = readFileSync(list, 'utf8').split('\\n').filter(Boolean).map((u) => new URL(u));
+let next = 0, done = 0;
+function slot() {
+  const socket = net.connect(Number(urls[0].port), urls[0].hostname);
+  socket.setNoDelay(true);
+  let head = null, left = -1, fd = -1;
+  const send = () => {
+    if (next >= urls.length) return void socket.end();
+    const u = urls[next++];
+    if (dir) fd = openSync(dir + '/' + u.pathname.slice(u.pathname.lastIndexOf('/') + 1), 'w');
+    socket.write('GET ' + u.pathname + ' HTTP/1.1\\r\\nHost: ' + u.host + '\\r\\n\\r\\n');
+  };
+  const body = (b) => {
+    const n = Math.min(left, b.length);
+    if (fd >= 0 && n > 0) writeSync(fd, b, 0, n);
+    left -= n;
+    if (left > 0) return null;
+    if (fd >= 0) closeSync(fd), fd = -1;
+    left = -1;
+    if (++done === urls.length) process.exit(0);
+    send();
+    return n < b.length ? b.subarray(n) : null;
+  };
+  socket.on('connect', send);
+  socket.on('error', (e) => { console.error(e.message); process.exit(1); });
+  socket.on('data', (b) => {
+    while (b !== null) {
+      if (left >= 0) { b = body(b); continue; }
+      head = head === null ? b : Buffer.concat([head, b]);
+      const end = head.indexOf('\\r\\n\\r\\n');
+      if (end < 0) return;
+      const text = head.toString('latin1', 0, end);
+      if (!text.startsWith('HTTP/1.1 200')) { console.error(text.split('\\r\\n')[0]); process.exit(1); }
+      left = Number(/content-length: *(\\d+)/i.exec(text)[1]);
+      b = head.subarray(end + 4);
+      head = null;
+      if (b.length === 0 && left > 0) return;
+    }
+  });
+}
+for (let i = 0; i < Math.min(Number(c), urls.length); i++) slot();
+`;
+
+// undici's floor (W1 only): the same Agent fetchall builds, driven by 32 loops of dispatch() with an
+// empty handler, bodies dropped. What undici itself costs per request, without any of fetchall's work.
+const UNDICI_FLOOR = `
+import {readFileSync} from 'node:fs';
+import {createRequire} from 'node:module';
+const require = createRequire(process.cwd() + '/');
+const Agent = require(${JSON.stringify(fileURLToPath(new URL('../node_modules/undici/lib/dispatcher/agent.js', import.meta.url)))});
+const [list, c] = process.argv.slice(1);
+const urls = readFileSync(list, 'utf8').split('\\n').filter(Boolean).map((u) => new URL(u));
+const agent = new Agent({keepAliveTimeout: 4000});
+let next = 0;
+const one = (u) => new Promise((resolve, reject) => {
+  agent.dispatch({origin: u.origin, path: u.pathname, method: 'GET', headers: {}}, {
+    onRequestStart() {}, onResponseStart(_c, status) { if (status !== 200) reject(new Error('status ' + status)); },
+    onResponseData() {}, onResponseEnd: resolve, onResponseError: (_c, e) => reject(e),
+  });
+});
+async function loop() { while (next < urls.length) await one(urls[next++]); }
+await Promise.all(Array.from({length: Number(c)}, loop));
+await agent.close();
+`;
+
 /**
  * The tools. Each gives, for a workload, the command (argv), where stdout goes, and its working folder.
  * `files`: whether it writes files under `dir` (then verified one by one).
@@ -471,6 +546,24 @@ function toolsFor(w, lists) {
       argv: (dir) => [process.execPath, '--input-type=module', '-e', NAIVE_POOL, lists.list, c, ...(toFiles ? [dir] : [])],
     },
   ];
+  if (w.id === 'W1') {
+    tools.push({
+      name: 'undici-floor',
+      label: `undici's floor: Agent.dispatch(), empty handler (${c})`,
+      available: true,
+      files: false,
+      argv: () => [process.execPath, '--input-type=module', '-e', UNDICI_FLOOR, lists.list, c],
+    });
+  }
+  if (w.id !== 'W4') {
+    tools.push({
+      name: 'node-floor',
+      label: `Node's floor: bare sockets, no HTTP parser (${c})`,
+      available: true,
+      files: toFiles,
+      argv: (dir) => [process.execPath, '--input-type=module', '-e', NODE_FLOOR, lists.list, c, ...(toFiles ? [dir] : [])],
+    });
+  }
   if (w.id === 'W3') {
     // The issue's reference: one curl of one file of the same total size, nothing written. Not a peer.
     const bytes = w.count * w.size;
