@@ -133,9 +133,12 @@ function abortedError(signal: AbortSignal): FetchallError {
   return new FetchallError('aborted', why);
 }
 
-async function attemptWithTimeout(env: EntryEnvironment, state: EntryState): Promise<void> {
-  const {timeout} = env.options;
-  if (timeout <= 0) return attempt(env, state, env.signal);
+function attemptWithTimeout(env: EntryEnvironment, state: EntryState): Promise<void> {
+  // Without --timeout (the default) no frame of its own: one async frame less per attempt.
+  return env.options.timeout <= 0 ? attempt(env, state, env.signal) : attemptWithinTimeout(env, state, env.options.timeout);
+}
+
+async function attemptWithinTimeout(env: EntryEnvironment, state: EntryState, timeout: number): Promise<void> {
   const controller = new AbortController();
   const expired = new FetchallError('timeout', `no complete answer within --timeout ${timeout} ms`, {retryable: true});
   const timer = setTimeout(() => controller.abort(expired), timeout);
