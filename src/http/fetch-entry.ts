@@ -86,7 +86,24 @@ export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepa
     }
   };
   try {
-    await pRetry(once, retryPolicy(env));
+    // The first attempt runs here, p-retry only takes over after a retryable failure: nearly every
+    // entry needs one attempt, and a p-retry call (its options copied and validated, its own async
+    // frame) was a measurable part of a small request's cost. The steps mirror p-retry's own.
+    signal.throwIfAborted();
+    let done = true;
+    try {
+      await once();
+    } catch (error) {
+      signal.throwIfAborted();
+      if (error instanceof AbortError) throw error.originalError;
+      if (options.retries <= 0) throw error;
+      const first = retryPolicy(env, 0);
+      if (!(await first.shouldRetry!({error: error as Error, attemptNumber: 1, retriesLeft: options.retries, retriesConsumed: 0, retryDelay: 0}))) throw error;
+      signal.throwIfAborted();
+      done = false;
+    }
+    if (done) signal.throwIfAborted();
+    else await pRetry(once, retryPolicy(env, 1));
   } catch (error) {
     if (error instanceof OutputError) throw error;
     outcome.error = finalFailure ?? (signal.aborted ? abortedError(signal) : classify(error));
@@ -96,16 +113,27 @@ export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepa
   return outcome;
 }
 
-// The policy depends only on the run: built once per run, not once per URL.
-const policies = new WeakMap<EntryEnvironment, PRetryOptions>();
+// The policy depends only on the run: built once per run, not once per URL (one for the first
+// attempt's failure, one for p-retry's attempts after it).
+const policies = new WeakMap<EntryEnvironment, [PRetryOptions, PRetryOptions]>();
 
-/** Every p-retry option, explicitly (its defaults are not ours). */
-function retryPolicy(env: EntryEnvironment): PRetryOptions {
-  let policy = policies.get(env);
-  if (policy !== undefined) return policy;
+/**
+ * Every p-retry option, explicitly (its defaults are not ours). `done` attempts already ran outside
+ * p-retry: its attempt numbers and retry budget start after them.
+ */
+function retryPolicy(env: EntryEnvironment, done: 0 | 1): PRetryOptions {
+  let pair = policies.get(env);
+  if (pair === undefined) {
+    pair = [buildPolicy(env, 0), buildPolicy(env, 1)];
+    policies.set(env, pair);
+  }
+  return pair[done];
+}
+
+function buildPolicy(env: EntryEnvironment, done: number): PRetryOptions {
   const {options, signal} = env;
-  policy = {
-    retries: options.retries,
+  return {
+    retries: Math.max(0, options.retries - done),
     factor: 1,
     // p-retry waits nothing itself: the wait happens in shouldRetry, after the permits are released.
     minTimeout: 0,
@@ -118,12 +146,10 @@ function retryPolicy(env: EntryEnvironment): PRetryOptions {
     onFailedAttempt: () => {},
     shouldRetry: async ({error, attemptNumber}) => {
       if (!(error instanceof FetchallError) || !error.retryable) return false;
-      await sleep(retryWait(attemptNumber, error.retryAfterMs, options.retryDelay, options.retryMaxDelay), signal);
+      await sleep(retryWait(attemptNumber + done, error.retryAfterMs, options.retryDelay, options.retryMaxDelay), signal);
       return true;
     },
   };
-  policies.set(env, policy);
-  return policy;
 }
 
 function abortedError(signal: AbortSignal): FetchallError {

@@ -75,6 +75,20 @@ describe('retries', () => {
     expect(a.hits('/flaky/always')).toBe(4);
   });
 
+  it('doubles the wait from one retry to the next: base·2^(k−1), jittered down to half', async () => {
+    // Waits before attempts 2, 3, 4: [100, 200], [200, 400], [400, 800] ms (plus scheduling slack).
+    const {code, recs} = await fetchJson([`${a.url}/flaky/backoff?fail=100&status=500`], ['--retries', '3', '--retry-delay', '200ms', '--retry-max-delay', '10s'], {timeoutMs: 10_000});
+    expect(code).toBe(1);
+    expect(recs[0]).toMatchObject({attempts: 4});
+    const times = a.requests.filter((r) => r.path === '/flaky/backoff').map((r) => r.time);
+    expect(times).toHaveLength(4);
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    [100, 200, 400].forEach((least, i) => {
+      expect(gaps[i]).toBeGreaterThanOrEqual(least - 10);
+      expect(gaps[i]).toBeLessThan(least * 2 + 400);
+    });
+  });
+
   it('does not retry a 404', async () => {
     const {code, recs} = await fetchJson([`${a.url}/status/404`], ['--retry-delay', '10ms']);
     expect(code).toBe(1);
