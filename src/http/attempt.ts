@@ -65,7 +65,8 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
   let url = origin;
   let headers = requestHeaders(options, state.entry, origin);
   let method = options.method;
-  const visited = new Set<string>([url.href]);
+  // Made at the first redirect: most attempts have none.
+  let visited: Set<string> | undefined;
   for (let hop = 0; ; hop++) {
     const resumeFrom = hop === 0 ? resumeOffset(state) : 0;
     const sent = resumeFrom > 0 ? {...headers, range: `bytes=${resumeFrom}-`, 'if-range': state.resumeValidator!} : headers;
@@ -85,6 +86,7 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     const location = response.headers.location;
     if (REDIRECTS.has(status) && typeof location === 'string' && options.maxRedirects > 0) {
       await response.discard();
+      visited ??= new Set<string>([url.href]);
       const next = nextHop(url, location, visited, hop + 1, options.maxRedirects);
       if (status === 303 && method !== 'HEAD') method = 'GET';
       // The user's headers belong to the origin they named: another origin gets only the safe few.
