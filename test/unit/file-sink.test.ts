@@ -111,15 +111,21 @@ describe('FileSink', () => {
     expect(await tree(dir)).toEqual(['d.bin']);
   });
 
-  it('fails as write, writing nothing outside, when a checked folder is later swapped for a symlink', async () => {
+  /** DIR under a fresh root, a folder `outside` beside it, and a sink that already wrote `first` in DIR. */
+  async function sinkWithOneFile(first: string) {
     const root = await makeTempDir();
     const dir = join(root, 'out');
     const outside = join(root, 'outside');
     await mkdir(outside);
     const sink = new FileSink(dir);
-    const first = sink.open(entry, 'sub/a.bin');
-    await feed(first, 10);
-    await first.commit();
+    const target = sink.open(entry, first);
+    await feed(target, 10);
+    await target.commit();
+    return {root, dir, outside, sink};
+  }
+
+  it('fails as write, writing nothing outside, when a checked folder is later swapped for a symlink', async () => {
+    const {dir, outside, sink} = await sinkWithOneFile('sub/a.bin');
     // The folder was made and checked for the first file; now it leads out of DIR.
     await rename(join(dir, 'sub'), join(dir, 'moved'));
     await symlink(outside, join(dir, 'sub'));
@@ -134,14 +140,7 @@ describe('FileSink', () => {
   });
 
   it('fails as write when DIR itself is swapped for a symlink after its first file', async () => {
-    const root = await makeTempDir();
-    const dir = join(root, 'out');
-    const outside = join(root, 'outside');
-    await mkdir(outside);
-    const sink = new FileSink(dir);
-    const first = sink.open(entry, 'a.bin');
-    await feed(first, 10);
-    await first.commit();
+    const {root, dir, outside, sink} = await sinkWithOneFile('a.bin');
     // DIR was proven once (and remembered by identity); now its path leads elsewhere.
     await rename(dir, join(root, 'moved'));
     await symlink(outside, dir);
