@@ -37,6 +37,8 @@ function outputError(what: string, error: unknown): OutputError {
   return new OutputError(`${what}: ${code === undefined ? String(error) : describeErrno(code)}`, {code, cause: error});
 }
 
+const FOLDER_CACHE = 4096;
+
 /**
  * Writes bodies under one folder. No file appears under its final name until it is complete and
  * verified; a planted symlink is never followed out of the folder.
@@ -45,14 +47,16 @@ function outputError(what: string, error: unknown): OutputError {
 export class FileSink implements BodySink {
   readonly #dir: string;
   readonly #live = new Set<TempFile>();
-  // Folders already checked and made: no lstat per file for names in the same folder.
+  // Folders already checked and made: no lstat per file for names in the same folder. Both caches
+  // are emptied when they reach FOLDER_CACHE entries, so a run that spreads a million files over a
+  // million folders keeps flat memory (a forgotten folder is only checked again).
   readonly #folders = new Set<string>();
 
   // DIR with every symlink in its own path resolved, once made: every folder written in must lie inside it.
   #realRootSync: string | undefined;
   // Folders proven inside DIR, by the identity (device, inode) their path led to then. While the path
-  // still leads to that same folder, it is still inside: one stat per file instead of a realpath, which
-  // costs a system call per component of the whole path (a tenth of a 16 KiB file's cost, measured).
+  // still leads to that same folder, it is still inside: one stat per file instead of a realpath,
+  // which makes a system call per component of the whole path.
   readonly #inside = new Map<string, {dev: number; ino: number}>();
 
   /** With `fsync`, each file and its folder entry reach the disk before the file counts as saved. */
@@ -123,6 +127,7 @@ export class FileSink implements BodySink {
     // Remember the folder only if nothing moved while it was being resolved.
     const after = statSync(real, {throwIfNoEntry: false});
     if (before !== undefined && after !== undefined && before.ino === after.ino && before.dev === after.dev) {
+      if (this.#inside.size >= FOLDER_CACHE) this.#inside.clear();
       this.#inside.set(folder, {dev: after.dev, ino: after.ino});
     } else {
       this.#inside.delete(folder);
@@ -162,8 +167,13 @@ export class FileSink implements BodySink {
       }
       if (stat.isSymbolicLink()) throw new FetchallError('write', `cannot write under ${current}: it is a symlink, and fetchall never follows one out of the output folder`);
       if (!stat.isDirectory()) throw new FetchallError('write', `cannot write under ${current}: it is not a folder`);
-      this.#folders.add(current);
+      this.#remember(current);
     }
+    this.#remember(folder);
+  }
+
+  #remember(folder: string): void {
+    if (this.#folders.size >= FOLDER_CACHE) this.#folders.clear();
     this.#folders.add(folder);
   }
 

@@ -150,6 +150,22 @@ describe('FileSink', () => {
     expect(await readdir(outside)).toEqual([]);
   });
 
+  it('still refuses a swapped folder after more folders than its caches hold', async () => {
+    const {dir, outside, sink} = await sinkWithOneFile('d0/a.bin');
+    // Past 4,096 folders the caches start over: d0 is forgotten and must be checked again in full.
+    for (let i = 1; i <= 4200; i++) {
+      const target = sink.open(entry, `d${i}/a.bin`);
+      await feed(target, 1);
+      expect(await target.commit()).toBe(join(dir, `d${i}/a.bin`));
+    }
+    await rename(join(dir, 'd0'), join(dir, 'moved'));
+    await symlink(outside, join(dir, 'd0'));
+    const next = sink.open(entry, 'd0/b.bin');
+    const error = await feed(next, 10).then(() => next.commit()).catch((e: unknown) => e);
+    expect((error as FetchallError).code).toBe('write');
+    expect(await readdir(outside)).toEqual([]);
+  }, 30_000);
+
   it('refuses to start a body under a folder that is a symlink out of DIR', async () => {
     const root = await makeTempDir();
     const dir = join(root, 'out');
