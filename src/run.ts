@@ -31,6 +31,11 @@ export interface RunInternals {
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Called for every request sent (first attempts, retries, redirect hops). */
   readonly onRequest?: (() => void) | undefined;
+  /**
+   * Takes each record in place of the iteration (which then yields nothing and ends with the run):
+   * no async-generator round trip per record. A returned promise is awaited before the next record.
+   */
+  readonly onRecord?: ((record: FetchRecord) => Promise<void> | void) | undefined;
   /** Called when an entry is selected (passed shard filter), for progress totals. */
   readonly onSelected?: ((entry: Entry) => void) | undefined;
   /**
@@ -101,6 +106,7 @@ async function* execute(
   const hosts = new HostGate(options.perHost);
   const rate = options.rate === undefined ? undefined : new RateLimiter(options.rate);
   const onRequest = internals.onRequest;
+  const onRecord = internals.onRecord;
   const env: EntryEnvironment = {
     options,
     dispatcher,
@@ -331,7 +337,12 @@ async function* execute(
         }
         emitted++;
         slotFreed.notify();
-        yield next.record;
+        if (onRecord === undefined) {
+          yield next.record;
+        } else {
+          const taking = onRecord(next.record);
+          if (taking !== undefined) await taking;
+        }
         continue;
       }
       if (pumpDone && active === 0 && completions.size === 0) break;

@@ -87,6 +87,15 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
 
   const bodiesToStdout = options.outputDir === undefined && flags.json !== true;
   sink = options.outputDir !== undefined ? new FileSink(options.outputDir, {fsync: options.fsync}) : bodiesToStdout ? new StdoutSink(out) : undefined;
+  // Each record as the run emits it: counted, reported, printed. A full stdout pauses the run.
+  const takeRecord = (record: FetchRecord): Promise<void> | void => {
+    stats.add(record);
+    const json = report !== undefined || flags.json === true ? recordToJson(record) : undefined;
+    if (report !== undefined) report.append(json!);
+    const writing = flags.json === true ? out.write(json + '\n') : undefined;
+    if (flags.verbose === true) ticker.printAbove(formatVerboseLine(record, chalk));
+    return writing;
+  };
   const run = runEntries(readEntries(lists), options, controller.signal, {
     sink,
     resumeOk,
@@ -96,19 +105,16 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
     onRequest: () => {
       stats.requestsStarted++;
     },
+    onRecord: takeRecord,
   });
   ticker.start();
   let fatal: OutputError | undefined;
   let internal: unknown;
   try {
-    for await (const record of run) {
-      stats.add(record);
-      if (report !== undefined) report.append(recordToJson(record));
-      if (flags.json === true) {
-        const pending = out.write(recordToJson(record) + '\n');
-        if (pending !== undefined) await pending;
-      }
-      if (flags.verbose === true) ticker.printAbove(formatVerboseLine(record, chalk));
+    // Records arrive through onRecord (no async-iteration round trip each); iterating drives the run.
+    const driving = run[Symbol.asyncIterator]();
+    while ((await driving.next()).done !== true) {
+      // nothing is yielded when onRecord is given
     }
   } catch (error) {
     if (error instanceof OutputError) fatal = error;
