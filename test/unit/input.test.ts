@@ -240,6 +240,26 @@ describe('readEntries', () => {
     expect(list.stream.destroyed).toBe(true);
   });
 
+  test('a list stream that fails mid-way rejects the reading, after the lines before the failure', async () => {
+    let pushed = false;
+    const stream = new Readable({
+      read() {
+        if (!pushed) {
+          pushed = true;
+          this.push('https://a.test/1\nhttps://a.test/2\n');
+          return;
+        }
+        this.destroy(Object.assign(new Error('read failed'), {code: 'EIO'}));
+      },
+    });
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const entry of readEntries([{name: 'a.txt', stream, regularFile: false, path: undefined}])) seen.push(entry.url);
+    })();
+    await expect(reading).rejects.toThrow('read failed');
+    expect(seen).toEqual(['https://a.test/1', 'https://a.test/2']);
+  });
+
   test('200,000 lines stream through with bounded memory', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
