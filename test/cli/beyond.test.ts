@@ -5,23 +5,15 @@ import {readdir, readFile} from 'node:fs/promises';
 import type http from 'node:http';
 import {join} from 'node:path';
 import {performance} from 'node:perf_hooks';
-import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {cleanupTemp, makeTempDir, parseJsonLines, runCli, writeList} from '../helpers/cli.js';
-import {sha256Hex, startTestServer, type TestServer} from '../helpers/server.js';
+import {describe, expect, it} from 'vitest';
+import {makeTempDir, parseJsonLines, runCli, writeList} from '../helpers/cli.js';
+import {sha256Hex, type TestServer} from '../helpers/server.js';
+import {useTestServer} from '../helpers/use-server.js';
 
 const RECORD_KEYS = ['index', 'url', 'ok', 'status', 'final_url', 'bytes', 'duration_ms', 'attempts', 'file', 'skipped', 'sha256', 'error'];
 
-let a: TestServer;
-let b: TestServer;
-
-beforeAll(async () => {
-  a = await startTestServer();
-  b = await startTestServer({host: '127.0.0.2'});
-});
-afterAll(async () => {
-  await Promise.all([a.close(), b.close()]);
-  await cleanupTemp();
-});
+const a = useTestServer();
+const b = useTestServer({host: '127.0.0.2'});
 
 /** Every file under `dir`, recursively, as paths relative to it. */
 async function listFiles(dir: string): Promise<string[]> {

@@ -7,22 +7,13 @@ import {createWriteStream, openSync, closeSync, readFileSync} from 'node:fs';
 import http from 'node:http';
 import type {AddressInfo} from 'node:net';
 import {join, relative} from 'node:path';
-import {afterAll, beforeAll, describe, expect, test} from 'vitest';
-import {BIN_PATH, cleanupTemp, makeTempDir, runCli, writeList} from '../helpers/cli.js';
+import {beforeAll, describe, expect, test} from 'vitest';
+import {BIN_PATH, makeTempDir, runCli, writeList} from '../helpers/cli.js';
 import {startTestServer, type TestServer} from '../helpers/server.js';
+import {useTestServer} from '../helpers/use-server.js';
 
-let a: TestServer;
-let b: TestServer;
-
-beforeAll(async () => {
-  a = await startTestServer();
-  b = await startTestServer({host: '127.0.0.2'});
-});
-
-afterAll(async () => {
-  await Promise.all([a.close(), b.close()]);
-  await cleanupTemp();
-});
+const a = useTestServer();
+const b = useTestServer({host: '127.0.0.2'});
 
 /** Arrival times of requests whose path starts with `prefix`, in order. */
 function arrivals(server: TestServer, prefix: string): number[] {
