@@ -168,7 +168,8 @@ async function* execute(
       }
       if (error === undefined && entryState.target !== undefined) {
         // A body that arrived whole is kept even if the run is stopping: it is no longer in flight.
-        file = await entryState.target.commit();
+        const committing = entryState.target.commit();
+        file = committing instanceof Promise ? await committing : committing;
       }
     } catch (thrown) {
       // A file that cannot be put in place (a directory at its name) fails this URL as `write`.
@@ -268,14 +269,18 @@ async function* execute(
           while (seq - emitted >= window && !signal.aborted) await slotFreed.wait();
           if (signal.aborted) break;
           // Read the next entry only once a slot is free: the list is never read far ahead.
-          let permit: Release | undefined;
-          try {
-            permit = await global.acquire(signal);
-          } catch {
-            break;
+          // Taken without a promise when a permit is free: one microtask turn less per entry.
+          let permit: Release | null | undefined = global.tryAcquire();
+          if (permit === null) {
+            try {
+              permit = await global.acquire(signal);
+            } catch {
+              break;
+            }
           }
           // A stop must not wait for an input that is slow to give its next entry (a pipe, a generator).
-          const step = await nextUnlessAborted(iterator);
+          const next = nextUnlessAborted(iterator);
+          const step = next instanceof Promise ? await next : next;
           if (step === undefined) abandoned = true;
           if (step === undefined || step.done === true || signal.aborted) {
             permit();

@@ -233,8 +233,12 @@ class FileTarget implements BodyTarget {
     });
   }
 
-  async commit(): Promise<string | null> {
+  commit(): Promise<string> | string {
     if (this.#file === undefined && this.#preparing === undefined) return this.#commitHeld();
+    return this.#commitStreamed();
+  }
+
+  async #commitStreamed(): Promise<string> {
     const file = this.#file ?? (await this.#prepare());
     try {
       await file.close(this.#sink.fsync);

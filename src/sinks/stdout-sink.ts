@@ -128,11 +128,14 @@ class SpoolTarget implements BodyTarget {
     this.#spill = undefined;
   }
 
-  async commit(): Promise<string | null> {
-    await this.#spill?.close().catch((error: unknown) => {
-      throw writeFailure(error, 'a temporary spool file');
-    });
-    return null;
+  commit(): Promise<string | null> | null {
+    if (this.#spill === undefined) return null;
+    return this.#spill.close().then(
+      () => null,
+      (error: unknown) => {
+        throw writeFailure(error, 'a temporary spool file');
+      },
+    );
   }
 
   publish(): Promise<void> | void {

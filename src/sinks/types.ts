@@ -11,8 +11,12 @@ export interface BodyTarget {
   write(chunk: Buffer): void | Promise<void>;
   /** Throw away what was kept and start again from byte 0. */
   reset(): Promise<void>;
-  /** The body is complete and verified: make it final. Resolves with the file's path, or null. */
-  commit(): Promise<string | null>;
+  /**
+   * The body is complete and verified: make it final. Gives the file's path, or null; directly when
+   * nothing had to wait (a small body), else through a promise; a failure comes the same way (thrown,
+   * or as a rejection).
+   */
+  commit(): Promise<string | null> | string | null;
   /** The body failed or the run stopped: remove every trace. Safe to call more than once. */
   discard(): Promise<void>;
   /** Called when the entry's record is emitted, in output order: a stdout target writes now. */
