@@ -3,6 +3,7 @@ import {closeSync, fsyncSync, lstatSync, mkdirSync, openSync, realpathSync, rena
 import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path';
 import {FetchallError, OutputError} from '../errors.js';
 import type {Entry} from '../record.js';
+import {makeFoldersSync} from './make-folders.js';
 import {resolveInside} from './naming.js';
 import {describeErrno, TempFile, tempName, tempPathFor, writeFailure} from './temp-file.js';
 import type {BodySink, BodyTarget} from './types.js';
@@ -15,7 +16,7 @@ import type {BodySink, BodyTarget} from './types.js';
  */
 export function prepareOutputDir(dir: string): void {
   try {
-    mkdirSync(dir, {recursive: true});
+    makeFoldersSync(dir);
   } catch (error) {
     throw outputError(`cannot create output folder ${dir}`, error);
   }
@@ -138,7 +139,7 @@ export class FileSink implements BodySink {
     if (this.#realRootSync !== undefined) return this.#realRootSync;
     const root = resolve(this.#dir);
     try {
-      mkdirSync(root, {recursive: true});
+      makeFoldersSync(root);
       this.#realRootSync = realpathSync.native(root);
     } catch (error) {
       throw outputError(`cannot create output folder ${this.#dir}`, error);

@@ -381,6 +381,16 @@ describe('write failures', () => {
     expect(result.stdout.length).toBe(0);
   });
 
+  it('exits 3 with one clear line, not a hang, when the system refuses DIR (a path under /proc)', async (ctx) => {
+    // Node's recursive mkdir loops forever there (mkdir answers ENOENT under a folder that exists).
+    if (!existsSync('/proc/self')) ctx.skip();
+    const result = await fetchTo('/proc/fetchall-test/out', [`${server.url}/text/a.txt`]);
+    expect(result.code, result.stderr).toBe(3);
+    const lines = result.stderr.split('\n').filter((l) => l.trim() !== '');
+    expect(lines).toEqual(['fetchall: cannot create output folder /proc/fetchall-test/out: no such file or folder (ENOENT)']);
+    expect(server.requests).toEqual([]);
+  });
+
   it('exits 3 with one clear line and no request when DIR is read-only', async (ctx) => {
     const root = await makeTempDir();
     const out = join(root, 'out');

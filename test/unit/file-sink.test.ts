@@ -6,6 +6,7 @@ import {afterAll, describe, expect, it} from 'vitest';
 import {FetchallError, OutputError} from '../../src/errors.js';
 import type {Entry} from '../../src/record.js';
 import {FileSink, prepareOutputDir} from '../../src/sinks/file-sink.js';
+import {makeFoldersSync} from '../../src/sinks/make-folders.js';
 import {TEMP_SUFFIX, tempPathFor} from '../../src/sinks/temp-file.js';
 import {cleanupTemp, makeTempDir} from '../helpers/cli.js';
 
@@ -200,5 +201,32 @@ describe('prepareOutputDir', () => {
     expect(error).toBeInstanceOf(OutputError);
     expect((error as OutputError).code).toBe('ENOTDIR');
     expect((error as OutputError).message).toContain(dir);
+  });
+});
+
+// The /proc case (Node's own recursive mkdir loops forever there) is tested through the CLI, in a
+// child process whose time is bounded: here a regression would hang the test worker.
+describe('makeFoldersSync', () => {
+  const codeOf = (dir: string): string | undefined => {
+    try {
+      makeFoldersSync(dir);
+      return undefined;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code;
+    }
+  };
+
+  it('makes every missing folder, and is a no-op on a folder that exists', async () => {
+    const root = await makeTempDir();
+    makeFoldersSync(join(root, 'a', 'b', 'c'));
+    makeFoldersSync(join(root, 'a', 'b', 'c'));
+    expect(await readdir(join(root, 'a', 'b'))).toEqual(['c']);
+  });
+
+  it('throws ENOTDIR for a file in the path and EEXIST for a file at the path itself', async () => {
+    const root = await makeTempDir();
+    await writeFile(join(root, 'file'), '');
+    expect(codeOf(join(root, 'file', 'sub'))).toBe('ENOTDIR');
+    expect(codeOf(join(root, 'file'))).toBe('EEXIST');
   });
 });
