@@ -142,6 +142,11 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     // After an abort undici may still hand over what it had already parsed: nobody takes it.
     if (this.#done) return;
+    // Resumed after a pause inside a body chunk, undici's parser hands over an empty chunk first. Taken
+    // like any other, a consumer that answers with a promise paused again on it, and undici, resumed,
+    // handed over another: a loop of microtasks only, at 100% CPU, deaf to signals (seen with bodies
+    // spooled to disk for stdout). An empty chunk carries nothing: skip it, and never pause on it.
+    if (chunk.length === 0) return;
     if (this.#early !== undefined) {
       this.#early.push(chunk);
       this.#earlyBytes += chunk.length;

@@ -101,25 +101,31 @@ class SpoolTarget implements BodyTarget {
   }
 
   write(chunk: Buffer): Promise<void> | void {
-    if (this.#spill === undefined && this.#sink.reserve(chunk.length)) {
-      this.#chunks.push(chunk);
-      this.#memory += chunk.length;
-      return;
+    if (this.#spill === undefined) {
+      if (this.#sink.reserve(chunk.length)) {
+        this.#chunks.push(chunk);
+        this.#memory += chunk.length;
+        return;
+      }
+      return this.#startSpill(chunk);
     }
-    return this.#spillWrite(chunk);
+    // Spooling: a promise only when the file asks to wait, like a file under -o.
+    return this.#guard(this.#spill.write(chunk));
   }
 
-  async #spillWrite(chunk: Buffer): Promise<void> {
-    try {
-      if (this.#spill === undefined) {
-        this.#spill = new TempFile(this.#sink.spillPath());
-        for (const held of this.#chunks) await this.#spill.write(held);
-        this.#release();
-      }
-      await this.#spill.write(chunk);
-    } catch (error) {
+  async #startSpill(chunk: Buffer): Promise<void> {
+    const spill = new TempFile(this.#sink.spillPath());
+    this.#spill = spill;
+    for (const held of this.#chunks) await this.#guard(spill.write(held));
+    this.#release();
+    await this.#guard(spill.write(chunk));
+  }
+
+  #guard(pending: Promise<void> | void): Promise<void> | void {
+    if (pending === undefined) return;
+    return pending.catch((error: unknown) => {
       throw writeFailure(error, 'a temporary spool file');
-    }
+    });
   }
 
   async reset(): Promise<void> {

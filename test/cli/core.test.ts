@@ -1,11 +1,11 @@
 // End-to-end tests of the built CLI's working core: the bound, whole bodies, order, input, usage errors, pipes.
 import {spawn, spawnSync} from 'node:child_process';
 import {once} from 'node:events';
-import {existsSync, readFileSync} from 'node:fs';
+import {existsSync, readdirSync, readFileSync} from 'node:fs';
 import {describe, expect, test} from 'vitest';
 import {BIN_PATH, makeTempDir, runCli, writeList} from '../helpers/cli.js';
 import {startProxy} from '../helpers/proxy.js';
-import {expectedLines, textBody} from '../helpers/server.js';
+import {bytesSha256, expectedLines, sha256Hex, textBody} from '../helpers/server.js';
 import {useTestServer} from '../helpers/use-server.js';
 
 const RECORD_KEYS = ['index', 'url', 'ok', 'status', 'final_url', 'bytes', 'duration_ms', 'attempts', 'file', 'skipped', 'sha256', 'error'];
@@ -71,6 +71,22 @@ describe('bodies on stdout', () => {
     }
     expect(result.stdout.length).toBe(ids.reduce((sum, id, i) => sum + Buffer.byteLength(expectedLines(sizes[i]!, id)), 0));
     expect(server.maxInFlight).toBeGreaterThan(1);
+  });
+
+  test('bodies past the 32 MiB memory budget spool to a temporary file, arrive whole, and the spool goes', async () => {
+    // One 34 MB body (over the budget alone), then three 12 MB ones at once (over it together). Each
+    // spooled body once hung the run at 100% CPU, deaf to signals: after each pause undici handed over
+    // an empty chunk, the spool paused again on it, and so on in a loop of microtasks.
+    const tmp = await makeTempDir();
+    const big = await runCli([await writeList([`${server.url}/bytes/34000000`])], {env: {TMPDIR: tmp}, timeoutMs: 20_000});
+    expect(big.code, big.stderr).toBe(0);
+    expect(big.stdout.length).toBe(34_000_000);
+    expect(sha256Hex(big.stdout)).toBe(bytesSha256(34_000_000));
+    const three = await runCli(['-c', '3', await writeList(['a', 'b', 'c'].map((id) => `${server.url}/bytes/12000000?id=${id}`))], {env: {TMPDIR: tmp}, timeoutMs: 20_000});
+    expect(three.code, three.stderr).toBe(0);
+    expect(three.stdout.length).toBe(36_000_000);
+    for (let i = 0; i < 3; i++) expect(sha256Hex(three.stdout.subarray(i * 12_000_000, (i + 1) * 12_000_000))).toBe(bytesSha256(12_000_000));
+    expect(readdirSync(tmp)).toEqual([]);
   });
 
   test('--ordered writes bodies in input order although they finish in another', async () => {
