@@ -149,62 +149,69 @@ async function* execute(
   };
 
   const runOne = async (entry: Entry, mySeq: number, name: string | undefined, permit: Release | undefined): Promise<void> => {
-    const started = performance.now();
-    const entryState: EntryState = {entry, name, target: undefined, hash: undefined, bytes: 0, status: null, finalUrl: null, attempts: 0, resumeValidator: undefined};
-    let error: FetchallError | undefined;
-    let attempts = 0;
-    let file: string | null = null;
-    let sha: string | null = null;
+    // The deciding attempt's global slot, given back only once this entry's verdict is counted.
+    let slot: Release | undefined;
     try {
-      const outcome = await fetchEntry(env, entryState, permit);
-      attempts = outcome.attempts;
-      error = outcome.error;
-      if (error === undefined) {
-        const digest = entryState.hash?.digest('hex');
-        sha = digest ?? null;
-        if (entry.sha256 !== undefined && digest !== entry.sha256) {
-          error = new FetchallError('checksum', `body SHA-256 is ${digest ?? 'unknown'}, expected ${entry.sha256}`);
+      const started = performance.now();
+      const entryState: EntryState = {entry, name, target: undefined, hash: undefined, bytes: 0, status: null, finalUrl: null, attempts: 0, resumeValidator: undefined};
+      let error: FetchallError | undefined;
+      let attempts = 0;
+      let file: string | null = null;
+      let sha: string | null = null;
+      try {
+        const outcome = await fetchEntry(env, entryState, permit);
+        slot = outcome.release;
+        attempts = outcome.attempts;
+        error = outcome.error;
+        if (error === undefined) {
+          const digest = entryState.hash?.digest('hex');
+          sha = digest ?? null;
+          if (entry.sha256 !== undefined && digest !== entry.sha256) {
+            error = new FetchallError('checksum', `body SHA-256 is ${digest ?? 'unknown'}, expected ${entry.sha256}`);
+          }
+        }
+        if (error === undefined && entryState.target !== undefined) {
+          // A body that arrived whole is kept even if the run is stopping: it is no longer in flight.
+          const committing = entryState.target.commit();
+          file = committing instanceof Promise ? await committing : committing;
+        }
+      } catch (thrown) {
+        // A file that cannot be put in place (a directory at its name) fails this URL as `write`.
+        if (thrown instanceof FetchallError) {
+          error = thrown;
+        } else {
+          if (!(thrown instanceof OutputError)) throw thrown;
+          state.fatal ??= thrown;
+          stop('output', thrown);
+          error = new FetchallError('aborted', thrown.message);
         }
       }
-      if (error === undefined && entryState.target !== undefined) {
-        // A body that arrived whole is kept even if the run is stopping: it is no longer in flight.
-        const committing = entryState.target.commit();
-        file = committing instanceof Promise ? await committing : committing;
+      if (error !== undefined) {
+        if (error.code !== 'checksum') sha = null;
+        await entryState.target?.discard();
       }
-    } catch (thrown) {
-      // A file that cannot be put in place (a directory at its name) fails this URL as `write`.
-      if (thrown instanceof FetchallError) {
-        error = thrown;
-      } else {
-        if (!(thrown instanceof OutputError)) throw thrown;
-        state.fatal ??= thrown;
-        stop('output', thrown);
-        error = new FetchallError('aborted', thrown.message);
-      }
+      const ok = error === undefined;
+      finish({
+        seq: mySeq,
+        target: ok ? entryState.target : undefined,
+        record: {
+          index: entry.index,
+          url: entry.url,
+          ok,
+          status: entryState.status,
+          final_url: entryState.finalUrl,
+          bytes: options.method === 'HEAD' ? 0 : entryState.bytes,
+          duration_ms: round(performance.now() - started),
+          attempts: Math.max(attempts, entryState.attempts),
+          file,
+          skipped: false,
+          sha256: sha,
+          error: error === undefined ? null : {code: error.code, message: error.message},
+        },
+      });
+    } finally {
+      slot?.();
     }
-    if (error !== undefined) {
-      if (error.code !== 'checksum') sha = null;
-      await entryState.target?.discard();
-    }
-    const ok = error === undefined;
-    finish({
-      seq: mySeq,
-      target: ok ? entryState.target : undefined,
-      record: {
-        index: entry.index,
-        url: entry.url,
-        ok,
-        status: entryState.status,
-        final_url: entryState.finalUrl,
-        bytes: options.method === 'HEAD' ? 0 : entryState.bytes,
-        duration_ms: round(performance.now() - started),
-        attempts: Math.max(attempts, entryState.attempts),
-        file,
-        skipped: false,
-        sha256: sha,
-        error: error === undefined ? null : {code: error.code, message: error.message},
-      },
-    });
   };
 
   const launch = (entry: Entry, name: string | undefined, permit: Release | undefined): void => {
@@ -216,8 +223,9 @@ async function* execute(
       completions.wake();
     };
     if (entry.invalid !== undefined || entry.target === undefined) {
-      permit?.();
+      // Counted before the slot is given back, like any verdict (an invalid line is a failure).
       finish({seq: mySeq, target: undefined, record: invalidRecord(entry)});
+      permit?.();
       done();
       return;
     }

@@ -25,6 +25,12 @@ export interface EntryEnvironment extends AttemptEnvironment {
 export interface EntryOutcome {
   attempts: number;
   error: FetchallError | undefined;
+  /**
+   * The global permit of the attempt that decided the entry, still held: the caller gives it back once
+   * the entry's verdict (checksum and commit included) is counted, so a stop that this verdict causes
+   * (--fail-fast, --max-failures) lands before the freed slot can start another entry.
+   */
+  release: Release | undefined;
 }
 
 /**
@@ -35,13 +41,15 @@ export interface EntryOutcome {
 export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepaid: Release | undefined): Promise<EntryOutcome> {
   const {options, signal} = env;
   const host = hostKey(state.entry.target!);
-  const outcome: EntryOutcome = {attempts: 0, error: undefined};
+  const outcome: EntryOutcome = {attempts: 0, error: undefined, release: undefined};
   let permit = prepaid;
   // Set once an attempt failed for good: a stop that this failure itself causes must not relabel it.
   let finalFailure: FetchallError | undefined;
   const once = async (): Promise<void> => {
     let hostRelease: Release | undefined;
     let globalRelease: Release | undefined;
+    // Whether this attempt decides the entry (success or failure for good): it then keeps its slot.
+    let decisive = false;
     try {
       // Order matters: host pause, then the host's permit, then the global permit. Waiting for a
       // busy or paused host must never hold a global slot.
@@ -71,17 +79,23 @@ export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepa
       outcome.attempts++;
       state.attempts = outcome.attempts;
       await attemptWithTimeout(env, state);
+      decisive = true;
     } catch (error) {
+      decisive = true;
       if (signal.aborted) throw new AbortError(abortedError(signal));
       if (error instanceof OutputError) throw new AbortError(error);
       const failure = classify(error);
       if (!failure.retryable || outcome.attempts > options.retries) {
         finalFailure = failure;
         env.onFinalFailure?.(failure);
+      } else {
+        // A retry follows: its wait must not hold a slot.
+        decisive = false;
       }
       throw failure;
     } finally {
-      globalRelease?.();
+      if (decisive && globalRelease !== undefined) outcome.release = globalRelease;
+      else globalRelease?.();
       hostRelease?.();
     }
   };
@@ -105,7 +119,11 @@ export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepa
     if (done) signal.throwIfAborted();
     else await pRetry(once, retryPolicy(env, 1));
   } catch (error) {
-    if (error instanceof OutputError) throw error;
+    if (error instanceof OutputError) {
+      outcome.release?.();
+      outcome.release = undefined;
+      throw error;
+    }
     outcome.error = finalFailure ?? (signal.aborted ? abortedError(signal) : classify(error));
   } finally {
     permit?.();

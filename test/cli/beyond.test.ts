@@ -342,10 +342,30 @@ describe('--max-failures', () => {
     expect(stopped.code).toBe(1);
     const records = stopped.records();
     expect(records.filter((r) => r.ok === false && r.error.code === 'http_status')).toHaveLength(10);
-    const finished = records.filter((r) => r.error?.code !== 'aborted');
-    expect(finished.length).toBeGreaterThanOrEqual(20);
-    expect(finished.length).toBeLessThanOrEqual(21);
-    expect(a.requests.length).toBeLessThanOrEqual(22);
+    // The 20th verdict stops the run before its slot can start a 21st entry.
+    expect(records).toHaveLength(20);
+    expect(records.filter((r) => r.error?.code === 'aborted')).toEqual([]);
+    expect(a.requests).toHaveLength(20);
+  });
+
+  it('with -c 1 starts nothing after the failure that crosses the limit: no aborted record for it', async () => {
+    const list = await writeList([`${a.url}/status/404?mf=1`, `${a.url}/status/404?mf=2`, `${a.url}/text/mf-n1`, `${a.url}/text/mf-n2`]);
+    a.resetStats();
+    const result = await runCli(['--json', '-c', '1', '--max-failures', '1', list]);
+    expect(result.code).toBe(1);
+    expect(result.records().map((r) => [r.index, r.error?.code])).toEqual([[1, 'http_status'], [2, 'http_status']]);
+    expect(a.requests.map((r) => r.path)).toEqual(['/status/404', '/status/404']);
+    expect(result.stderr).toContain('2 not started');
+  });
+
+  it('--fail-fast also stops before the next entry when the failure comes after the body (a checksum)', async () => {
+    const wrong = '0'.repeat(64);
+    const list = await writeList([JSON.stringify({url: `${a.url}/text/ff-sum`, sha256: wrong}), `${a.url}/text/ff-next`]);
+    a.resetStats();
+    const result = await runCli(['--json', '-c', '1', '--fail-fast', list]);
+    expect(result.code).toBe(1);
+    expect(result.records().map((r) => [r.index, r.error?.code])).toEqual([[1, 'checksum']]);
+    expect(a.requests.map((r) => r.path)).toEqual(['/text/ff-sum']);
   });
 });
 
