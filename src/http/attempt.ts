@@ -80,6 +80,7 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       headers: sent,
       headersTimeout: options.idleTimeout,
       bodyTimeout: options.idleTimeout,
+      idleTimeout: options.idleTimeout,
     }, signal, env.onSent);
     const status = response.status;
     state.status = status;

@@ -1,6 +1,7 @@
 // The one undici dispatcher a run shares: keep-alive, timeouts, TLS and proxy settings built once.
 import type {Dispatcher} from 'undici';
-import {loadAgent, loadEnvHttpProxyAgent, loadProxyAgent} from './undici-parts.js';
+import {withConnectTimeout} from './connect-timeout.js';
+import {loadAgent, loadBuildConnector, loadEnvHttpProxyAgent, loadProxyAgent} from './undici-parts.js';
 import type {RunOptions} from '../options.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -45,5 +46,7 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
     });
   }
   const Agent = loadAgent();
-  return new Agent(common);
+  // The connector undici would build from `connect`, minus its coarse timer, plus our exact one.
+  const connect = withConnectTimeout(loadBuildConnector()({...tls, timeout: 0}), options.connectTimeout);
+  return new Agent({...common, connect});
 }

@@ -3,6 +3,7 @@
 import type {IncomingHttpHeaders} from 'node:http';
 import type {Dispatcher} from 'undici';
 import {watch, type Abortable} from '../abort-registry.js';
+import {FetchallError} from '../errors.js';
 
 /** What to send. */
 export interface ExchangeRequest {
@@ -12,6 +13,13 @@ export interface ExchangeRequest {
   readonly headers: Readonly<Record<string, string>>;
   readonly headersTimeout: number;
   readonly bodyTimeout: number;
+  /**
+   * --idle-timeout in ms (0: none): no byte for that long, from the moment the request has its
+   * connection, while we are ready to take one (our own backpressure pauses the count). Timed here with
+   * a native timer: undici's own timeouts tick every half second or so, which let a 300 ms idle timeout
+   * fire after a second, or never against bytes 700 ms apart.
+   */
+  readonly idleTimeout?: number;
 }
 
 /** Takes one body chunk; a returned promise pauses the socket until it settles. */
@@ -32,6 +40,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
 
   #controller: Dispatcher.DispatchController | undefined;
   #onSent: (() => void) | undefined;
+  #idleMs = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
   #watchers: Set<Abortable> | undefined;
   #abortReason: Error | undefined;
   // Phase 1: waiting for headers.
@@ -53,6 +63,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
   static send(dispatcher: Dispatcher, request: ExchangeRequest, signal: AbortSignal | undefined, onSent?: () => void): Promise<Exchange> {
     const exchange = new Exchange();
     exchange.#onSent = onSent;
+    exchange.#idleMs = request.idleTimeout ?? 0;
     return new Promise<Exchange>((resolve, reject) => {
       if (signal?.aborted) {
         reject(signal.reason);
@@ -98,7 +109,10 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
       this.#early = undefined;
       for (const chunk of early) this.#queued.push(chunk);
       this.#drain();
-      if (this.#controller?.paused === true && this.#writing === undefined) this.#controller.resume();
+      if (this.#controller?.paused === true && this.#writing === undefined && !this.#done) {
+        if (!this.#ended) this.#armIdle();
+        this.#controller.resume();
+      }
     });
   }
 
@@ -125,9 +139,11 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
     this.#controller = controller;
     this.#onSent?.();
     if (this.#abortReason !== undefined) controller.abort(this.#abortReason);
+    else this.#armIdle();
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    this.#idleTimer?.refresh();
     if (statusCode < 200) return;
     this.#controller = controller;
     this.status = statusCode;
@@ -147,15 +163,16 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
     // handed over another: a loop of microtasks only, at 100% CPU, deaf to signals (seen with bodies
     // spooled to disk for stdout). An empty chunk carries nothing: skip it, and never pause on it.
     if (chunk.length === 0) return;
+    this.#idleTimer?.refresh();
     if (this.#early !== undefined) {
       this.#early.push(chunk);
       this.#earlyBytes += chunk.length;
-      if (this.#earlyBytes > EARLY_BYTES) controller.pause();
+      if (this.#earlyBytes > EARLY_BYTES) this.#pause(controller);
       return;
     }
     if (this.#writing !== undefined || this.#queued.length > 0) {
       this.#queued.push(chunk);
-      controller.pause();
+      this.#pause(controller);
       return;
     }
     this.#take(chunk);
@@ -164,6 +181,9 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
   onResponseEnd(): void {
     if (this.#done) return;
     this.#ended = true;
+    // Every byte is in: nothing more to wait for, however long the caller takes to read them.
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     if (this.#early === undefined) this.#drain();
   }
 
@@ -182,12 +202,15 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
       return;
     }
     if (pending === undefined) return;
-    this.#controller?.pause();
+    if (this.#controller !== undefined) this.#pause(this.#controller);
     this.#writing = pending.then(
       () => {
         this.#writing = undefined;
         this.#drain();
-        if (this.#writing === undefined && !this.#ended && !this.#done) this.#controller?.resume();
+        if (this.#writing === undefined && !this.#ended && !this.#done && this.#controller !== undefined) {
+          this.#armIdle();
+          this.#controller.resume();
+        }
       },
       (error: unknown) => {
         this.#writing = undefined;
@@ -209,8 +232,31 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
     }
   }
 
+  /** Our own backpressure: the socket waits for us, which is not the server being idle. */
+  #pause(controller: Dispatcher.DispatchController): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    controller.pause();
+  }
+
+  /** Start (or restart) counting idleness: from now on a byte is expected. */
+  #armIdle(): void {
+    if (this.#idleMs <= 0 || this.#done) return;
+    if (this.#idleTimer !== undefined) {
+      this.#idleTimer.refresh();
+      return;
+    }
+    const ms = this.#idleMs;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      this.abort(new FetchallError('timeout', `no byte received for ${ms} ms (--idle-timeout)`, {retryable: true}));
+    }, ms);
+  }
+
   #finish(): void {
     this.#done = true;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     this.#watchers?.delete(this);
     // Let go of everything this exchange reaches once it is done. An exchange that lived across a
     // young-generation GC is promoted, and a dead old object still keeps what it points to alive

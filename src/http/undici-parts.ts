@@ -1,13 +1,13 @@
 // The undici dispatchers fetchall uses, the plain Agent loaded on its own: undici's index also loads fetch,
 // WebSocket, caches and more (measured here: ~160 ms of start-up; the agent alone, ~80 ms).
 import {createRequire} from 'node:module';
-import type {Agent, EnvHttpProxyAgent, ProxyAgent} from 'undici';
+import type {Agent, buildConnector, EnvHttpProxyAgent, ProxyAgent} from 'undici';
 
 const require = createRequire(import.meta.url);
 
 // undici has no "exports" map, so its lib/ files are reachable; should a later release move them,
 // fall back to the index rather than fail.
-function part<T>(path: string, name: 'Agent'): T {
+function part<T>(path: string, name: 'Agent' | 'buildConnector'): T {
   try {
     return require(path) as T;
   } catch {
@@ -18,6 +18,11 @@ function part<T>(path: string, name: 'Agent'): T {
 /** undici's Agent class. */
 export function loadAgent(): typeof Agent {
   return part<typeof Agent>('undici/lib/dispatcher/agent.js', 'Agent');
+}
+
+/** undici's buildConnector (the function behind an Agent's `connect` option). */
+export function loadBuildConnector(): typeof buildConnector {
+  return part<typeof buildConnector>('undici/lib/core/connect.js', 'buildConnector');
 }
 
 // The proxy agents tunnel with Dispatcher.prototype.connect, which only undici's index installs:

@@ -184,6 +184,14 @@ describe('timeouts', () => {
     expect(recs[0]).toMatchObject({ok: false, status: 200, attempts: 2, error: {code: 'timeout'}});
   });
 
+  it('an --idle-timeout under a second is honoured: bytes 700 ms apart fail at 300 ms', async () => {
+    // undici's own body timer ticks every ~500 ms: this body used to arrive whole, ok.
+    const {code, recs} = await fetchJson([`${a.url}/lines/4?per=1&every=700`], ['--idle-timeout', '300ms', '--retries', '0']);
+    expect(code).toBe(1);
+    expect(recs[0]).toMatchObject({ok: false, status: 200, error: {code: 'timeout'}});
+    expect(recs[0].duration_ms).toBeLessThan(650);
+  });
+
   it('ends a dripping body at --timeout even though bytes keep coming', async () => {
     const started = performance.now();
     const {code, recs} = await fetchJson([`${a.url}/bytes/200?chunk=1&every=100`], ['--timeout', '1s', '--retries', '0']);
@@ -207,6 +215,25 @@ describe('connection failures', () => {
       expect(code).toBe(1);
       expect(recs[0]).toMatchObject({ok: false, status: null, attempts: 2, error: {code: 'timeout'}});
       expect(performance.now() - started).toBeLessThan(6000);
+    } finally {
+      for (const socket of held) socket.destroy();
+      silent.close();
+    }
+  });
+
+  it('--connect-timeout fires on time, not on undici\'s half-second tick', async () => {
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => void held.add(socket));
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const {port} = silent.address() as AddressInfo;
+    try {
+      const {code, recs} = await fetchJson([`https://127.0.0.1:${port}/x`], ['--connect-timeout', '300ms', '--retries', '0']);
+      expect(code).toBe(1);
+      expect(recs[0]).toMatchObject({ok: false, status: null, attempts: 1, error: {code: 'timeout'}});
+      expect(recs[0].error.message).toContain('timeout: 300ms');
+      // It fired after about a second with undici's own timer.
+      expect(recs[0].duration_ms).toBeLessThan(750);
     } finally {
       for (const socket of held) socket.destroy();
       silent.close();

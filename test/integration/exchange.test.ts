@@ -32,6 +32,28 @@ describe('Exchange', () => {
     expect(Buffer.concat(chunks).equals(expectedBytes(3_000_000))).toBe(true);
   });
 
+  test('idle timeout: a server silent past it fails as timeout, on time (a native timer, not undici\'s coarse one)', async () => {
+    const started = performance.now();
+    const pending = Exchange.send(agent, {...get('/stall-headers'), idleTimeout: 200}, undefined);
+    await expect(pending).rejects.toMatchObject({code: 'timeout'});
+    // undici's own timers tick every ~500 ms: a 200 ms timeout fired after about a second.
+    expect(performance.now() - started).toBeLessThan(700);
+  });
+
+  test('idle timeout: our own backpressure is not idleness (a consumer slower than the timeout)', async () => {
+    const response = await Exchange.send(agent, {...get('/bytes/3000000'), idleTimeout: 200}, undefined);
+    const chunks: Buffer[] = [];
+    let first = true;
+    await response.body(async (chunk) => {
+      chunks.push(chunk);
+      if (first) {
+        first = false;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    });
+    expect(Buffer.concat(chunks).equals(expectedBytes(3_000_000))).toBe(true);
+  });
+
   test('a consumer that throws stops the body at once, and is not called again', async () => {
     const response = await Exchange.send(agent, get('/bytes/3000000'), undefined);
     let calls = 0;
