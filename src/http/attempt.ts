@@ -72,7 +72,14 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     const sent = resumeFrom > 0 ? {...headers, range: `bytes=${resumeFrom}-`, 'if-range': state.resumeValidator!} : headers;
     const waiting = env.beforeRequest(signal);
     if (waiting !== undefined) await waiting;
-    state.finalUrl = withoutCredentials(url);
+    // final_url names the last request actually sent: set once the request has its connection (a
+    // refused or timed-out connection sends nothing, and leaves the previous value, or null).
+    const shown = withoutCredentials(url);
+    const onSent = env.onSent;
+    const onConnected = (): void => {
+      state.finalUrl = shown;
+      onSent?.();
+    };
     const response = await Exchange.send(env.dispatcher, {
       origin: url.origin,
       path: url.pathname + url.search,
@@ -81,7 +88,7 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       headersTimeout: options.idleTimeout,
       bodyTimeout: options.idleTimeout,
       idleTimeout: options.idleTimeout,
-    }, signal, env.onSent);
+    }, signal, onConnected);
     const status = response.status;
     state.status = status;
     const location = response.headers.location;

@@ -248,7 +248,8 @@ describe('connection failures', () => {
     await new Promise((resolve) => closed.close(resolve));
     const {code, recs} = await fetchJson([`http://127.0.0.1:${port}/x`], ['--retry-delay', '10ms']);
     expect(code).toBe(1);
-    expect(recs[0]).toMatchObject({ok: false, status: null, attempts: 3, error: {code: 'connect'}});
+    // No connection, so no request was sent: final_url is null (the contract's "null if none was sent").
+    expect(recs[0]).toMatchObject({ok: false, status: null, final_url: null, attempts: 3, error: {code: 'connect'}});
   });
 
   it('fails an unknown host as `dns`', async () => {
