@@ -111,7 +111,7 @@ function whole(value: number | string | undefined, fallback: number | undefined,
 function size(value: number | string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 1) throw new UsageError(`${flag} must be a size > 0 (got ${String(value)})`);
+    if (!Number.isFinite(value) || !(value > 0)) throw new UsageError(`${flag} must be a size > 0 (got ${String(value)})`);
     return Math.floor(value);
   }
   return parseSize(value, flag);

@@ -62,7 +62,6 @@ describe('parseDuration', () => {
 describe('parseSize', () => {
   test.each([
     ['1', 1],
-    ['1B', 1],
     ['500000', 500_000],
     ['1kB', 1000],
     ['1KB', 1000],
@@ -76,12 +75,15 @@ describe('parseSize', () => {
     ['0.001kB', 1],
     ['1.9999', 1],
     ['.5KB', 500],
+    // > 0 is all the contract asks: a limit under one byte lets only empty bodies through.
+    ['0.5', 0],
+    ['0.0001kB', 0],
   ])('%j → %d bytes', (text, bytes) => {
     expect(parseSize(text, '--max-size')).toBe(bytes);
   });
 
   test.each([
-    '', '0', '0B', '0kB', '0.5', '0.0001kB', '-1', '-1MB', '+1', 'abc', '1 MB', ' 1', '1mb', '1Mb', '1kb', '1kib',
+    '', '0', '0.0', '0B', '1B', '10B', '0kB', '-1', '-1MB', '+1', 'abc', '1 MB', ' 1', '1mb', '1Mb', '1kb', '1kib',
     '1K', '1M', '1TB', '1TiB', '1e6', 'Infinity', 'NaN', '1MBx', '9'.repeat(400),
   ])('rejects %j', (text) => {
     expectUsageError(() => parseSize(text, '--max-size'), '--max-size', text);
