@@ -105,7 +105,9 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       continue;
     }
     if (status >= 400) {
-      await response.discard();
+      // The record's bytes are the body bytes received, an error page's too (read up to 64 KiB, then
+      // the connection is closed rather than drained).
+      state.bytes = await response.discard();
       const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
       if ((status === 429 || status === 503) && retryAfterMs !== undefined) {
         env.pauseHost(hostKey(url), Math.min(retryAfterMs, options.retryMaxDelay));

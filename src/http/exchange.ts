@@ -116,11 +116,14 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
     });
   }
 
-  /** Throw the body away: read a small one to keep the connection, else close it. */
-  async discard(): Promise<void> {
+  /**
+   * Throw the body away: read a small one to keep the connection, else close it. Resolves with the
+   * bytes that were read.
+   */
+  async discard(): Promise<number> {
     if (this.#done) {
       this.#early = undefined;
-      return;
+      return 0;
     }
     let seen = 0;
     try {
@@ -131,6 +134,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
     } catch {
       // A broken body we meant to discard changes nothing.
     }
+    return seen;
   }
 
   // --- undici handler ---

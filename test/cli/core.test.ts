@@ -143,7 +143,8 @@ describe('--json records', () => {
     const [ok, failed, invalid] = result.records();
     expect(ok).toMatchObject({index: 1, url: `${server.url}/text/k`, ok: true, status: 200, final_url: `${server.url}/text/k`, attempts: 1, file: null, skipped: false, sha256: null, error: null});
     expect(ok.bytes).toBe(Buffer.byteLength(textBody('k')));
-    expect(failed).toMatchObject({index: 2, ok: false, status: 500, error: {code: 'http_status'}});
+    // bytes are the body bytes received, the error page's too (`status 500`).
+    expect(failed).toMatchObject({index: 2, ok: false, status: 500, bytes: 'status 500'.length, error: {code: 'http_status'}});
     expect(invalid).toMatchObject({index: 3, ok: false, status: null, final_url: null, attempts: 0, error: {code: 'invalid_url'}});
   });
 });
