@@ -1,5 +1,5 @@
 // --report FILE: one append per record as it completes, and --resume's reading of it.
-import {closeSync, createReadStream, openSync, writeSync} from 'node:fs';
+import {closeSync, createReadStream, fstatSync, openSync, readSync, writeSync} from 'node:fs';
 import {createInterface} from 'node:readline';
 import {OutputError} from '../errors.js';
 
@@ -17,18 +17,28 @@ export class ReportFile {
     this.#path = path;
   }
 
-  /** Open (create) for appending; an OutputError when it cannot be. */
+  /**
+   * Open (create) for appending; an OutputError when it cannot be. A report whose last line has no
+   * newline (edited by hand, or written by another tool) gets one first, so the first record appended
+   * is a line of its own, not glued onto that one.
+   */
   static open(path: string): ReportFile {
+    let report: ReportFile;
     try {
-      return new ReportFile(openSync(path, 'a'), path);
+      report = new ReportFile(openSync(path, 'a'), path);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       throw new OutputError(`cannot open report ${path}: ${code ?? String(error)}`, {code, cause: error});
     }
+    if (endsMidLine(path)) report.#write(Buffer.from('\n'));
+    return report;
   }
 
   append(line: string): void {
-    const buffer = Buffer.from(line + '\n');
+    this.#write(Buffer.from(line + '\n'));
+  }
+
+  #write(buffer: Buffer): void {
     try {
       let written = 0;
       while (written < buffer.length) written += writeSync(this.#fd, buffer, written);
@@ -44,6 +54,22 @@ export class ReportFile {
     } catch {
       // closing twice or after a failure changes nothing for the user
     }
+  }
+}
+
+/** Whether the file at `path` is not empty and its last byte is not a newline (false if unreadable). */
+function endsMidLine(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    return readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -74,6 +74,19 @@ describe('--report', () => {
     expect(afterSecond.slice(0, 3)).toEqual(afterFirst);
   });
 
+  test('a report whose last line has no newline gets one before the first record appended', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'run.jsonl');
+    const old = JSON.stringify({index: 1, url: 'https://old.test/x', ok: true});
+    await writeFile(report, old);
+    const result = await runCli([await writeList([`${server.url}/text/nl`]), '--report', report, '-q']);
+    expect(result.code).toBe(0);
+    const lines = (await readFile(report, 'utf8')).split('\n');
+    expect(lines[0]).toBe(old);
+    expect(JSON.parse(lines[1]!)).toMatchObject({index: 1, url: `${server.url}/text/nl`, ok: true});
+    expect(lines.slice(2)).toEqual(['']);
+  });
+
   test('after a SIGKILL mid-run every line of the report is whole, valid JSON', async () => {
     const dir = await makeTempDir();
     const report = join(dir, 'run.jsonl');
