@@ -201,43 +201,43 @@ describe('timeouts', () => {
   });
 });
 
+/**
+ * Run `fn` with the port of a server that accepts TCP and never says a word: loopback always completes
+ * TCP at once, but an https:// connection there waits for a TLS handshake that never comes.
+ */
+async function withSilentServer(fn: (port: number) => Promise<void>): Promise<void> {
+  const held = new Set<Socket>();
+  const silent = createServer((socket) => void held.add(socket));
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  try {
+    await fn((silent.address() as AddressInfo).port);
+  } finally {
+    for (const socket of held) socket.destroy();
+    silent.close();
+  }
+}
+
 describe('connection failures', () => {
   it('times out a connection that never completes (--connect-timeout, TLS handshake never answered)', async () => {
-    // Loopback always accepts TCP at once, but undici's connect timer runs until the TLS handshake is done.
-    const held = new Set<Socket>();
-    const silent = createServer((socket) => void held.add(socket));
-    silent.listen(0, '127.0.0.1');
-    await once(silent, 'listening');
-    const {port} = silent.address() as AddressInfo;
-    try {
+    await withSilentServer(async (port) => {
       const started = performance.now();
       const {code, recs} = await fetchJson([`https://127.0.0.1:${port}/x`], ['--connect-timeout', '500ms', '--retries', '1', '--retry-delay', '10ms']);
       expect(code).toBe(1);
       expect(recs[0]).toMatchObject({ok: false, status: null, attempts: 2, error: {code: 'timeout'}});
       expect(performance.now() - started).toBeLessThan(6000);
-    } finally {
-      for (const socket of held) socket.destroy();
-      silent.close();
-    }
+    });
   });
 
   it('--connect-timeout fires on time, not on undici\'s half-second tick', async () => {
-    const held = new Set<Socket>();
-    const silent = createServer((socket) => void held.add(socket));
-    silent.listen(0, '127.0.0.1');
-    await once(silent, 'listening');
-    const {port} = silent.address() as AddressInfo;
-    try {
+    await withSilentServer(async (port) => {
       const {code, recs} = await fetchJson([`https://127.0.0.1:${port}/x`], ['--connect-timeout', '300ms', '--retries', '0']);
       expect(code).toBe(1);
       expect(recs[0]).toMatchObject({ok: false, status: null, attempts: 1, error: {code: 'timeout'}});
       expect(recs[0].error.message).toContain('timeout: 300ms');
       // It fired after about a second with undici's own timer.
       expect(recs[0].duration_ms).toBeLessThan(750);
-    } finally {
-      for (const socket of held) socket.destroy();
-      silent.close();
-    }
+    });
   });
 
   it('retries a refused connection as `connect`', async () => {
