@@ -1,9 +1,12 @@
 // fetchAll(entries, options): the library's entry point, adapting plain URLs and objects to entries.
 import {UsageError} from './errors.js';
 import {entryFromValue, parseTargetUrl} from './input/parse-line.js';
+import {checkOptionValues} from './library-options.js';
 import {libraryName, normalizeOptions, type FetchAllOptions, type RunOptions} from './options.js';
-import type {Entry} from './record.js';
+import {recordToJson, type Entry, type FetchRecord} from './record.js';
+import {readOkUrls, ReportFile} from './report/report-file.js';
 import {runEntries, type FetchAllRun} from './run.js';
+import {prepareOutputDir} from './sinks/file-sink.js';
 
 /** A URL, or an object as a JSON list line would give it. */
 export type EntryInput = string | URL | {url: string; name?: string; sha256?: string; headers?: Record<string, string>};
@@ -16,6 +19,7 @@ export type EntryInput = string | URL | {url: string; name?: string; sha256?: st
  */
 export function fetchAll(entries: Iterable<EntryInput> | AsyncIterable<EntryInput>, options: FetchAllOptions = {}): FetchAllRun {
   checkArguments(entries, options);
+  checkOptionValues(options as Record<string, unknown>);
   let normalized: RunOptions;
   try {
     normalized = normalizeOptions(options, libraryName);
@@ -23,7 +27,42 @@ export function fetchAll(entries: Iterable<EntryInput> | AsyncIterable<EntryInpu
     if (error instanceof UsageError) throw new TypeError(error.message);
     throw error;
   }
-  return runEntries(toEntries(entries), normalized, options.signal, {env: process.env});
+  let run: FetchAllRun | undefined;
+  return {
+    get stopReason() {
+      return run?.stopReason;
+    },
+    get fatal() {
+      return run?.fatal;
+    },
+    [Symbol.asyncIterator]: () => {
+      const iterating = iterate(entries, normalized, options, (started) => (run = started));
+      return iterating[Symbol.asyncIterator]();
+    },
+  };
+}
+
+/**
+ * One iteration of a run, as the CLI does it: DIR made and the report opened (and read, for `resume`)
+ * before the first request, each record appended to the report as it is yielded. A fatal output error
+ * (DIR, the report, a full disk) is thrown: before any request when it is there from the start, else
+ * after the records of the entries that had finished.
+ */
+async function* iterate(entries: Iterable<EntryInput> | AsyncIterable<EntryInput>, normalized: RunOptions, options: FetchAllOptions, started: (run: FetchAllRun) => void): AsyncGenerator<FetchRecord> {
+  if (normalized.outputDir !== undefined) prepareOutputDir(normalized.outputDir);
+  const resumeOk = options.report !== undefined && options.resume === true ? await readOkUrls(options.report) : undefined;
+  const report = options.report === undefined ? undefined : ReportFile.open(options.report);
+  try {
+    const run = runEntries(toEntries(entries), normalized, options.signal, {env: process.env, resumeOk});
+    started(run);
+    for await (const record of run) {
+      report?.append(recordToJson(record));
+      yield record;
+    }
+    if (run.fatal !== undefined) throw run.fatal;
+  } finally {
+    report?.close();
+  }
 }
 
 /** Catch the caller's mistakes at once, as TypeErrors, rather than as odd records later. */

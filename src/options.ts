@@ -38,6 +38,10 @@ export interface FetchAllOptions {
   failFast?: boolean | undefined;
   maxFailures?: number | string | undefined;
   deadline?: number | string | undefined;
+  /** Library only (the CLI handles its own): append each record to this JSON-lines file. */
+  report?: string | undefined;
+  /** Library only: with `report`, skip the URLs whose latest record there is ok. */
+  resume?: boolean | undefined;
   signal?: AbortSignal | undefined;
 }
 

@@ -1,7 +1,7 @@
 // fetchAll as a library: records over strings and objects, bad options, abort, early break, lazy pulling.
 import {once} from 'node:events';
 import type http from 'node:http';
-import {readFile} from 'node:fs/promises';
+import {readFile, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {afterAll, afterEach, beforeAll, describe, expect, test, vi} from 'vitest';
 import {fetchAll, Semaphore, type FetchRecord} from '../../src/index.js';
@@ -153,6 +153,16 @@ describe('fetchAll: bad options', () => {
     [{maxSize: 0}],
     [{header: ['nocolon']}],
     [{shard: '3/2'}],
+    // Wrong types, unknown names, and options that need another, as the CLI's usage errors.
+    [{outputDir: 5}],
+    [{userAgent: 5}],
+    [{header: {'x-n': 5}}],
+    [{compressed: 'no'}],
+    [{checksum: 'false'}],
+    [{concurency: 3}],
+    [{skipExisting: true}],
+    [{name: '{index}'}],
+    [{resume: true}],
   ])('%j throws a TypeError at once, before any request', (options) => {
     let pulled = false;
     const input = (function* () {
@@ -177,6 +187,34 @@ describe('fetchAll: bad options', () => {
 
   test('the TypeError names the option', () => {
     expect(() => fetchAll([], {concurrency: 0})).toThrow(/concurrency/);
+    expect(() => fetchAll([], {concurency: 3} as never)).toThrow(/options\.concurency is not an option/);
+  });
+
+  test('CLI flags about the terminal (json, quiet, …) are accepted and change nothing', async () => {
+    const records = await collect(fetchAll([`${server.url}/text/tty`], {json: true, quiet: true, progress: false} as never));
+    expect(records.map((r) => r.ok)).toEqual([true]);
+  });
+});
+
+describe('fetchAll: output folder and report', () => {
+  test('an outputDir that cannot be made throws before any request (not aborted records)', async () => {
+    const root = await makeTempDir();
+    await writeFile(join(root, 'file'), '');
+    const run = fetchAll([`${server.url}/text/nodir`], {outputDir: join(root, 'file', 'sub')});
+    await expect(collect(run)).rejects.toMatchObject({name: 'OutputError', code: 'ENOTDIR'});
+    expect(server.requests).toHaveLength(0);
+  });
+
+  test('report appends every record as a JSON line; resume skips the URLs whose latest record is ok', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'run.jsonl');
+    const urls = [`${server.url}/text/r1`, `${server.url}/status/404`];
+    const first = await collect(fetchAll(urls, {report, retries: 0}));
+    const lines = (await readFile(report, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as FetchRecord);
+    expect(lines).toEqual(first);
+    const second = await collect(fetchAll(urls, {report, resume: true, retries: 0}));
+    expect(second.map((r) => [r.url, r.skipped])).toEqual([[urls[0], true], [urls[1], false]]);
+    expect((await readFile(report, 'utf8')).trim().split('\n')).toHaveLength(4);
   });
 });
 
