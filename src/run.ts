@@ -153,7 +153,7 @@ async function* execute(
     let slot: Release | undefined;
     try {
       const started = performance.now();
-      const entryState: EntryState = {entry, name, target: undefined, hash: undefined, bytes: 0, status: null, finalUrl: null, attempts: 0, resumeValidator: undefined};
+      const entryState: EntryState = {entry, name, target: undefined, hash: undefined, bytes: 0, status: null, finalUrl: null, attempts: 0, resumeValidator: undefined, startedAt: undefined};
       let error: FetchallError | undefined;
       let attempts = 0;
       let file: string | null = null;
@@ -201,7 +201,7 @@ async function* execute(
           status: entryState.status,
           final_url: entryState.finalUrl,
           bytes: options.method === 'HEAD' ? 0 : entryState.bytes,
-          duration_ms: round(performance.now() - started),
+          duration_ms: round(performance.now() - (entryState.startedAt ?? started)),
           attempts: Math.max(attempts, entryState.attempts),
           file,
           skipped: false,

@@ -40,6 +40,11 @@ export interface EntryState {
   attempts: number;
   /** Validator for a Range resume (strong ETag or Last-Modified), when the last 200 offered ranges. */
   resumeValidator: string | undefined;
+  /**
+   * When the first attempt started its first request (`performance.now()`): the record's duration counts
+   * from here, so waits before it (a per-host permit, a host pause, --rate) are not the URL's time.
+   */
+  startedAt: number | undefined;
 }
 
 /**
@@ -72,6 +77,7 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     const sent = resumeFrom > 0 ? {...headers, range: `bytes=${resumeFrom}-`, 'if-range': state.resumeValidator!} : headers;
     const waiting = env.beforeRequest(signal);
     if (waiting !== undefined) await waiting;
+    state.startedAt ??= performance.now();
     // final_url names the last request actually sent: set once the request has its connection (a
     // refused or timed-out connection sends nothing, and leaves the previous value, or null).
     const shown = withoutCredentials(url);

@@ -95,6 +95,23 @@ describe('--per-host', () => {
   });
 });
 
+describe('duration_ms counts from the first request, not from waits before it', () => {
+  test('--per-host 1: three 300 ms URLs to one host each take ~300 ms, not 300/600/900', async () => {
+    const lines = [1, 2, 3].map((i) => `${a.url}/slow?ms=300&d=${i}`);
+    const result = await runCli(['--json', '--per-host', '1', '-c', '8', await writeList(lines)]);
+    expect(result.code).toBe(0);
+    const durations = result.records().map((r) => r.duration_ms as number);
+    for (const ms of durations) expect(ms).toBeLessThan(550);
+  });
+
+  test('--rate 2: the start-rate wait is not in the duration', async () => {
+    const lines = [1, 2, 3].map((i) => `${a.url}/text/rd${i}`);
+    const result = await runCli(['--json', '--rate', '2', await writeList(lines)]);
+    expect(result.code).toBe(0);
+    for (const r of result.records()) expect(r.duration_ms).toBeLessThan(300);
+  });
+});
+
 describe('--rate', () => {
   test('--rate 20 with 50 quick URLs: starts at least 40 ms apart, never more than 20 in a second', async () => {
     a.resetStats();
