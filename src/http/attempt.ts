@@ -1,7 +1,7 @@
 // One attempt at one entry: follow redirects ourselves, then stream the body into its target.
 import {createHash, type Hash} from 'node:crypto';
 import type {Transform} from 'node:stream';
-import {createBrotliDecompress, createGunzip, createInflate} from 'node:zlib';
+import {createBrotliDecompress, createGunzip, createInflate, createInflateRaw} from 'node:zlib';
 import type {Dispatcher} from 'undici';
 import {Exchange} from './exchange.js';
 import {classify, RETRYABLE_STATUSES} from '../classify.js';
@@ -157,12 +157,26 @@ function nextHop(from: URL, location: string, visited: Set<string>, hops: number
   return next;
 }
 
-function decoderFor(encoding: string | string[] | undefined): Transform | undefined {
+/** Makes the decoder for a body from its first bytes (only `deflate` needs to look at them). */
+type DecoderFactory = (head: Buffer) => Transform;
+
+function decoderFor(encoding: string | string[] | undefined): DecoderFactory | undefined {
   const value = (Array.isArray(encoding) ? encoding.join(',') : encoding ?? '').trim().toLowerCase();
-  if (value === 'gzip' || value === 'x-gzip') return createGunzip();
-  if (value === 'deflate') return createInflate();
-  if (value === 'br') return createBrotliDecompress();
+  if (value === 'gzip' || value === 'x-gzip') return () => createGunzip();
+  if (value === 'deflate') return (head) => (isZlibHeader(head) ? createInflate() : createInflateRaw());
+  if (value === 'br') return () => createBrotliDecompress();
   return undefined;
+}
+
+/**
+ * HTTP's `deflate` is zlib-wrapped, but some servers send raw deflate under that name; curl and the
+ * browsers take both, so we do: a zlib header is CM = 8 in the low nibble of the first byte, and the
+ * first two bytes read as a big-endian number are a multiple of 31.
+ */
+function isZlibHeader(head: Buffer): boolean {
+  if (head.length === 0) return true;
+  if ((head[0]! & 0x0f) !== 8) return false;
+  return head.length < 2 || ((head[0]! << 8) | head[1]!) % 31 === 0;
 }
 
 async function receiveBody(env: AttemptEnvironment, state: EntryState, response: Exchange, resumeFrom: number): Promise<void> {
@@ -215,40 +229,51 @@ async function receiveBody(env: AttemptEnvironment, state: EntryState, response:
   }
 }
 
-/** Feed a body through a decoder into `take`, with backpressure both ways and errors from either side. */
-function decodeInto(response: Exchange, decoder: Transform, take: (chunk: Buffer) => Promise<void> | void): Promise<void> {
+/**
+ * Feed a body through a decoder (made from its first chunk) into `take`, with backpressure both ways
+ * and errors from either side.
+ */
+function decodeInto(response: Exchange, makeDecoder: DecoderFactory, take: (chunk: Buffer) => Promise<void> | void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
+    let decoder: Transform | undefined;
     let failed = false;
     const fail = (error: unknown): void => {
       if (failed) return;
       failed = true;
-      decoder.destroy();
+      decoder?.destroy();
       response.abort(error instanceof Error ? error : new Error(String(error)));
       reject(error);
     };
-    decoder.on('data', (chunk: Buffer) => {
-      let pending: Promise<void> | void;
-      try {
-        pending = take(chunk);
-      } catch (error) {
-        fail(error);
-        return;
-      }
-      if (pending !== undefined) {
-        decoder.pause();
-        pending.then(() => decoder.resume(), fail);
-      }
-    });
-    decoder.on('error', fail);
-    decoder.on('end', () => {
-      if (!failed) resolve();
-    });
+    const start = (head: Buffer): Transform => {
+      const made = makeDecoder(head);
+      decoder = made;
+      made.on('data', (chunk: Buffer) => {
+        let pending: Promise<void> | void;
+        try {
+          pending = take(chunk);
+        } catch (error) {
+          fail(error);
+          return;
+        }
+        if (pending !== undefined) {
+          made.pause();
+          pending.then(() => made.resume(), fail);
+        }
+      });
+      made.on('error', fail);
+      made.on('end', () => {
+        if (!failed) resolve();
+      });
+      return made;
+    };
     response
       .body((chunk) => {
-        if (failed || decoder.write(chunk)) return;
-        return new Promise<void>((done) => decoder.once('drain', done));
+        if (failed) return;
+        const into = decoder ?? start(chunk);
+        if (into.write(chunk)) return;
+        return new Promise<void>((done) => into.once('drain', done));
       })
-      .then(() => decoder.end(), fail);
+      .then(() => (decoder ?? start(Buffer.alloc(0))).end(), fail);
   });
 }
 

@@ -334,6 +334,8 @@ function builtin(ctx: Ctx): void {
   }
   if ((arg = rest('/gzip/')) !== undefined) return encoded(res, 'gzip', zlib.gzipSync(decodeSegment(arg)));
   if ((arg = rest('/deflate/')) !== undefined) return encoded(res, 'deflate', zlib.deflateSync(decodeSegment(arg)));
+  // Raw deflate (no zlib wrapper) sent as `deflate`, as some servers do.
+  if ((arg = rest('/deflate-raw/')) !== undefined) return encoded(res, 'deflate', zlib.deflateRawSync(decodeSegment(arg)));
   if ((arg = rest('/br/')) !== undefined) return encoded(res, 'br', zlib.brotliCompressSync(decodeSegment(arg)));
 
   switch (path) {
