@@ -1,6 +1,6 @@
 // The one undici dispatcher a run shares: keep-alive, timeouts, TLS and proxy settings built once.
 import type {Dispatcher} from 'undici';
-import {withConnectTimeout} from './connect-timeout.js';
+import {wrapConnector} from './connector.js';
 import {loadAgent, loadBuildConnector, loadEnvHttpProxyAgent, loadProxyAgent} from './undici-parts.js';
 import type {RunOptions} from '../options.js';
 
@@ -46,7 +46,8 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
     });
   }
   const Agent = loadAgent();
-  // The connector undici would build from `connect`, minus its coarse timer, plus our exact one.
-  const connect = withConnectTimeout(loadBuildConnector()({...tls, timeout: 0}), options.connectTimeout);
+  // The connector undici would build from `connect`, minus its coarse timer, plus our exact one and the
+  // reset check (see connector.ts).
+  const connect = wrapConnector(loadBuildConnector()({...tls, timeout: 0}), options.connectTimeout);
   return new Agent({...common, connect});
 }

@@ -156,6 +156,21 @@ describe('retries', () => {
     expect(await listFiles(out)).toEqual([]);
   });
 
+  it('a body that runs to the close is whole at a FIN, and a `reset` at a TCP reset: no file, nothing on stdout', async () => {
+    const out = await makeTempDir();
+    const whole = await runCli(['--json', '-o', out, await writeList([`${a.url}/no-length fin.txt`])]);
+    expect(whole.code, whole.stderr).toBe(0);
+    expect(await readFile(join(out, 'fin.txt'), 'utf8')).toBe(textBody('no-length'));
+    // undici takes a reset during such a body as its end; it used to be saved (and printed) as whole.
+    const cut = await runCli(['--json', '--retries', '1', '--retry-delay', '10ms', '-o', out, await writeList([`${a.url}/no-length?rst=1 rst.txt`])]);
+    expect(cut.code).toBe(1);
+    expect(cut.records()[0]).toMatchObject({ok: false, attempts: 2, file: null, error: {code: 'reset'}});
+    expect(await listFiles(out)).toEqual([join(out, 'fin.txt')]);
+    const printed = await runCli(['--retries', '0', await writeList([`${a.url}/no-length?rst=1`])]);
+    expect(printed.code).toBe(1);
+    expect(printed.stdout.length).toBe(0);
+  });
+
   it('does not hold the only slot (-c 1) while waiting to retry', async () => {
     const {code, recs} = await fetchJson([`${a.url}/flaky/slow-retry?fail=1`, `${a.url}/text/fast-one`], ['-c', '1', '--retry-delay', '2s']);
     expect(code).toBe(0);

@@ -347,6 +347,16 @@ function builtin(ctx: Ctx): void {
       return partial(ctx, 'stall');
     case '/reset-mid':
       return partial(ctx, 'reset');
+    case '/no-length': {
+      // A body that runs to the close (no Content-Length, not chunked): ended by a FIN, or with
+      // `rst=1` cut off by a TCP reset after its first bytes.
+      const socket = ctx.req.socket;
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${textBody('no-length')}`, () => {
+        if (q.get('rst') === '1') setTimeout(() => socket.resetAndDestroy(), 50);
+        else socket.end();
+      });
+      return;
+    }
     case '/short':
       return partial(ctx, 'short');
     case '/long': {
