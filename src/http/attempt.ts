@@ -142,7 +142,7 @@ function resumeOffset(state: EntryState): number {
 function nextHop(from: URL, location: string, visited: Set<string>, hops: number, max: number): URL {
   let next: URL;
   try {
-    next = new URL(location, from);
+    next = new URL(escapeRawBytes(location), from);
   } catch {
     throw new FetchallError('protocol', `redirect to an invalid Location "${location.slice(0, 200)}"`);
   }
@@ -159,6 +159,16 @@ function nextHop(from: URL, location: string, visited: Set<string>, hops: number
 
 /** Makes the decoder for a body from its first bytes (only `deflate` needs to look at them). */
 type DecoderFactory = (head: Buffer) => Transform;
+
+/**
+ * A header value arrives as Latin-1: each raw byte one character. A Location with raw UTF-8 (`/é` as
+ * C3 A9) would be percent-encoded character by character into mojibake (`%C3%83%C2%A9`); escaping
+ * each byte above 0x7F first sends the server its own bytes back (`%C3%A9`), as curl does.
+ * @example escapeRawBytes('/\u00c3\u00a9') === '/%C3%A9'
+ */
+function escapeRawBytes(value: string): string {
+  return value.replace(/[\x80-\xff]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
 
 function decoderFor(encoding: string | string[] | undefined): DecoderFactory | undefined {
   const value = (Array.isArray(encoding) ? encoding.join(',') : encoding ?? '').trim().toLowerCase();

@@ -281,6 +281,12 @@ describe('connection failures', () => {
 });
 
 describe('redirects', () => {
+  it('a Location with raw UTF-8 bytes is followed to those bytes, not to their Latin-1 mojibake', async () => {
+    const {code, recs} = await fetchJson([`${a.url}/redirect-raw-utf8`], ['--retries', '0']);
+    expect(code).toBe(0);
+    expect(recs[0]).toMatchObject({ok: true, status: 200, final_url: `${a.url}/text/%C3%A9`, bytes: Buffer.byteLength(textBody('é'))});
+  });
+
   it('follows a 3-hop redirect and reports the final URL', async () => {
     const {code, recs} = await fetchJson([`${a.url}/redirect/3`]);
     expect(code).toBe(0);

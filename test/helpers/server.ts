@@ -373,6 +373,9 @@ function builtin(ctx: Ctx): void {
       return redirect(res, q, `/loop-a${url.search}`);
     case '/redirect-abs':
       return redirect(res, q, q.get('to') ?? `${ctx.base}/text/final`);
+    case '/redirect-raw-utf8':
+      // Location with raw UTF-8 bytes (`/text/é` as C3 A9), as some servers send it.
+      return sendRaw(ctx, 'HTTP/1.1 302 Found\r\nlocation: /text/\u00c3\u00a9\r\ncontent-length: 0\r\nconnection: close\r\n\r\n', Buffer.alloc(0));
     case '/redirect-nolocation':
       return redirect(res, q, undefined);
     case '/redirect-scheme':
