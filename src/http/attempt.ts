@@ -157,9 +157,6 @@ function nextHop(from: URL, location: string, visited: Set<string>, hops: number
   return next;
 }
 
-/** Makes the decoder for a body from its first bytes (only `deflate` needs to look at them). */
-type DecoderFactory = (head: Buffer) => Transform;
-
 /**
  * A header value arrives as Latin-1: each raw byte one character. A Location with raw UTF-8 (`/é` as
  * C3 A9) would be percent-encoded character by character into mojibake (`%C3%83%C2%A9`); escaping
@@ -170,12 +167,36 @@ function escapeRawBytes(value: string): string {
   return value.replace(/[\x80-\xff]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
+/**
+ * Makes the decoders for a body from its first bytes (only `deflate` needs to look at them): one per
+ * coding, in the order they undo the codings (the last one applied first).
+ */
+type DecoderFactory = (head: Buffer) => Transform[];
+
+// More layers than this is no real server's answer; each would cost a zlib stream.
+const MAX_CODINGS = 4;
+
+/**
+ * The decoders for a Content-Encoding list (`gzip`, `gzip, br`, …; `identity` is no coding), or
+ * undefined when there is nothing to decode or a coding we do not know (the body is then kept as
+ * received). Throws `protocol` for more than MAX_CODINGS layers.
+ */
 function decoderFor(encoding: string | string[] | undefined): DecoderFactory | undefined {
-  const value = (Array.isArray(encoding) ? encoding.join(',') : encoding ?? '').trim().toLowerCase();
-  if (value === 'gzip' || value === 'x-gzip') return () => createGunzip();
-  if (value === 'deflate') return (head) => (isZlibHeader(head) ? createInflate() : createInflateRaw());
-  if (value === 'br') return () => createBrotliDecompress();
-  return undefined;
+  const codings = (Array.isArray(encoding) ? encoding.join(',') : encoding ?? '')
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity');
+  if (codings.length === 0) return undefined;
+  if (codings.length > MAX_CODINGS) throw new FetchallError('protocol', `more than ${MAX_CODINGS} content codings (${codings.join(', ').slice(0, 100)})`);
+  const makers: ((head: Buffer) => Transform)[] = [];
+  for (const coding of codings.reverse()) {
+    if (coding === 'gzip' || coding === 'x-gzip') makers.push(() => createGunzip());
+    else if (coding === 'deflate') makers.push((head) => (isZlibHeader(head) ? createInflate() : createInflateRaw()));
+    else if (coding === 'br') makers.push(() => createBrotliDecompress());
+    else return undefined;
+  }
+  // Only the outermost layer sees the body's first bytes; an inner deflate is taken as zlib-wrapped.
+  return (head) => makers.map((make, i) => make(i === 0 ? head : Buffer.alloc(0)));
 }
 
 /**
@@ -240,24 +261,27 @@ async function receiveBody(env: AttemptEnvironment, state: EntryState, response:
 }
 
 /**
- * Feed a body through a decoder (made from its first chunk) into `take`, with backpressure both ways
- * and errors from either side.
+ * Feed a body through its decoders (made from its first chunk, piped one into the next) into `take`,
+ * with backpressure both ways and errors from any of them.
  */
-function decodeInto(response: Exchange, makeDecoder: DecoderFactory, take: (chunk: Buffer) => Promise<void> | void): Promise<void> {
+function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chunk: Buffer) => Promise<void> | void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    let decoder: Transform | undefined;
+    let decoders: Transform[] | undefined;
     let failed = false;
     const fail = (error: unknown): void => {
       if (failed) return;
       failed = true;
-      decoder?.destroy();
+      for (const decoder of decoders ?? []) decoder.destroy();
       response.abort(error instanceof Error ? error : new Error(String(error)));
       reject(error);
     };
     const start = (head: Buffer): Transform => {
-      const made = makeDecoder(head);
-      decoder = made;
-      made.on('data', (chunk: Buffer) => {
+      const made = makeDecoders(head);
+      decoders = made;
+      for (let i = 0; i + 1 < made.length; i++) made[i]!.pipe(made[i + 1]!);
+      for (const decoder of made) decoder.on('error', fail);
+      const last = made[made.length - 1]!;
+      last.on('data', (chunk: Buffer) => {
         let pending: Promise<void> | void;
         try {
           pending = take(chunk);
@@ -266,24 +290,24 @@ function decodeInto(response: Exchange, makeDecoder: DecoderFactory, take: (chun
           return;
         }
         if (pending !== undefined) {
-          made.pause();
-          pending.then(() => made.resume(), fail);
+          last.pause();
+          pending.then(() => last.resume(), fail);
         }
       });
-      made.on('error', fail);
-      made.on('end', () => {
+      last.on('end', () => {
         if (!failed) resolve();
       });
-      return made;
+      return made[0]!;
     };
+    let first: Transform | undefined;
     response
       .body((chunk) => {
         if (failed) return;
-        const into = decoder ?? start(chunk);
+        const into = (first ??= start(chunk));
         if (into.write(chunk)) return;
         return new Promise<void>((done) => into.once('drain', done));
       })
-      .then(() => (decoder ?? start(Buffer.alloc(0))).end(), fail);
+      .then(() => (first ?? start(Buffer.alloc(0))).end(), fail);
   });
 }
 

@@ -394,6 +394,20 @@ describe('limits and encodings', () => {
     expect(stdout.toString()).toBe('hello-gziphello-brhello-deflatehello-raw');
   });
 
+  it('undoes stacked codings in reverse order (`gzip, br`), skips identity, and counts decoded bytes', async () => {
+    const list = await writeList([
+      `${a.url}/stacked/two-layers?codings=gzip,br`,
+      `${a.url}/stacked/twice?codings=gzip,gzip`,
+      `${a.url}/stacked/plain?codings=identity,gzip`,
+    ]);
+    const {code, stdout, stderr} = await runCli(['--compressed', '--ordered', list]);
+    expect(code, stderr).toBe(0);
+    expect(stdout.toString()).toBe('two-layerstwiceplain');
+    const five = await runCli(['--compressed', '--retries', '0', await writeList([`${a.url}/stacked/x?codings=gzip,gzip,gzip,gzip,gzip`])]);
+    expect(five.code).toBe(1);
+    expect(five.stderr).toContain('protocol');
+  });
+
   it('keeps bodies as received and sends no Accept-Encoding without --compressed', async () => {
     const list = await writeList([`${a.url}/gzip/as-is`]);
     const {code, stdout} = await runCli([list]);

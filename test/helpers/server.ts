@@ -337,6 +337,15 @@ function builtin(ctx: Ctx): void {
   // Raw deflate (no zlib wrapper) sent as `deflate`, as some servers do.
   if ((arg = rest('/deflate-raw/')) !== undefined) return encoded(res, 'deflate', zlib.deflateRawSync(decodeSegment(arg)));
   if ((arg = rest('/br/')) !== undefined) return encoded(res, 'br', zlib.brotliCompressSync(decodeSegment(arg)));
+  if ((arg = rest('/stacked/')) !== undefined) {
+    // `/stacked/TEXT?codings=gzip,br`: the codings applied in order, listed as such in Content-Encoding.
+    const codings = (q.get('codings') ?? 'gzip,gzip').split(',');
+    let body = Buffer.from(decodeSegment(arg));
+    for (const coding of codings) {
+      body = coding === 'gzip' ? zlib.gzipSync(body) : coding === 'br' ? zlib.brotliCompressSync(body) : coding === 'deflate' ? zlib.deflateSync(body) : body;
+    }
+    return encoded(res, codings.join(', '), body);
+  }
 
   switch (path) {
     case '/slow':
