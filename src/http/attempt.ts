@@ -91,7 +91,10 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       path: url.pathname + url.search,
       method,
       headers: sent,
-      headersTimeout: options.idleTimeout,
+      // undici's headers timeout bounds the whole head, however steadily its bytes come: the exchange's
+      // own idle timer guards the head instead (it sees header bytes trickle in). Its body timeout is
+      // per chunk, like ours but coarser: kept as a backstop.
+      headersTimeout: 0,
       bodyTimeout: options.idleTimeout,
       idleTimeout: options.idleTimeout,
     }, signal, onConnected);

@@ -1,6 +1,8 @@
 // One HTTP request on the run's dispatcher through a lean undici handler: no Readable per response;
 // body chunks go straight to the consumer, with undici's own pause/resume for backpressure.
+import {subscribe} from 'node:diagnostics_channel';
 import type {IncomingHttpHeaders} from 'node:http';
+import type {Socket} from 'node:net';
 import type {Dispatcher} from 'undici';
 import {watch, type Abortable} from '../abort-registry.js';
 import {FetchallError} from '../errors.js';
@@ -42,6 +44,12 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
   #onSent: (() => void) | undefined;
   #idleMs = 0;
   #idleTimer: NodeJS.Timeout | undefined;
+  // Before the headers are complete, undici tells us nothing of bytes arriving; the socket's byte
+  // count does (see watchSockets). Once they are in, every body chunk refreshes the timer itself.
+  #socket: Socket | undefined;
+  #bytesSeen = 0;
+  #quietLooks = 0;
+  #headersIn = false;
   #watchers: Set<Abortable> | undefined;
   #abortReason: Error | undefined;
   // Phase 1: waiting for headers.
@@ -64,6 +72,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
     const exchange = new Exchange();
     exchange.#onSent = onSent;
     exchange.#idleMs = request.idleTimeout ?? 0;
+    if (exchange.#idleMs > 0) watchSockets();
     return new Promise<Exchange>((resolve, reject) => {
       if (signal?.aborted) {
         reject(signal.reason);
@@ -148,7 +157,18 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     this.#idleTimer?.refresh();
+    this.#quietLooks = 0;
     if (statusCode < 200) return;
+    if (!this.#headersIn) {
+      // From here on the body's chunks tell of every byte: a full-length timer, no more looks.
+      this.#headersIn = true;
+      this.#socket = undefined;
+      if (this.#idleTimer !== undefined) {
+        clearTimeout(this.#idleTimer);
+        this.#idleTimer = undefined;
+        this.#armIdle();
+      }
+    }
     this.#controller = controller;
     this.status = statusCode;
     this.statusText = statusMessage ?? '';
@@ -250,17 +270,49 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
       this.#idleTimer.refresh();
       return;
     }
+    // Before the headers: a look every quarter of the idle time (see #idleExpired); after: one timer
+    // of the whole idle time, refreshed by every chunk.
+    const ms = this.#headersIn ? this.#idleMs : Math.max(1, Math.ceil(this.#idleMs / 4));
+    this.#idleTimer = setTimeout(() => this.#idleExpired(), ms);
+  }
+
+  /** @internal The connection this request was written to (from undici's sendHeaders event). */
+  attachSocket(socket: Socket): void {
+    this.#socket = socket;
+    this.#bytesSeen = socket.bytesRead;
+  }
+
+  /**
+   * After the headers: no chunk for the whole idle time, so the exchange times out. Before them undici
+   * tells nothing of header bytes trickling in, but the socket's byte count does: each look that sees
+   * none is a quiet quarter, and four quiet quarters in a row time out (1 to 1.25 idle times after the
+   * last byte). Without a known socket (HTTP/2) every look is quiet: the plain idle time.
+   */
+  #idleExpired(): void {
+    this.#idleTimer = undefined;
+    if (this.#done) return;
+    if (!this.#headersIn) {
+      const read = this.#socket?.bytesRead ?? this.#bytesSeen;
+      if (read !== this.#bytesSeen) {
+        this.#bytesSeen = read;
+        this.#quietLooks = 0;
+      } else {
+        this.#quietLooks++;
+      }
+      if (this.#quietLooks < 4) {
+        this.#armIdle();
+        return;
+      }
+    }
     const ms = this.#idleMs;
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = undefined;
-      this.abort(new FetchallError('timeout', `no byte received for ${ms} ms (--idle-timeout)`, {retryable: true}));
-    }, ms);
+    this.abort(new FetchallError('timeout', `no byte received for ${ms} ms (--idle-timeout)`, {retryable: true}));
   }
 
   #finish(): void {
     this.#done = true;
     clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
+    this.#socket = undefined;
     this.#watchers?.delete(this);
     // Let go of everything this exchange reaches once it is done. An exchange that lived across a
     // young-generation GC is promoted, and a dead old object still keeps what it points to alive
@@ -298,4 +350,25 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
   get failed(): boolean {
     return this.#error !== undefined;
   }
+}
+
+// undici's Request keeps its handler under a private symbol named 'handler'; found once, by name.
+let handlerKey: symbol | undefined;
+let watching = false;
+
+/**
+ * Tell each Exchange the socket its request was written to, from undici's `undici:client:sendHeaders`
+ * diagnostics event (published right after the request's head is written, for HTTP/1.1). Subscribed
+ * once, when the first request with an idle timeout is made.
+ */
+function watchSockets(): void {
+  if (watching) return;
+  watching = true;
+  subscribe('undici:client:sendHeaders', (message) => {
+    const {request, socket} = message as {request: object; socket: Socket};
+    handlerKey ??= Object.getOwnPropertySymbols(request).find((key) => key.description === 'handler');
+    if (handlerKey === undefined) return;
+    const handler = (request as Record<symbol, unknown>)[handlerKey];
+    if (handler instanceof Exchange) handler.attachSocket(socket);
+  });
 }

@@ -193,6 +193,14 @@ describe('timeouts', () => {
     expect(performance.now() - started).toBeLessThan(8000);
   });
 
+  it('a head trickling in byte by byte, never idle for long, is not an idle timeout', async () => {
+    // 59 bytes 40 ms apart: 2.3 s in all against a 300 ms idle timeout. undici's own headers timeout,
+    // which bounds the whole head, failed it.
+    const {code, recs} = await fetchJson([`${a.url}/slow-head`], ['--idle-timeout', '300ms', '--retries', '0']);
+    expect(code).toBe(0);
+    expect(recs[0]).toMatchObject({ok: true, status: 200, bytes: 2});
+  });
+
   it('times out a body that stalls mid-way (--idle-timeout)', async () => {
     const {code, recs} = await fetchJson([`${a.url}/stall-body?after=100`], ['--idle-timeout', '1s', '--retries', '1', '--retry-delay', '10ms']);
     expect(code).toBe(1);

@@ -356,6 +356,21 @@ function builtin(ctx: Ctx): void {
       return partial(ctx, 'stall');
     case '/reset-mid':
       return partial(ctx, 'reset');
+    case '/slow-head': {
+      // The response head byte by byte, `every` ms apart (default 40), then a 2-byte body.
+      const socket = ctx.req.socket;
+      const bytes = Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok', 'latin1');
+      let sent = 0;
+      const next = (): void => {
+        if (socket.destroyed) return;
+        socket.write(bytes.subarray(sent, sent + 1));
+        sent++;
+        if (sent < bytes.length) ctx.defer(num(q, 'every', 40), next);
+        else socket.end();
+      };
+      next();
+      return;
+    }
     case '/no-length': {
       // A body that runs to the close (no Content-Length, not chunked): ended by a FIN, or with
       // `rst=1` cut off by a TCP reset after its first bytes.
