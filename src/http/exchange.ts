@@ -6,6 +6,7 @@ import type {Socket} from 'node:net';
 import type {Dispatcher} from 'undici';
 import {watch, type Abortable} from '../abort-registry.js';
 import {FetchallError} from '../errors.js';
+import {idleSweeper, type IdleSweeper, type IdleWatched} from './idle-sweeper.js';
 
 /** What to send. */
 export interface ExchangeRequest {
@@ -17,9 +18,10 @@ export interface ExchangeRequest {
   readonly bodyTimeout: number;
   /**
    * --idle-timeout in ms (0: none): no byte for that long, from the moment the request has its
-   * connection, while we are ready to take one (our own backpressure pauses the count). Timed here with
-   * a native timer: undici's own timeouts tick every half second or so, which let a 300 ms idle timeout
-   * fire after a second, or never against bytes 700 ms apart.
+   * connection, while we are ready to take one (our own backpressure pauses the count). Timed here, by
+   * the run's idle sweeper (1 to 1.25 idle times after the last byte): undici's own timeouts tick every
+   * half second or so, which let a 300 ms idle timeout fire after a second, or never against bytes
+   * 700 ms apart, and its headers timeout bounds the whole head however steadily it comes.
    */
   readonly idleTimeout?: number;
 }
@@ -35,7 +37,7 @@ const EARLY_BYTES = 256 * 1024;
  * A response whose headers have arrived. Exactly one of `body()` or `discard()` must be called.
  * @example const response = await Exchange.send(dispatcher, request, signal); await response.body(write);
  */
-export class Exchange implements Dispatcher.DispatchHandler, Abortable {
+export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatched {
   status = 0;
   statusText = '';
   headers: IncomingHttpHeaders = {};
@@ -43,12 +45,14 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
   #controller: Dispatcher.DispatchController | undefined;
   #onSent: (() => void) | undefined;
   #idleMs = 0;
-  #idleTimer: NodeJS.Timeout | undefined;
-  // Before the headers are complete, undici tells us nothing of bytes arriving; the socket's byte
-  // count does (see watchSockets). Once they are in, every body chunk refreshes the timer itself.
+  // Watched by the run's idle sweeper while a byte is expected; `#lastByteAt` is when one last came.
+  #idle: IdleSweeper | undefined;
+  #watched = false;
+  #lastByteAt = 0;
+  // Before the head is complete, undici tells us nothing of bytes arriving; the socket's byte count
+  // does (see watchSockets). Once it is in, every body chunk says so itself.
   #socket: Socket | undefined;
   #bytesSeen = 0;
-  #quietLooks = 0;
   #headersIn = false;
   #watchers: Set<Abortable> | undefined;
   #abortReason: Error | undefined;
@@ -72,7 +76,10 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
     const exchange = new Exchange();
     exchange.#onSent = onSent;
     exchange.#idleMs = request.idleTimeout ?? 0;
-    if (exchange.#idleMs > 0) watchSockets();
+    if (exchange.#idleMs > 0) {
+      exchange.#idle = idleSweeper(exchange.#idleMs);
+      watchSockets();
+    }
     return new Promise<Exchange>((resolve, reject) => {
       if (signal?.aborted) {
         reject(signal.reason);
@@ -156,19 +163,11 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
-    this.#idleTimer?.refresh();
-    this.#quietLooks = 0;
+    this.#lastByteAt = performance.now();
     if (statusCode < 200) return;
-    if (!this.#headersIn) {
-      // From here on the body's chunks tell of every byte: a full-length timer, no more looks.
-      this.#headersIn = true;
-      this.#socket = undefined;
-      if (this.#idleTimer !== undefined) {
-        clearTimeout(this.#idleTimer);
-        this.#idleTimer = undefined;
-        this.#armIdle();
-      }
-    }
+    // From here on the body's chunks tell of every byte.
+    this.#headersIn = true;
+    this.#socket = undefined;
     this.#controller = controller;
     this.status = statusCode;
     this.statusText = statusMessage ?? '';
@@ -187,7 +186,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
     // handed over another: a loop of microtasks only, at 100% CPU, deaf to signals (seen with bodies
     // spooled to disk for stdout). An empty chunk carries nothing: skip it, and never pause on it.
     if (chunk.length === 0) return;
-    this.#idleTimer?.refresh();
+    if (this.#watched) this.#lastByteAt = performance.now();
     if (this.#early !== undefined) {
       this.#early.push(chunk);
       this.#earlyBytes += chunk.length;
@@ -206,8 +205,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
     if (this.#done) return;
     this.#ended = true;
     // Every byte is in: nothing more to wait for, however long the caller takes to read them.
-    clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+    this.#unwatchIdle();
     if (this.#early === undefined) this.#drain();
   }
 
@@ -258,22 +256,23 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
 
   /** Our own backpressure: the socket waits for us, which is not the server being idle. */
   #pause(controller: Dispatcher.DispatchController): void {
-    clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+    this.#unwatchIdle();
     controller.pause();
   }
 
   /** Start (or restart) counting idleness: from now on a byte is expected. */
   #armIdle(): void {
-    if (this.#idleMs <= 0 || this.#done) return;
-    if (this.#idleTimer !== undefined) {
-      this.#idleTimer.refresh();
-      return;
-    }
-    // Before the headers: a look every quarter of the idle time (see #idleExpired); after: one timer
-    // of the whole idle time, refreshed by every chunk.
-    const ms = this.#headersIn ? this.#idleMs : Math.max(1, Math.ceil(this.#idleMs / 4));
-    this.#idleTimer = setTimeout(() => this.#idleExpired(), ms);
+    if (this.#idle === undefined || this.#done) return;
+    this.#lastByteAt = performance.now();
+    if (this.#watched) return;
+    this.#watched = true;
+    this.#idle.add(this);
+  }
+
+  #unwatchIdle(): void {
+    if (!this.#watched) return;
+    this.#watched = false;
+    this.#idle!.delete(this);
   }
 
   /** @internal The connection this request was written to (from undici's sendHeaders event). */
@@ -283,35 +282,26 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable {
   }
 
   /**
-   * After the headers: no chunk for the whole idle time, so the exchange times out. Before them undici
-   * tells nothing of header bytes trickling in, but the socket's byte count does: each look that sees
-   * none is a quiet quarter, and four quiet quarters in a row time out (1 to 1.25 idle times after the
-   * last byte). Without a known socket (HTTP/2) every look is quiet: the plain idle time.
+   * @internal Called by the idle sweeper. Before the head is complete, header bytes counted on the
+   * socket since the last look are bytes too. Without a known socket (HTTP/2) only chunks count.
    */
-  #idleExpired(): void {
-    this.#idleTimer = undefined;
+  checkIdle(now: number, idleMs: number): void {
     if (this.#done) return;
-    if (!this.#headersIn) {
-      const read = this.#socket?.bytesRead ?? this.#bytesSeen;
+    if (!this.#headersIn && this.#socket !== undefined) {
+      const read = this.#socket.bytesRead;
       if (read !== this.#bytesSeen) {
         this.#bytesSeen = read;
-        this.#quietLooks = 0;
-      } else {
-        this.#quietLooks++;
-      }
-      if (this.#quietLooks < 4) {
-        this.#armIdle();
+        this.#lastByteAt = now;
         return;
       }
     }
-    const ms = this.#idleMs;
-    this.abort(new FetchallError('timeout', `no byte received for ${ms} ms (--idle-timeout)`, {retryable: true}));
+    if (now - this.#lastByteAt < idleMs) return;
+    this.abort(new FetchallError('timeout', `no byte received for ${idleMs} ms (--idle-timeout)`, {retryable: true}));
   }
 
   #finish(): void {
     this.#done = true;
-    clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+    this.#unwatchIdle();
     this.#socket = undefined;
     this.#watchers?.delete(this);
     // Let go of everything this exchange reaches once it is done. An exchange that lived across a
