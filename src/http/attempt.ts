@@ -115,8 +115,8 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     }
     if (status >= 400) {
       // The record's bytes are the body bytes received, an error page's too (read up to 64 KiB, then
-      // the connection is closed rather than drained).
-      state.bytes = await response.discard();
+      // the connection is closed rather than drained), decoded with --compressed like any body.
+      state.bytes = await discardCounting(response, options.compressed);
       const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
       if ((status === 429 || status === 503) && retryAfterMs !== undefined) {
         env.pauseHost(hostKey(url), Math.min(retryAfterMs, options.retryMaxDelay));
@@ -312,6 +312,33 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
       })
       .then(() => (first ?? start(Buffer.alloc(0))).end(), fail);
   });
+}
+
+const ERROR_BODY_BYTES = 64 * 1024;
+
+/**
+ * Read an error response's body only to count it (decoded when `decode` and its coding is one we
+ * know): up to ERROR_BODY_BYTES, then the connection is let go. Never throws: a broken or undecodable
+ * body counts what came before the break.
+ */
+async function discardCounting(response: Exchange, decode: boolean): Promise<number> {
+  let decoders: DecoderFactory | undefined;
+  try {
+    decoders = decode ? decoderFor(response.headers['content-encoding']) : undefined;
+  } catch {
+    decoders = undefined;
+  }
+  if (decoders === undefined) return response.discard();
+  let seen = 0;
+  try {
+    await decodeInto(response, decoders, (chunk) => {
+      seen += chunk.length;
+      if (seen > ERROR_BODY_BYTES) throw new Error('error body counted far enough');
+    });
+  } catch {
+    // Counted as far as it went.
+  }
+  return seen;
 }
 
 /** `bytes START-END/TOTAL` → start, and whether the part is the whole body. */

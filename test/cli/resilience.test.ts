@@ -411,6 +411,9 @@ describe('limits and encodings', () => {
     const {code, stdout, stderr} = await runCli(['--compressed', '--ordered', list]);
     expect(code, stderr).toBe(0);
     expect(stdout.toString()).toBe('two-layerstwiceplain');
+    // An error page's bytes are counted decoded too.
+    const notFound = await fetchJson([`${a.url}/stacked/${'e'.repeat(300)}?codings=gzip&status=404`], ['--compressed', '--retries', '0']);
+    expect(notFound.recs[0]).toMatchObject({ok: false, status: 404, bytes: 300, error: {code: 'http_status'}});
     const five = await runCli(['--compressed', '--retries', '0', await writeList([`${a.url}/stacked/x?codings=gzip,gzip,gzip,gzip,gzip`])]);
     expect(five.code).toBe(1);
     expect(five.stderr).toContain('protocol');

@@ -338,13 +338,14 @@ function builtin(ctx: Ctx): void {
   if ((arg = rest('/deflate-raw/')) !== undefined) return encoded(res, 'deflate', zlib.deflateRawSync(decodeSegment(arg)));
   if ((arg = rest('/br/')) !== undefined) return encoded(res, 'br', zlib.brotliCompressSync(decodeSegment(arg)));
   if ((arg = rest('/stacked/')) !== undefined) {
-    // `/stacked/TEXT?codings=gzip,br`: the codings applied in order, listed as such in Content-Encoding.
+    // `/stacked/TEXT?codings=gzip,br[&status=404]`: the codings applied in order, listed as such in
+    // Content-Encoding.
     const codings = (q.get('codings') ?? 'gzip,gzip').split(',');
     let body = Buffer.from(decodeSegment(arg));
     for (const coding of codings) {
       body = coding === 'gzip' ? zlib.gzipSync(body) : coding === 'br' ? zlib.brotliCompressSync(body) : coding === 'deflate' ? zlib.deflateSync(body) : body;
     }
-    return encoded(res, codings.join(', '), body);
+    return encoded(res, codings.join(', '), body, num(q, 'status', 200));
   }
 
   switch (path) {
@@ -572,7 +573,7 @@ function partial(ctx: Ctx, how: 'stall' | 'reset' | 'short'): void {
   else req.socket.write('', () => then());
 }
 
-function encoded(res: http.ServerResponse, encoding: string, body: Buffer): void {
-  res.writeHead(200, {'content-type': 'application/octet-stream', 'content-encoding': encoding, 'content-length': body.length});
+function encoded(res: http.ServerResponse, encoding: string, body: Buffer, status = 200): void {
+  res.writeHead(status, {'content-type': 'application/octet-stream', 'content-encoding': encoding, 'content-length': body.length});
   res.end(body);
 }
