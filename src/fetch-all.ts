@@ -22,7 +22,8 @@ export function fetchAll(entries: Iterable<EntryInput> | AsyncIterable<EntryInpu
   checkOptionValues(options as Record<string, unknown>);
   let normalized: RunOptions;
   try {
-    normalized = normalizeOptions(options, libraryName);
+    const {headers, ...rest} = options as FetchAllOptions & {headers?: FetchAllOptions['header']};
+    normalized = normalizeOptions(headers === undefined ? rest : {...rest, header: headers}, libraryName);
   } catch (error) {
     if (error instanceof UsageError) throw new TypeError(error.message);
     throw error;

@@ -8,9 +8,12 @@ const NUMBERS_OR_STRINGS = ['concurrency', 'perHost', 'rate', 'connectTimeout', 
 // CLI flags about the terminal and stdout, which a library does not have: accepted (they are long
 // flags in camelCase, as the contract says options are) and ignored. dryRun only prints a plan.
 const PRESENTATION = ['json', 'dryRun', 'progress', 'quiet', 'verbose', 'color', 'noColor'];
-const KNOWN: ReadonlySet<string> = new Set([...BOOLEANS, ...STRINGS, ...NUMBERS_OR_STRINGS, ...PRESENTATION, 'shard', 'header', 'signal']);
+const KNOWN: ReadonlySet<string> = new Set([...BOOLEANS, ...STRINGS, ...NUMBERS_OR_STRINGS, ...PRESENTATION, 'shard', 'header', 'headers', 'signal']);
 
 /**
+ * `headers` is taken as another name for `header` (the CLI's `-H, --header`), the name an entry's own
+ * headers have and the one a caller reaches for first.
+ *
  * Throw a TypeError for an unknown option, a value of the wrong type, or an option that needs another
  * one (as the CLI's usage errors: `name`, `skipExisting`, `fsync` need `outputDir`; `resume` needs
  * `report`). Values are parsed and range-checked afterwards, by normalizeOptions.
@@ -26,11 +29,13 @@ export function checkOptionValues(options: Record<string, unknown>): void {
   }
   const shard = options['shard'];
   if (shard !== undefined && typeof shard !== 'string' && (typeof shard !== 'object' || shard === null)) throw wrongType('shard', "a string 'K/N' or {index, count}", shard);
-  const header = options['header'];
-  if (header !== undefined) {
+  if (options['header'] !== undefined && options['headers'] !== undefined) throw new TypeError('options.header and options.headers are one option: give one');
+  for (const key of ['header', 'headers']) {
+    const header = options[key];
+    if (header === undefined) continue;
     const values = Array.isArray(header) ? header : typeof header === 'object' && header !== null ? Object.values(header) : undefined;
     if (values === undefined || values.some((v) => typeof v !== 'string')) {
-      throw wrongType('header', "an array of 'Name: value' strings or an object of string values", header);
+      throw wrongType(key, "an array of 'Name: value' strings or an object of string values", header);
     }
   }
   const outputDir = options['outputDir'];

@@ -190,6 +190,13 @@ describe('fetchAll: bad options', () => {
     expect(() => fetchAll([], {concurency: 3} as never)).toThrow(/options\.concurency is not an option/);
   });
 
+  test('headers is another name for header; giving both is a TypeError', async () => {
+    const records = await collect(fetchAll([`${server.url}/text/h`], {headers: {'x-lib': 'yes'}} as never));
+    expect(records.map((r) => r.ok)).toEqual([true]);
+    expect(server.requests[0]!.headers['x-lib']).toBe('yes');
+    expect(() => fetchAll([], {header: ['a: 1'], headers: {b: '2'}} as never)).toThrow(TypeError);
+  });
+
   test('CLI flags about the terminal (json, quiet, …) are accepted and change nothing', async () => {
     const records = await collect(fetchAll([`${server.url}/text/tty`], {json: true, quiet: true, progress: false} as never));
     expect(records.map((r) => r.ok)).toEqual([true]);
