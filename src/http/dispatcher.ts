@@ -21,6 +21,9 @@ function variable(env: Env, name: string): string | undefined {
 export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
   const tls = {rejectUnauthorized: !options.insecure, timeout: options.connectTimeout};
   const common = {
+    // The contract says HTTP/1.1: undici would otherwise offer h2 in the TLS handshake and speak it
+    // with any server that takes it (the idle timer's head watch and the reset check are HTTP/1.1's).
+    allowH2: false,
     headersTimeout: options.idleTimeout,
     bodyTimeout: options.idleTimeout,
     keepAliveTimeout: 4_000,
@@ -48,6 +51,6 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
   const Agent = loadAgent();
   // The connector undici would build from `connect`, minus its coarse timer, plus our exact one and the
   // reset check (see connector.ts).
-  const connect = wrapConnector(loadBuildConnector()({...tls, timeout: 0}), options.connectTimeout);
+  const connect = wrapConnector(loadBuildConnector()({...tls, allowH2: false, timeout: 0}), options.connectTimeout);
   return new Agent({...common, connect});
 }

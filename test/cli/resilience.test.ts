@@ -1,6 +1,7 @@
 // End-to-end resilience: retries, Retry-After, timeouts, broken bodies, redirects, limits, TLS, proxy, signals.
 import {spawn} from 'node:child_process';
 import {readFile, readdir, stat} from 'node:fs/promises';
+import {createSecureServer} from 'node:http2';
 import {createServer, type Socket} from 'node:net';
 import {once} from 'node:events';
 import type {AddressInfo} from 'node:net';
@@ -501,6 +502,20 @@ describe('TLS and proxies', () => {
     expect(insecure.recs[0]).toMatchObject({ok: true, status: 200});
     const trusted = await fetchJson([url], [], {env: {NODE_EXTRA_CA_CERTS: certPath}});
     expect(trusted.recs[0]).toMatchObject({ok: true, status: 200});
+  });
+
+  it('speaks HTTP/1.1 even to a server that offers HTTP/2 (the contract says HTTP/1.1)', async () => {
+    const h2 = createSecureServer({...selfSigned, allowHTTP1: true}, (req, res) => res.end(`version ${req.httpVersion}`));
+    h2.listen(0, '127.0.0.1');
+    await once(h2, 'listening');
+    try {
+      const {code, stdout} = await runCli(['-k', '-q', await writeList([`https://127.0.0.1:${(h2.address() as AddressInfo).port}/v`])]);
+      expect(code).toBe(0);
+      // undici offers h2 in the TLS handshake unless told not to: this said 2.0.
+      expect(stdout.toString()).toBe('version 1.1');
+    } finally {
+      h2.close();
+    }
   });
 
   it('routes requests through --proxy', async () => {
