@@ -3,7 +3,7 @@ import {createHash, type Hash} from 'node:crypto';
 import type {Transform} from 'node:stream';
 import {createBrotliDecompress, createGunzip, createInflate, createInflateRaw} from 'node:zlib';
 import type {Dispatcher} from 'undici';
-import {Exchange} from './exchange.js';
+import {DISCARD_BYTES, Exchange} from './exchange.js';
 import {classify, RETRYABLE_STATUSES} from '../classify.js';
 import {FetchallError, OutputError} from '../errors.js';
 import type {RunOptions} from '../options.js';
@@ -314,11 +314,9 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
   });
 }
 
-const ERROR_BODY_BYTES = 64 * 1024;
-
 /**
  * Read an error response's body only to count it (decoded when `decode` and its coding is one we
- * know): up to ERROR_BODY_BYTES, then the connection is let go. Never throws: a broken or undecodable
+ * know): up to DISCARD_BYTES, then the connection is let go. Never throws: a broken or undecodable
  * body counts what came before the break.
  */
 async function discardCounting(response: Exchange, decode: boolean): Promise<number> {
@@ -333,12 +331,12 @@ async function discardCounting(response: Exchange, decode: boolean): Promise<num
   try {
     await decodeInto(response, decoders, (chunk) => {
       seen += chunk.length;
-      if (seen > ERROR_BODY_BYTES) throw new Error('error body counted far enough');
+      if (seen > DISCARD_BYTES) throw new Error('error body counted far enough');
     });
   } catch {
     // Counted as far as it went.
   }
-  return seen;
+  return Math.min(seen, DISCARD_BYTES);
 }
 
 /** `bytes START-END/TOTAL` → start, and whether the part is the whole body. */

@@ -33,6 +33,9 @@ export type ChunkConsumer = (chunk: Buffer) => Promise<void> | void;
 // much; past it the socket is paused.
 const EARLY_BYTES = 256 * 1024;
 
+/** A body thrown away is read up to this much (to keep the connection), then the connection goes. */
+export const DISCARD_BYTES = 64 * 1024;
+
 /**
  * A response whose headers have arrived. Exactly one of `body()` or `discard()` must be called.
  * @example const response = await Exchange.send(dispatcher, request, signal); await response.body(write);
@@ -46,13 +49,12 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
   #onSent: (() => void) | undefined;
   #idleMs = 0;
   // Watched by the run's idle sweeper while a byte is expected. A byte (or the start of the wait) only
-  // counts `#activity` up: the sweeper dates it at its next look, so the hot path reads no clock, and
-  // the timeout still falls 1 to 1.25 idle times after the last byte.
+  // counts `#activity` up, so the hot path reads no clock; the sweeper's looks do the rest.
   #idle: IdleSweeper | undefined;
   #watched = false;
   #activity = 0;
   #activitySeen = -1;
-  #lastByteAt = 0;
+  #quietLooks = 0;
   // Before the head is complete, undici tells us nothing of bytes arriving; the socket's byte count
   // does (see watchSockets). Once it is in, every body chunk says so itself.
   #socket: Socket | undefined;
@@ -149,12 +151,13 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
     try {
       await this.body((chunk) => {
         seen += chunk.length;
-        if (seen > 64 * 1024) this.abort(new Error('body discarded'));
+        if (seen > DISCARD_BYTES) this.abort(new Error('body discarded'));
       });
     } catch {
       // A broken body we meant to discard changes nothing.
     }
-    return seen;
+    // What was read and thrown away is counted up to the limit, not the chunk that went past it.
+    return Math.min(seen, DISCARD_BYTES);
   }
 
   // --- undici handler ---
@@ -286,25 +289,26 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
   }
 
   /**
-   * @internal Called by the idle sweeper. Before the head is complete, header bytes counted on the
-   * socket since the last look are bytes too. Without a known socket (HTTP/2) only chunks count.
+   * @internal Called by the idle sweeper every quarter of the idle time. A look that finds activity
+   * (a chunk, the start of a wait, or, before the head is complete, header bytes counted on the socket)
+   * starts the count again; four quiet looks in a row time out. Counting looks, not clock time, keeps
+   * timer jitter from costing a fifth look: the timeout falls 1 to 1.25 idle times after the last byte.
+   * Without a known socket (HTTP/2) only chunks count.
    */
-  checkIdle(now: number, idleMs: number): void {
+  checkIdle(idleMs: number): void {
     if (this.#done) return;
-    if (this.#activity !== this.#activitySeen) {
-      this.#activitySeen = this.#activity;
-      this.#lastByteAt = now;
-      return;
-    }
+    let active = this.#activity !== this.#activitySeen;
+    this.#activitySeen = this.#activity;
     if (!this.#headersIn && this.#socket !== undefined) {
       const read = this.#socket.bytesRead;
-      if (read !== this.#bytesSeen) {
-        this.#bytesSeen = read;
-        this.#lastByteAt = now;
-        return;
-      }
+      if (read !== this.#bytesSeen) active = true;
+      this.#bytesSeen = read;
     }
-    if (now - this.#lastByteAt < idleMs) return;
+    if (active) {
+      this.#quietLooks = 0;
+      return;
+    }
+    if (++this.#quietLooks < 4) return;
     this.abort(new FetchallError('timeout', `no byte received for ${idleMs} ms (--idle-timeout)`, {retryable: true}));
   }
 
@@ -364,10 +368,16 @@ function watchSockets(): void {
   if (watching) return;
   watching = true;
   subscribe('undici:client:sendHeaders', (message) => {
-    const {request, socket} = message as {request: object; socket: Socket};
-    handlerKey ??= Object.getOwnPropertySymbols(request).find((key) => key.description === 'handler');
-    if (handlerKey === undefined) return;
-    const handler = (request as Record<symbol, unknown>)[handlerKey];
+    const {request, socket} = message as {request: Record<symbol, unknown>; socket: Socket};
+    // Node's own fetch() publishes on the same channel from its bundled undici, whose Request has a
+    // symbol of the same name: the key is kept only once it has led to one of our exchanges.
+    let key = handlerKey;
+    if (key === undefined || !(key in request)) {
+      key = Object.getOwnPropertySymbols(request).find((symbol) => symbol.description === 'handler');
+      if (key === undefined || !(request[key] instanceof Exchange)) return;
+      handlerKey = key;
+    }
+    const handler = request[key];
     if (handler instanceof Exchange) handler.attachSocket(socket);
   });
 }

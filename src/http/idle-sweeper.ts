@@ -3,8 +3,8 @@
 
 /** Something that can go idle: the sweeper asks it to look at itself now and then. */
 export interface IdleWatched {
-  /** `now` is `performance.now()`; time out if nothing has come for `idleMs`. */
-  checkIdle(now: number, idleMs: number): void;
+  /** One look, every quarter of `idleMs`: time out after four quiet looks in a row. */
+  checkIdle(idleMs: number): void;
 }
 
 /**
@@ -40,9 +40,8 @@ export class IdleSweeper {
       this.#timer = undefined;
       return;
     }
-    const now = performance.now();
     // An exchange that times out deletes itself: deleting the current entry is safe in a Set's loop.
-    for (const watched of this.#watched) watched.checkIdle(now, this.#idleMs);
+    for (const watched of this.#watched) watched.checkIdle(this.#idleMs);
   }
 }
 

@@ -412,9 +412,11 @@ describe('limits and encodings', () => {
     const {code, stdout, stderr} = await runCli(['--compressed', '--ordered', list]);
     expect(code, stderr).toBe(0);
     expect(stdout.toString()).toBe('two-layerstwiceplain');
-    // An error page's bytes are counted decoded too.
+    // An error page's bytes are counted decoded too, and only up to the 64 KiB read of it.
     const notFound = await fetchJson([`${a.url}/stacked/${'e'.repeat(300)}?codings=gzip&status=404`], ['--compressed', '--retries', '0']);
     expect(notFound.recs[0]).toMatchObject({ok: false, status: 404, bytes: 300, error: {code: 'http_status'}});
+    const big = await fetchJson([`${a.url}/bytes/5000000?status=500`], ['--retries', '0']);
+    expect(big.recs[0]).toMatchObject({ok: false, status: 500, bytes: 64 * 1024, error: {code: 'http_status'}});
     const five = await runCli(['--compressed', '--retries', '0', await writeList([`${a.url}/stacked/x?codings=gzip,gzip,gzip,gzip,gzip`])]);
     expect(five.code).toBe(1);
     expect(five.stderr).toContain('protocol');

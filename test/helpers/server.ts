@@ -458,7 +458,8 @@ function bytes(ctx: Ctx, n: number): void {
 
   let start = 0;
   let end = n; // exclusive
-  let status = 200;
+  // `status=500`: the same body as an error page.
+  let status = num(q, 'status', 200);
   const range = ranges ? parseRange(req.headers.range, n) : undefined;
   const ifRange = req.headers['if-range'];
   if (range !== undefined && ifRangeMatches(Array.isArray(ifRange) ? ifRange.join(', ') : ifRange, etag, lastModified)) {

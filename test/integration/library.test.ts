@@ -1,4 +1,5 @@
 // fetchAll as a library: records over strings and objects, bad options, abort, early break, lazy pulling.
+import {spawn} from 'node:child_process';
 import {once} from 'node:events';
 import type http from 'node:http';
 import {readFile, writeFile} from 'node:fs/promises';
@@ -195,6 +196,27 @@ describe('fetchAll: bad options', () => {
     expect(records.map((r) => r.ok)).toEqual([true]);
     expect(server.requests[0]!.headers['x-lib']).toBe('yes');
     expect(() => fetchAll([], {header: ['a: 1'], headers: {b: '2'}} as never)).toThrow(TypeError);
+  });
+
+  test('a head trickling in is not an idle timeout, even once Node\'s own fetch() has run in the process', async () => {
+    // Node's bundled undici publishes on the diagnostics channel the exchanges learn their socket from;
+    // its first message used to take the place of ours for good. A fresh process, so it comes first.
+    const script = `
+      import {fetchAll} from ${JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)};
+      const [slow, quick] = process.argv.slice(1);
+      for await (const r of fetchAll(['http://127.0.0.1:1/refused'], {retries: 0})) void r;
+      await (await fetch(quick)).text();
+      for await (const r of fetchAll([slow], {idleTimeout: 300, retries: 0})) process.stdout.write(JSON.stringify(r));`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, `${server.url}/slow-head`, `${server.url}/text/q`], {stdio: ['ignore', 'pipe', 'pipe']});
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    clearTimeout(timer);
+    expect(code, stderr).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ok: true, status: 200, bytes: 2});
   });
 
   test('CLI flags about the terminal (json, quiet, …) are accepted and change nothing', async () => {
