@@ -5,7 +5,7 @@ import {FetchallError, OutputError} from '../errors.js';
 import type {Entry} from '../record.js';
 import {makeFoldersSync} from './make-folders.js';
 import {resolveInside} from './naming.js';
-import {describeErrno, TempFile, tempName, tempPathFor, writeFailure} from './temp-file.js';
+import {describeErrno, TempFile, tempName, tempPathFor, writeFailing, writeFailure} from './temp-file.js';
 import type {BodySink, BodyTarget} from './types.js';
 
 /**
@@ -315,9 +315,6 @@ class FileTarget implements BodyTarget {
   }
 
   #guard(pending: Promise<void> | void): Promise<void> | void {
-    if (pending === undefined) return;
-    return pending.catch((error: unknown) => {
-      throw writeFailure(error, this.#shown);
-    });
+    return writeFailing(pending, this.#shown);
   }
 }

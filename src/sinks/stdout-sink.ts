@@ -2,7 +2,9 @@
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import type {Entry} from '../record.js';
-import {TempFile, TEMP_SUFFIX, uniqueSuffix, writeFailure} from './temp-file.js';
+import {TempFile, TEMP_SUFFIX, uniqueSuffix, writeFailing} from './temp-file.js';
+
+const SPOOL = 'a temporary spool file';
 import type {BodySink, BodyTarget} from './types.js';
 
 /** Where bodies go: the CLI passes its one StreamWriter over stdout. */
@@ -122,10 +124,7 @@ class SpoolTarget implements BodyTarget {
   }
 
   #guard(pending: Promise<void> | void): Promise<void> | void {
-    if (pending === undefined) return;
-    return pending.catch((error: unknown) => {
-      throw writeFailure(error, 'a temporary spool file');
-    });
+    return writeFailing(pending, SPOOL);
   }
 
   async reset(): Promise<void> {
@@ -136,12 +135,7 @@ class SpoolTarget implements BodyTarget {
 
   commit(): Promise<string | null> | null {
     if (this.#spill === undefined) return null;
-    return this.#spill.close().then(
-      () => null,
-      (error: unknown) => {
-        throw writeFailure(error, 'a temporary spool file');
-      },
-    );
+    return writeFailing(this.#spill.close(), SPOOL).then(() => null);
   }
 
   publish(): Promise<void> | void {

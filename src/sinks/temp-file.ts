@@ -57,6 +57,20 @@ export function writeFailure(error: unknown, what: string): FetchallError | Outp
   return new FetchallError('write', `cannot write ${what}: ${code === undefined ? String(error) : describeErrno(code)}`, {cause: error});
 }
 
+/**
+ * A pending write (or none) whose failure becomes {@link writeFailure} of `what`: the one way the
+ * sinks report a temporary file's error. Stays synchronous when nothing is pending.
+ * @example return writeFailing(file.write(chunk), 'out/a.txt');
+ */
+export function writeFailing(pending: Promise<void>, what: string): Promise<void>;
+export function writeFailing(pending: Promise<void> | void, what: string): Promise<void> | void;
+export function writeFailing(pending: Promise<void> | void, what: string): Promise<void> | void {
+  if (pending === undefined) return;
+  return pending.catch((error: unknown) => {
+    throw writeFailure(error, what);
+  });
+}
+
 /** An errno code in words, code kept: `permission denied (EACCES)`. */
 export function describeErrno(code: string): string {
   switch (code) {
