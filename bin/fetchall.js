@@ -20,6 +20,12 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   // so let it grow, and set the factor to 1 once it reaches the cap. If a V8 stops reading it, the cap
   // is simply lost (more memory, same results).
   const v8 = await import('node:v8');
+  // Grow the old generation by 10% of what survived the last full collection, not V8's usual 1.5–4×:
+  // what a run promotes is mostly finished exchanges that lived across two scavenges, garbage that a
+  // cheap mark of a small live heap frees. Peak RSS on 100,000 tiny requests: ~162 → ~127 MiB (medians
+  // of 3), same speed. It is a growing factor, not a cap: a heap whose live data grows (the -o name
+  // set over a million files) still grows, with more frequent full collections.
+  v8.setFlagsFromString('--heap-growing-percent=10');
   const YOUNG_CAP = 16 * 1024 * 1024;
   const watch = setInterval(() => {
     const young = v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
