@@ -66,3 +66,18 @@ export class OutputError extends Error {
 
 /** errno codes that mean no file at all can be written, so the run cannot go on. */
 export const FATAL_WRITE_ERRNOS: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EMFILE', 'ENFILE', 'EIO']);
+
+/** An errno code in words, code kept: `permission denied (EACCES)`. */
+export function describeErrno(code: string): string {
+  switch (code) {
+    case 'ENOSPC': return 'no space left on device (ENOSPC)';
+    case 'EROFS': return 'read-only file system (EROFS)';
+    case 'EDQUOT': return 'disk quota exceeded (EDQUOT)';
+    case 'EACCES': return 'permission denied (EACCES)';
+    case 'EISDIR': return 'a directory is in the way (EISDIR)';
+    case 'ENOTDIR': return 'a file is in the way of a folder (ENOTDIR)';
+    case 'ENOENT': return 'no such file or folder (ENOENT)';
+    case 'EPERM': return 'operation not permitted (EPERM)';
+    default: return code;
+  }
+}

@@ -122,10 +122,10 @@ function size(value: number | string | undefined, flag: string): number | undefi
 }
 
 function headers(raw: FetchAllOptions, name: Namer): Record<string, string> {
-  const out: Record<string, string> = {
-    'user-agent': raw.userAgent ?? `fetchall/${VERSION}`,
-    accept: '*/*',
-  };
+  // No prototype: a header named `__proto__` is a header like any other.
+  const out = Object.create(null) as Record<string, string>;
+  out['user-agent'] = raw.userAgent ?? `fetchall/${VERSION}`;
+  out['accept'] = '*/*';
   if (raw.userAgent !== undefined && /[\r\n\0]/.test(raw.userAgent)) {
     throw new UsageError(`${name('userAgent')} must not contain CR, LF or NUL`);
   }

@@ -308,7 +308,7 @@ async function* execute(
           }
           if (options.skipExisting && name !== undefined && entry.target !== undefined && options.outputDir !== undefined) {
             const path = join(options.outputDir, name);
-            if (await existingMatches(path, entry.sha256)) {
+            if (await existingMatches(path, entry.sha256, options.outputDir)) {
               permit();
               skip(entry, path);
               continue;

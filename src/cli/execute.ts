@@ -2,7 +2,7 @@
 import {join} from 'node:path';
 import {OutputError, UsageError} from '../errors.js';
 import {countEntries} from '../input/count.js';
-import {closeLists, openLists, readEntries, type OpenList} from '../input/read-lists.js';
+import {closeLists, listAtPath, openLists, readEntries, type OpenList} from '../input/read-lists.js';
 import type {RunOptions} from '../options.js';
 import {recordToJson, type FetchRecord} from '../record.js';
 import {colorLevel, makeChalk} from '../report/color.js';
@@ -35,6 +35,12 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
       return EXIT.usage;
     }
     throw error;
+  }
+  const looping = flags.report === undefined ? undefined : listAtPath(lists, flags.report);
+  if (looping !== undefined) {
+    closeLists(lists);
+    err(`fetchall: --report ${flags.report} is the list ${looping.name} itself: its records would be read back as entries`);
+    return EXIT.usage;
   }
   const out = new StreamWriter(io.stdout, 'standard output');
   if (flags.dryRun === true) return dryRun(lists, options, flags, out, err);

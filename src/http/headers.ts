@@ -35,7 +35,8 @@ export function requestHeaders(options: RunOptions, entry: Entry, origin: URL): 
 const runHeaders = new WeakMap<RunOptions, Readonly<Record<string, string>>>();
 
 function build(options: RunOptions, entry: Entry, origin: URL): Record<string, string> {
-  const headers: Record<string, string> = {...options.headers};
+  // No prototype (so `__proto__` is a header name like any other, not a prototype to set).
+  const headers = Object.assign(Object.create(null) as Record<string, string>, options.headers);
   if (entry.headers !== undefined) Object.assign(headers, entry.headers);
   if (options.compressed) headers['accept-encoding'] = 'gzip, deflate, br';
   if ((origin.username !== '' || origin.password !== '') && headers['authorization'] === undefined) {
@@ -48,7 +49,7 @@ function build(options: RunOptions, entry: Entry, origin: URL): Record<string, s
 
 /** What crosses to another origin: Accept, Accept-Language, User-Agent (and our Accept-Encoding). */
 export function crossOriginHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = Object.create(null) as Record<string, string>;
   for (const [name, value] of Object.entries(headers)) if (CROSS_ORIGIN_SAFE.has(name)) out[name] = value;
   return out;
 }

@@ -11,6 +11,8 @@ const ENTRY_KEYS = new Set(['url', 'name', 'sha256', 'headers']);
 export interface LineOrigin {
   readonly list: string;
   readonly line: number;
+  /** The line's bytes were not valid UTF-8 (decoded with U+FFFD in their place). */
+  readonly notUtf8?: boolean | undefined;
 }
 
 /**
@@ -40,6 +42,10 @@ export function parseLine(raw: string, index: number, origin: LineOrigin): Entry
   const line = raw.trim();
   if (line === '' || line.startsWith('#')) return null;
   const where = `${origin.list}:${origin.line}`;
+  // Fetching the text with U+FFFD in place of the bytes would fetch another URL: refuse the line.
+  if (origin.notUtf8 === true) {
+    return invalid(index, line.startsWith('{') ? line : line.split(/\s/, 1)[0]!, `${where}: the line is not valid UTF-8 text`);
+  }
   if (line.startsWith('{')) return parseJsonEntry(line, index, where);
   const gap = line.search(/\s/);
   const url = gap === -1 ? line : line.slice(0, gap);
@@ -90,12 +96,14 @@ export function entryFromValue(value: unknown, index: number, where: string, raw
     if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
       return invalid(index, url, `${where}: "headers" must be an object of strings`);
     }
-    entryHeaders = {};
+    // No prototype: a header named `__proto__` is a header like any other.
+    entryHeaders = Object.create(null) as Record<string, string>;
     for (const [key, v] of Object.entries(headers as Record<string, unknown>)) {
       if (typeof v !== 'string') return invalid(index, url, `${where}: header "${key}" must be a string`);
       const problem = validateHeaderPair(key, v);
       if (problem !== null) return invalid(index, url, `${where}: ${problem}`);
-      entryHeaders[key.toLowerCase()] = v.trim();
+      // Trimmed as -H trims: HTTP's optional white space (space, tab), not U+00A0 and the like.
+      entryHeaders[key.toLowerCase()] = v.replace(/^[ \t]+|[ \t]+$/g, '');
     }
   }
   const target = parseTargetUrl(url);

@@ -1,9 +1,10 @@
 // Lists from files and stdin, read line by line as a stream: memory does not grow with the list.
+import {fstatSync, statSync} from 'node:fs';
 import {open, type FileHandle} from 'node:fs/promises';
-import {createInterface, type Interface} from 'node:readline';
 import type {Readable} from 'node:stream';
 import {UsageError} from '../errors.js';
 import type {Entry} from '../record.js';
+import {LineSplitter} from './lines.js';
 import {parseLine} from './parse-line.js';
 
 /** A list opened and ready to read: its display name and its byte stream. */
@@ -13,6 +14,13 @@ export interface OpenList {
   /** True when it is a regular file, so its entries can be counted ahead. */
   readonly regularFile: boolean;
   readonly path: string | undefined;
+  /** The file's identity (device, inode), when it is one: standard input redirected from a file too. */
+  readonly identity: FileIdentity | undefined;
+}
+
+interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
 }
 
 /**
@@ -27,7 +35,8 @@ export async function openLists(paths: readonly string[], stdin: () => Readable)
   try {
     for (const path of lists) {
       if (path === '-') {
-        opened.push({name: '-', stream: stdin(), regularFile: false, path: undefined});
+        const input = stdin();
+        opened.push({name: '-', stream: input, regularFile: false, path: undefined, identity: identityOfFd((input as {fd?: unknown}).fd)});
         continue;
       }
       let handle: FileHandle;
@@ -39,13 +48,33 @@ export async function openLists(paths: readonly string[], stdin: () => Readable)
       handles.push(handle);
       const stat = await handle.stat();
       if (stat.isDirectory()) throw new UsageError(`cannot read list ${path}: it is a directory`);
-      opened.push({name: path, stream: handle.createReadStream({highWaterMark: 256 * 1024}), regularFile: stat.isFile(), path});
+      opened.push({name: path, stream: handle.createReadStream({highWaterMark: 256 * 1024}), regularFile: stat.isFile(), path, identity: {dev: stat.dev, ino: stat.ino}});
     }
   } catch (error) {
     await Promise.all(handles.map((h) => h.close().catch(() => {})));
     throw error;
   }
   return opened;
+}
+
+function identityOfFd(fd: unknown): FileIdentity | undefined {
+  if (typeof fd !== 'number') return undefined;
+  try {
+    const stat = fstatSync(fd);
+    return stat.isFile() ? {dev: stat.dev, ino: stat.ino} : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The list that is the file at `path`, if any: `--report urls.txt urls.txt` would read its own
+ * records back as entries, and append a record for each, without end.
+ */
+export function listAtPath(lists: readonly OpenList[], path: string): OpenList | undefined {
+  const stat = statSync(path, {throwIfNoEntry: false});
+  if (stat === undefined) return undefined;
+  return lists.find((list) => list.identity !== undefined && list.identity.dev === stat.dev && list.identity.ino === stat.ino);
 }
 
 function describeErrno(error: unknown): string {
@@ -64,21 +93,24 @@ export function readEntries(lists: readonly OpenList[]): AsyncIterable<Entry> {
   return new EntryReader(lists);
 }
 
-// Lines buffered ahead of the consumer before the list stream is paused. readline still hands over
-// the rest of a chunk it has started, so the queue can briefly exceed this by one chunk's lines.
+// Lines buffered ahead of the consumer before the list stream is paused. The rest of a chunk being
+// split is still queued, so the queue can briefly exceed this by one chunk's lines.
 const QUEUE_LINES = 4096;
 
 /**
- * The lists' lines, split by readline (its rules for CRLF, lone CR and a last line without newline),
- * queued as they come and parsed as they are taken. `next()` answers at once, without a promise, when
+ * The lists' lines, split by {@link LineSplitter} (LF or CRLF ends a line, nothing else does), queued
+ * as they come and parsed as they are taken. `next()` answers at once, without a promise, when
  * a line is already queued — most of the time — and with a promise only when it has to wait for the
  * stream: no async-iteration round trip per entry. Callers that await it (`for await`) see no difference.
  */
 class EntryReader implements AsyncIterable<Entry> {
   readonly #lists: readonly OpenList[];
   #listIndex = -1;
-  #lines: Interface | undefined;
+  #stream: Readable | undefined;
   #queue: string[] = [];
+  // Lines of the current list (by number) whose bytes are not valid UTF-8.
+  #notUtf8 = new Set<number>();
+  #splitLines = 0;
   #head = 0;
   #closed = true;
   #paused = false;
@@ -115,7 +147,7 @@ class EntryReader implements AsyncIterable<Entry> {
       }
       if (this.#paused) {
         this.#paused = false;
-        this.#lines!.resume();
+        this.#stream!.resume();
       }
       return new Promise<void>((resolve) => {
         this.#wake = resolve;
@@ -143,7 +175,8 @@ class EntryReader implements AsyncIterable<Entry> {
     this.#lineNumber++;
     const line = this.#lineNumber === 1 && raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
     const list = this.#lists[this.#listIndex]!;
-    const entry = parseLine(line, this.#index + 1, {list: list.name, line: this.#lineNumber});
+    const notUtf8 = this.#notUtf8.size > 0 && this.#notUtf8.delete(this.#lineNumber);
+    const entry = parseLine(line, this.#index + 1, {list: list.name, line: this.#lineNumber, notUtf8});
     if (entry !== null) this.#index++;
     return entry;
   }
@@ -157,31 +190,36 @@ class EntryReader implements AsyncIterable<Entry> {
       return;
     }
     this.#lineNumber = 0;
+    this.#splitLines = 0;
+    this.#notUtf8.clear();
     this.#closed = false;
-    const lines = createInterface({input: list.stream, crlfDelay: Infinity});
-    this.#lines = lines;
-    lines.on('line', (line: string) => {
+    const stream = list.stream;
+    this.#stream = stream;
+    const split = new LineSplitter((line, utf8) => {
+      this.#splitLines++;
+      if (!utf8) this.#notUtf8.add(this.#splitLines);
       this.#queue.push(line);
+    });
+    stream.on('data', (chunk: Buffer | string) => {
+      if (this.#stream !== stream) return;
+      split.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
       if (!this.#paused && this.#queue.length - this.#head >= QUEUE_LINES) {
         this.#paused = true;
-        lines.pause();
+        stream.pause();
       }
       this.#wakeUp();
     });
-    lines.on('close', () => {
-      if (this.#lines !== lines) return;
+    stream.on('end', () => {
+      if (this.#stream !== stream) return;
+      split.end();
       this.#closed = true;
       this.#wakeUp();
     });
-    // readline passes its input's errors on as its own 'error' (which must be listened to); the
-    // stream's own listener covers a stream that fails before readline takes it up.
-    const fail = (error: unknown): void => {
-      if (this.#lines !== lines) return;
+    stream.on('error', (error: unknown) => {
+      if (this.#stream !== stream) return;
       this.#error ??= error;
       this.#wakeUp();
-    };
-    lines.on('error', fail);
-    list.stream.on('error', fail);
+    });
   }
 
   #wakeUp(): void {
@@ -191,11 +229,10 @@ class EntryReader implements AsyncIterable<Entry> {
   }
 
   #closeCurrent(): void {
-    const lines = this.#lines;
-    if (lines === undefined) return;
-    this.#lines = undefined;
-    lines.close();
-    this.#lists[this.#listIndex]?.stream.destroy();
+    const stream = this.#stream;
+    if (stream === undefined) return;
+    this.#stream = undefined;
+    stream.destroy();
   }
 
   #end(): void {

@@ -1,7 +1,7 @@
 // --report FILE: one append per record as it completes, and --resume's reading of it.
 import {closeSync, createReadStream, fstatSync, openSync, readSync, writeSync} from 'node:fs';
-import {createInterface} from 'node:readline';
-import {OutputError} from '../errors.js';
+import {describeErrno, OutputError} from '../errors.js';
+import {readLines} from '../input/lines.js';
 
 /**
  * Appends records to a report. One write(2) per line on an O_APPEND descriptor, so a crash leaves only
@@ -28,7 +28,7 @@ export class ReportFile {
       report = new ReportFile(openSync(path, 'a'), path);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      throw new OutputError(`cannot open report ${path}: ${code ?? String(error)}`, {code, cause: error});
+      throw new OutputError(`cannot open report ${path}: ${code === undefined ? String(error) : describeErrno(code)}`, {code, cause: error});
     }
     if (endsMidLine(path)) report.#write(Buffer.from('\n'));
     return report;
@@ -84,20 +84,26 @@ export async function readOkUrls(path: string): Promise<Set<string>> {
     stream.once('open', () => resolve(true));
     stream.once('error', (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? resolve(false) : reject(error)));
   }).catch((error: NodeJS.ErrnoException) => {
-    throw new OutputError(`cannot read report ${path}: ${error.code ?? error.message}`, {code: error.code, cause: error});
+    throw new OutputError(`cannot read report ${path}: ${error.code === undefined ? error.message : describeErrno(error.code)}`, {code: error.code, cause: error});
   });
   if (!opened) return ok;
-  for await (const line of createInterface({input: stream, crlfDelay: Infinity})) {
-    if (!line.startsWith('{')) continue;
-    let record: {url?: unknown; ok?: unknown};
-    try {
-      record = JSON.parse(line) as {url?: unknown; ok?: unknown};
-    } catch {
-      continue;
+  try {
+    for await (const line of readLines(stream)) {
+      if (!line.startsWith('{')) continue;
+      let record: {url?: unknown; ok?: unknown};
+      try {
+        record = JSON.parse(line) as {url?: unknown; ok?: unknown};
+      } catch {
+        continue;
+      }
+      if (typeof record.url !== 'string') continue;
+      if (record.ok === true) ok.add(record.url);
+      else ok.delete(record.url);
     }
-    if (typeof record.url !== 'string') continue;
-    if (record.ok === true) ok.add(record.url);
-    else ok.delete(record.url);
+  } catch (error) {
+    // Opened but unreadable: a directory at the path (EISDIR), an I/O error.
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new OutputError(`cannot read report ${path}: ${code === undefined ? String(error) : describeErrno(code)}`, {code, cause: error});
   }
   return ok;
 }

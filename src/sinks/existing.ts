@@ -1,17 +1,23 @@
 // --skip-existing: is the file already there (and, with an expected digest, the right one)?
 import {createHash} from 'node:crypto';
 import {createReadStream} from 'node:fs';
-import {lstat} from 'node:fs/promises';
+import {lstat, realpath} from 'node:fs/promises';
+import {dirname, isAbsolute, relative, sep} from 'node:path';
 
 /**
  * Whether an existing regular file at `path` lets --skip-existing skip its URL: any such file, or with
- * an expected `sha256`, only one whose content matches it.
- * @example if (await existingMatches('out/a.txt', undefined)) skip();
+ * an expected `sha256`, only one whose content matches it. A file reached through a symlinked folder
+ * that leads out of `root` (the output folder) does not count: fetchall never follows one out of it,
+ * neither to skip nor to read a digest (the request is made, and fails as `write` there).
+ * @example if (await existingMatches('out/a.txt', undefined, 'out')) skip();
  */
-export async function existingMatches(path: string, sha256: string | undefined): Promise<boolean> {
+export async function existingMatches(path: string, sha256: string | undefined, root: string): Promise<boolean> {
   try {
     const stat = await lstat(path);
     if (!stat.isFile()) return false;
+    const [realRoot, realFolder] = await Promise.all([realpath(root), realpath(dirname(path))]);
+    const inside = relative(realRoot, realFolder);
+    if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) return false;
   } catch {
     return false;
   }

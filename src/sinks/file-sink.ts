@@ -1,11 +1,11 @@
 // -o DIR: each body streams into a temporary file beside its final name and is renamed in only when complete.
 import {closeSync, fsyncSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writevSync} from 'node:fs';
 import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path';
-import {FetchallError, OutputError} from '../errors.js';
+import {describeErrno, FetchallError, OutputError} from '../errors.js';
 import type {Entry} from '../record.js';
 import {makeFoldersSync} from './make-folders.js';
 import {resolveInside} from './naming.js';
-import {describeErrno, TempFile, tempName, tempPathFor, writeFailing, writeFailure} from './temp-file.js';
+import {TempFile, tempName, tempPathFor, writeFailing, writeFailure} from './temp-file.js';
 import type {BodySink, BodyTarget} from './types.js';
 
 /**

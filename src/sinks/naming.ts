@@ -6,7 +6,7 @@
 // (valid on POSIX; on Windows writing such a file fails that URL as `write`). Likewise a name that is a
 // directory prefix of another (`a` and `a/b`) is not caught here: the file sink's write fails as `write`.
 
-import {Buffer} from 'node:buffer';
+import {Buffer, isUtf8} from 'node:buffer';
 import {createHash} from 'node:crypto';
 import path from 'node:path';
 import {UsageError} from '../errors.js';
@@ -84,7 +84,7 @@ export function validateTemplate(template: string, flag: string): void {
 
 /**
  * Percent-decodes one URL path segment for use in a file name, then replaces a decoded `/`, `\`, NUL or
- * other control character (C0, DEL, C1) with `_`. A run of `%XX` that is not valid UTF-8 stays as written.
+ * other control character (C0, DEL, C1) with `_`. A `%XX` byte that starts no valid UTF-8 sequence stays as written.
  *
  * @example
  * decodeUrlSegment('caf%C3%A9.txt'); // 'café.txt'
@@ -95,10 +95,38 @@ export function decodeUrlSegment(segment: string): string {
     try {
       return decodeURIComponent(run);
     } catch {
-      return run;
+      return decodeRunBytewise(run);
     }
   });
   return decoded.replace(/[/\\]/g, '_').replace(UNSAFE_CHARS, '_');
+}
+
+/**
+ * A run of `%XX` that is not valid UTF-8 as a whole: each valid UTF-8 sequence in it is decoded, each
+ * byte that starts none stays as its `%XX` (so `%41%FF` gives `A%FF`, as `%41-%FF` gives `A-%FF`).
+ */
+function decodeRunBytewise(run: string): string {
+  const bytes = Buffer.from(run.replaceAll('%', ''), 'hex');
+  let out = '';
+  for (let i = 0; i < bytes.length; ) {
+    const length = utf8SequenceAt(bytes, i);
+    if (length === 0) {
+      out += run.slice(i * 3, i * 3 + 3);
+      i++;
+    } else {
+      out += bytes.toString('utf8', i, i + length);
+      i += length;
+    }
+  }
+  return out;
+}
+
+/** The length of the valid UTF-8 sequence starting at `i`, or 0 if none starts there. */
+function utf8SequenceAt(bytes: Buffer, i: number): number {
+  const lead = bytes[i]!;
+  const length = lead < 0x80 ? 1 : lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+  if (length === 0 || i + length > bytes.length) return 0;
+  return isUtf8(bytes.subarray(i, i + length)) ? length : 0;
 }
 
 /** The URL's decoded path segments; an empty path or one ending in `/` ends in `index.html`. */

@@ -3,7 +3,7 @@ import {open, rename, unlink, type FileHandle} from 'node:fs/promises';
 import {unlinkSync} from 'node:fs';
 import {randomBytes} from 'node:crypto';
 import {basename, dirname, join} from 'node:path';
-import {FATAL_WRITE_ERRNOS, FetchallError, OutputError} from '../errors.js';
+import {describeErrno, FATAL_WRITE_ERRNOS, FetchallError, OutputError} from '../errors.js';
 
 /**
  * Every temporary file fetchall makes is named `.NAME.RANDOM.fetchall-tmp`, in the folder of the final
@@ -71,20 +71,6 @@ export function writeFailing(pending: Promise<void> | void, what: string): Promi
   });
 }
 
-/** An errno code in words, code kept: `permission denied (EACCES)`. */
-export function describeErrno(code: string): string {
-  switch (code) {
-    case 'ENOSPC': return 'no space left on device (ENOSPC)';
-    case 'EROFS': return 'read-only file system (EROFS)';
-    case 'EDQUOT': return 'disk quota exceeded (EDQUOT)';
-    case 'EACCES': return 'permission denied (EACCES)';
-    case 'EISDIR': return 'a directory is in the way (EISDIR)';
-    case 'ENOTDIR': return 'a file is in the way of a folder (ENOTDIR)';
-    case 'ENOENT': return 'no such file or folder (ENOENT)';
-    case 'EPERM': return 'operation not permitted (EPERM)';
-    default: return code;
-  }
-}
 
 /**
  * A file opened exclusively (never through a planted symlink), written at explicit positions.

@@ -365,6 +365,21 @@ describe('--skip-existing', () => {
     expect(records.get(2)).toMatchObject({ok: true, skipped: false, status: 200, file: join(out, 'stale.txt')});
     expect(await readFile(join(out, 'stale.txt'), 'utf8')).toBe(textBody('stale.txt'));
   });
+
+  it('does not skip (or read) a file reached through a symlinked folder that leads out of DIR', async () => {
+    const root = await makeTempDir();
+    const out = join(root, 'out');
+    await mkdir(join(root, 'outside'), {recursive: true});
+    await mkdir(out);
+    await writeFile(join(root, 'outside', 'f.txt'), textBody('f.txt'));
+    await symlink(join('..', 'outside'), join(out, 'sub'));
+    const line = (name: string, sha?: string) => JSON.stringify({url: `${server.url}/text/${name}`, name: `sub/${name}`, ...(sha === undefined ? {} : {sha256: sha})});
+    const result = await fetchTo(out, [line('f.txt'), line('f.txt', sha256Hex(textBody('f.txt')))], ['--skip-existing']);
+    expect(result.code).toBe(1);
+    expect(result.records().map((r) => [r.skipped, r.ok, r.error?.code])).toEqual([[false, false, 'write'], [false, false, 'write']]);
+    expect(requested()).toEqual(['/text/f.txt', '/text/f.txt']);
+    expect(await readFile(join(root, 'outside', 'f.txt'), 'utf8')).toBe(textBody('f.txt'));
+  });
 });
 
 describe('write failures', () => {

@@ -166,6 +166,41 @@ describe('--resume', () => {
     expect(await readReport(report)).toHaveLength(2);
   });
 
+  test('an ok record holding a raw U+2028 (a name decoded from %E2%80%A8) is read whole: the URL is skipped', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'run.jsonl');
+    const list = await writeList([`${server.url}/text/a%E2%80%A8b.txt`, `${server.url}/text/c`]);
+    expect((await runCli([list, '--report', report, '-o', join(dir, 'out')])).code).toBe(0);
+    expect(await readFile(report, 'utf8')).toContain('\u2028');
+    server.resetStats();
+    const second = await runCli([list, '--report', report, '--resume', '-o', join(dir, 'out'), '--json']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(seen()).toEqual([]);
+    expect(second.records().map((r) => r.skipped)).toEqual([true, true]);
+  });
+
+  test('a report path that is a folder is exit 3 with one line, with --resume as without', async () => {
+    const dir = await makeTempDir();
+    const list = await writeList([`${server.url}/text/a`]);
+    for (const args of [['--report', dir, '--resume'], ['--report', dir]]) {
+      const result = await runCli([list, ...args]);
+      expect(result.code).toBe(3);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).toMatch(/report .*EISDIR/);
+    }
+    expect(seen()).toEqual([]);
+  });
+
+  test('--report naming a list itself is a usage error: nothing sent, the list unchanged', async () => {
+    const list = await writeList([`${server.url}/text/a`, `${server.url}/text/b`]);
+    const before = await readFile(list, 'utf8');
+    const result = await runCli([list, '--report', list, '--resume']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--report .* is the list .* itself/);
+    expect(seen()).toEqual([]);
+    expect(await readFile(list, 'utf8')).toBe(before);
+  });
+
   test('--resume without --report is a usage error, before any request', async () => {
     const list = await writeList([`${server.url}/text/a`]);
     const result = await runCli([list, '--resume']);

@@ -15,7 +15,12 @@ const at = {list: 'urls.txt', line: 12};
 
 /** A list read from memory, as openLists would give it for stdin. */
 function memoryList(name: string, text: string | Buffer): OpenList {
-  return {name, stream: Readable.from([Buffer.from(text)]), regularFile: false, path: undefined};
+  return {name, stream: Readable.from([Buffer.from(text)]), regularFile: false, path: undefined, identity: undefined};
+}
+
+/** A list whose bytes arrive in the given chunks (to split lines, CRLF and characters across them). */
+function chunkedList(name: string, chunks: Buffer[]): OpenList {
+  return {name, stream: Readable.from(chunks), regularFile: false, path: undefined, identity: undefined};
 }
 
 async function collect(lists: OpenList[]): Promise<Entry[]> {
@@ -109,6 +114,12 @@ describe('parseLine: JSON entries', () => {
     expect(entry.name).toBe('x.bin');
     expect(entry.sha256).toBe(sha);
     expect(entry.headers).toEqual({'x-api-key': 'k', accept: 'text/plain'});
+  });
+
+  test('entry headers: `__proto__` is a header like any other; values trimmed of spaces and tabs only', () => {
+    const entry = parseLine('{"url":"https://a.test/x","headers":{"__proto__":"p","X-Nb":" \\u00a0v\\u00a0\\t"}}', 1, at)!;
+    expect(entry.invalid).toBeUndefined();
+    expect(Object.entries(entry.headers!)).toEqual([['__proto__', 'p'], ['x-nb', '\u00a0v\u00a0']]);
   });
 
   test('only url', () => {
@@ -208,6 +219,50 @@ describe('readEntries', () => {
     expect(entries[6]!.target!.hostname).toBe('xn--fsqu00a.xn--0zwm56d');
   });
 
+  test('only LF (or CRLF) ends a line: U+2028, U+2029 and a lone CR do not, so line numbers match sed -n', async () => {
+    const text = [
+      '{"url":"https://a.test/1","name":"report\u2028final.txt"}',
+      'https://a.test/2\u2029x',
+      'https://a.test/3\rthree.txt',
+      'bad',
+    ].join('\n');
+    const entries = await collect([memoryList('a.txt', text)]);
+    expect(entries.map((e) => e.index)).toEqual([1, 2, 3, 4]);
+    expect(entries[0]).toMatchObject({url: 'https://a.test/1', name: 'report\u2028final.txt'});
+    expect(entries[0]!.invalid).toBeUndefined();
+    expect(entries[1]).toMatchObject({url: 'https://a.test/2', name: 'x'});
+    expect(entries[2]).toMatchObject({url: 'https://a.test/3', name: 'three.txt'});
+    expect(entries[3]!.invalid).toMatch(/^a\.txt:4: /);
+  });
+
+  test('lines, CRLF ends and multi-byte characters split across chunks arrive whole', async () => {
+    const bytes = Buffer.from('https://a.test/é1\r\nhttps://a.test/€2  n€.txt\r\n# c\r\nhttps://a.test/3');
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < bytes.length; i += 3) chunks.push(bytes.subarray(i, i + 3));
+    const entries = await collect([chunkedList('a.txt', chunks)]);
+    expect(entries.map((e) => [e.url, e.name, e.invalid])).toEqual([
+      ['https://a.test/é1', undefined, undefined],
+      ['https://a.test/€2', 'n€.txt', undefined],
+      ['https://a.test/3', undefined, undefined],
+    ]);
+  });
+
+  test('a line that is not valid UTF-8 is invalid_url naming list:line (a comment is still a comment)', async () => {
+    const latin1 = Buffer.concat([
+      Buffer.from('# caf'), Buffer.from([0xe9]), Buffer.from('\nhttps://a.test/caf'), Buffer.from([0xe9]),
+      Buffer.from('.txt name\nhttps://a.test/\uFFFD.txt\n'),
+    ]);
+    const entries = await collect([memoryList('l.txt', latin1)]);
+    expect(entries).toHaveLength(2);
+    expect(entries[0]!.invalid).toBe('l.txt:2: the line is not valid UTF-8 text');
+    expect(entries[0]!.url).toBe('https://a.test/caf\uFFFD.txt');
+    expect(entries[0]!.target).toBeUndefined();
+    // A real U+FFFD, validly encoded, is just a character.
+    expect(entries[1]!.index).toBe(2);
+    expect(entries[1]!.invalid).toBeUndefined();
+    expect(entries[1]!.target!.pathname).toBe('/%EF%BF%BD.txt');
+  });
+
   test('a BOM on the first line of a URL list is dropped', async () => {
     const entries = await collect([memoryList('a.txt', '\uFEFFhttps://a.test/x\n')]);
     expect(entries).toHaveLength(1);
@@ -254,7 +309,7 @@ describe('readEntries', () => {
     });
     const seen: string[] = [];
     const reading = (async () => {
-      for await (const entry of readEntries([{name: 'a.txt', stream, regularFile: false, path: undefined}])) seen.push(entry.url);
+      for await (const entry of readEntries([{name: 'a.txt', stream, regularFile: false, path: undefined, identity: undefined}])) seen.push(entry.url);
     })();
     await expect(reading).rejects.toThrow('read failed');
     expect(seen).toEqual(['https://a.test/1', 'https://a.test/2']);
@@ -280,7 +335,7 @@ describe('readEntries', () => {
     let peak = 0;
     let count = 0;
     let lastIndex = 0;
-    for await (const entry of readEntries([{name: 'big.txt', stream, regularFile: false, path: undefined}])) {
+    for await (const entry of readEntries([{name: 'big.txt', stream, regularFile: false, path: undefined, identity: undefined}])) {
       count++;
       expect(entry.index).toBe(lastIndex + 1);
       lastIndex = entry.index;

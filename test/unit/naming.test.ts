@@ -94,6 +94,13 @@ describe('decodeUrlSegment', () => {
     ['%09%1F%7F%C2%80%C2%9F', '_____'],
     ['%E2%82', '%E2%82'],
     ['%zz', '%zz'],
+    // A byte that starts no UTF-8 sequence stays encoded; the valid escapes around it are decoded.
+    ['%41%FF.txt', 'A%FF.txt'],
+    ['%41-%FF.txt', 'A-%FF.txt'],
+    ['caf%C3%A9%80.txt', 'café%80.txt'],
+    ['%E2%82%AC%E2', '€%E2'],
+    ['%ED%A0%80', '%ED%A0%80'],
+    ['%2F%FF', '_%FF'],
   ])('%j → %j', (segment, expected) => {
     expect(decodeUrlSegment(segment)).toBe(expected);
   });
