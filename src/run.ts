@@ -3,7 +3,7 @@ import {join} from 'node:path';
 import type {Dispatcher} from 'undici';
 import {FetchallError, OutputError} from './errors.js';
 import {createDispatcher} from './http/dispatcher.js';
-import {fetchEntry, type EntryEnvironment} from './http/fetch-entry.js';
+import {enterHost, fetchEntry, type EntryEnvironment} from './http/fetch-entry.js';
 import {HostGate} from './http/host-gate.js';
 import type {EntryState} from './http/attempt.js';
 import type {RunOptions} from './options.js';
@@ -122,6 +122,7 @@ async function* execute(
           return wait.then(() => onRequest?.());
         },
     pauseHost: (host, ms) => hosts.pause(host, ms),
+    enterHost: (state, host, s) => enterHost({hosts, global}, state, host, s),
     onSent: rate === undefined ? undefined : () => rate.sent(performance.now()),
     // Stop while the failing attempt still holds its slot, so no other entry starts in the gap.
     onFinalFailure: options.failFast ? () => stop('fail-fast') : undefined,
@@ -153,7 +154,7 @@ async function* execute(
     let slot: Release | undefined;
     try {
       const started = performance.now();
-      const entryState: EntryState = {entry, name, target: undefined, hash: undefined, bytes: 0, status: null, finalUrl: null, attempts: 0, resumeValidator: undefined, startedAt: undefined};
+      const entryState: EntryState = {entry, name, target: undefined, hash: undefined, bytes: 0, status: null, finalUrl: null, attempts: 0, resumeValidator: undefined, resumeUrl: undefined, permits: undefined, startedAt: undefined};
       let error: FetchallError | undefined;
       let attempts = 0;
       let file: string | null = null;

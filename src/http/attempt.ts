@@ -25,6 +25,18 @@ export interface AttemptEnvironment {
   readonly onSent?: (() => void) | undefined;
   /** A 429/503 with Retry-After pauses the whole host. */
   readonly pauseHost: (hostKey: string, waitMs: number) => void;
+  /**
+   * A redirect leads to another host: trade the attempt's host permit for that host's (waiting out its
+   * pause and its --per-host bound, holding no slot while it waits). Without it, hops are not gated.
+   */
+  readonly enterHost?: ((state: EntryState, hostKey: string, signal: AbortSignal) => Promise<void> | void) | undefined;
+}
+
+/** The permits an attempt holds, and the host they are for: a redirect to another host swaps them. */
+export interface HeldPermits {
+  hostKey: string;
+  host: (() => void) | undefined;
+  global: (() => void) | undefined;
 }
 
 /** What one entry carries from attempt to attempt. */
@@ -40,6 +52,10 @@ export interface EntryState {
   attempts: number;
   /** Validator for a Range resume (strong ETag or Last-Modified), when the last 200 offered ranges. */
   resumeValidator: string | undefined;
+  /** The URL that answered that 200 (the last hop of its chain): only a request to it asks for a Range. */
+  resumeUrl: string | undefined;
+  /** The running attempt's permits. */
+  permits: HeldPermits | undefined;
   /**
    * When the first attempt started its first request (`performance.now()`): the record's duration counts
    * from here, so waits before it (a per-host permit, a host pause, --rate) are not the URL's time.
@@ -73,7 +89,9 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
   // Made at the first redirect: most attempts have none.
   let visited: Set<string> | undefined;
   for (let hop = 0; ; hop++) {
-    const resumeFrom = hop === 0 ? resumeOffset(state) : 0;
+    // A broken body resumes at the URL that sent it, wherever in the chain that is: the Range and its
+    // validator belong to that resource, not to a redirector before it.
+    const resumeFrom = url.href === state.resumeUrl ? resumeOffset(state) : 0;
     const sent = resumeFrom > 0 ? {...headers, range: `bytes=${resumeFrom}-`, 'if-range': state.resumeValidator!} : headers;
     const waiting = env.beforeRequest(signal);
     if (waiting !== undefined) await waiting;
@@ -110,6 +128,7 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       const home = requestHeaders(options, state.entry, origin);
       headers = next.origin === origin.origin ? home : crossOriginHeaders(home);
       visited.add(next.href);
+      if (env.enterHost !== undefined && hostKey(next) !== hostKey(url)) await env.enterHost(state, hostKey(next), signal);
       url = next;
       continue;
     }
@@ -128,7 +147,7 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       });
     }
     try {
-      await receiveBody(env, state, response, resumeFrom);
+      await receiveBody(env, state, response, resumeFrom, url.href, sent['range'] !== undefined && resumeFrom === 0);
     } catch (error) {
       // Whatever failed between the headers and the end of the body, the connection is let go.
       response.abort(error instanceof Error ? error : new Error(String(error)));
@@ -213,18 +232,23 @@ function isZlibHeader(head: Buffer): boolean {
   return head.length < 2 || ((head[0]! << 8) | head[1]!) % 31 === 0;
 }
 
-async function receiveBody(env: AttemptEnvironment, state: EntryState, response: Exchange, resumeFrom: number): Promise<void> {
+/**
+ * Take a final response's body into the entry's target. `userRange`: the user asked for a Range
+ * themselves (`-H 'Range: …'`): the 206 they asked for is the body, and a broken one starts over
+ * rather than resuming with a Range of ours.
+ */
+async function receiveBody(env: AttemptEnvironment, state: EntryState, response: Exchange, resumeFrom: number, href: string, userRange: boolean): Promise<void> {
   const {options} = env;
   const headers = response.headers;
   const encoding = headers['content-encoding'];
   const identity = encoding === undefined || encoding === 'identity';
   const range = response.status === 206 ? parseContentRange(headers['content-range']) : undefined;
-  if (response.status === 206 && !(resumeFrom > 0 && range?.start === resumeFrom) && !(range?.start === 0 && range.complete)) {
+  if (response.status === 206 && !userRange && !(resumeFrom > 0 && range?.start === resumeFrom) && !(range?.start === 0 && range.complete)) {
     // A part we did not ask for (or not where we asked) is never taken for the whole body.
     await response.discard();
     throw new FetchallError('protocol', `unexpected 206 Partial Content (Content-Range: ${String(headers['content-range'] ?? 'none').slice(0, 100)})`);
   }
-  if (response.status === 206 && resumeFrom > 0 && range?.start === resumeFrom) {
+  if (response.status === 206 && !userRange && resumeFrom > 0 && range?.start === resumeFrom) {
     // The server continues where the broken body stopped: keep the bytes, the hash and the count.
   } else {
     if (state.target !== undefined && state.target.size > 0) await state.target.reset();
@@ -233,7 +257,8 @@ async function receiveBody(env: AttemptEnvironment, state: EntryState, response:
     const ranges = String(headers['accept-ranges'] ?? '').toLowerCase().includes('bytes');
     const etag = typeof headers.etag === 'string' && !headers.etag.startsWith('W/') ? headers.etag : undefined;
     const lastModified = typeof headers['last-modified'] === 'string' ? headers['last-modified'] : undefined;
-    state.resumeValidator = ranges && identity && response.status === 200 ? etag ?? lastModified : undefined;
+    state.resumeValidator = ranges && identity && response.status === 200 && !userRange ? etag ?? lastModified : undefined;
+    state.resumeUrl = state.resumeValidator === undefined ? undefined : href;
   }
   if (wantsHash(env, state) && state.hash === undefined) state.hash = createHash('sha256');
   if (options.method === 'HEAD') {
@@ -310,7 +335,11 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
         if (into.write(chunk)) return;
         return new Promise<void>((done) => into.once('drain', done));
       })
-      .then(() => (first ?? start(Buffer.alloc(0))).end(), fail);
+      .then(() => {
+        // No byte at all (a 204, a 304, a Content-Length: 0) is an empty body whatever coding it names.
+        if (first === undefined) resolve();
+        else first.end();
+      }, fail);
   });
 }
 

@@ -332,6 +332,13 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
 
   #fail(error: unknown): void {
     if (this.#done) return;
+    // undici reports any parse error after a Content-Length header as a length mismatch (llhttp's
+    // reason is dropped): a bad header line after it read as `reset`, and was retried, where the same
+    // line before it is `protocol`. During the head, a socket the peer has not ended was cut by the
+    // parser, not the network.
+    if (this.#headReject !== undefined && (error as {code?: unknown}).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' && this.#socket?.readableEnded === false) {
+      error = new FetchallError('protocol', 'protocol error: the response head does not parse (a malformed header line)');
+    }
     this.#error = error;
     this.#finish();
     this.#early = undefined;

@@ -4,7 +4,7 @@ import {classify} from '../classify.js';
 import {FetchallError, OutputError} from '../errors.js';
 import type {Release, Semaphore} from '../semaphore.js';
 import {sleep} from '../sleep.js';
-import {attempt, hostKey, type AttemptEnvironment, type EntryState} from './attempt.js';
+import {attempt, hostKey, type AttemptEnvironment, type EntryState, type HeldPermits} from './attempt.js';
 import type {HostGate} from './host-gate.js';
 import {retryWait} from './retry-policy.js';
 
@@ -46,8 +46,9 @@ export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepa
   // Set once an attempt failed for good: a stop that this failure itself causes must not relabel it.
   let finalFailure: FetchallError | undefined;
   const once = async (): Promise<void> => {
-    let hostRelease: Release | undefined;
-    let globalRelease: Release | undefined;
+    // The attempt's permits live here, where a redirect to another host can swap them (enterHost).
+    const held: HeldPermits = {hostKey: host, host: undefined, global: undefined};
+    state.permits = held;
     // Whether this attempt decides the entry (success or failure for good): it then keeps its slot.
     let decisive = false;
     try {
@@ -55,26 +56,17 @@ export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepa
       // busy or paused host must never hold a global slot.
       const ready = permit === undefined ? undefined : env.hosts.tryAcquire(host);
       if (ready !== undefined) {
-        globalRelease = permit;
+        held.global = permit;
         permit = undefined;
-        hostRelease = ready;
+        held.host = ready;
       } else if (permit !== undefined && env.hosts.isOpen(host)) {
-        globalRelease = permit;
+        held.global = permit;
         permit = undefined;
-        hostRelease = await env.hosts.acquire(host, signal);
+        held.host = await env.hosts.acquire(host, signal);
       } else {
         permit?.();
         permit = undefined;
-        hostRelease = await env.hosts.acquire(host, signal);
-        globalRelease = await env.global.acquire(signal);
-        // A Retry-After that paused the host while this waited for a slot holds this request too.
-        while (env.hosts.pausedFor(host) > 0) {
-          globalRelease();
-          hostRelease();
-          globalRelease = hostRelease = undefined;
-          hostRelease = await env.hosts.acquire(host, signal);
-          globalRelease = await env.global.acquire(signal);
-        }
+        await waitForHost(env, held, host, signal);
       }
       outcome.attempts++;
       state.attempts = outcome.attempts;
@@ -94,9 +86,10 @@ export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepa
       }
       throw failure;
     } finally {
-      if (decisive && globalRelease !== undefined) outcome.release = globalRelease;
-      else globalRelease?.();
-      hostRelease?.();
+      state.permits = undefined;
+      if (decisive && held.global !== undefined) outcome.release = held.global;
+      else held.global?.();
+      held.host?.();
     }
   };
   try {
@@ -129,6 +122,51 @@ export async function fetchEntry(env: EntryEnvironment, state: EntryState, prepa
     permit?.();
   }
   return outcome;
+}
+
+/** The gates an entry passes: per host, then the run's one semaphore. */
+interface Gates {
+  readonly hosts: HostGate;
+  readonly global: Semaphore;
+}
+
+/**
+ * Take `host`'s permit (after its pause), then a global one, into `held` (which holds neither): a
+ * Retry-After that paused the host while this waited for a slot holds this request too.
+ */
+async function waitForHost(gates: Gates, held: HeldPermits, host: string, signal: AbortSignal): Promise<void> {
+  held.hostKey = host;
+  held.host = await gates.hosts.acquire(host, signal);
+  held.global = await gates.global.acquire(signal);
+  while (gates.hosts.pausedFor(host) > 0) {
+    held.global();
+    held.host();
+    held.global = held.host = undefined;
+    held.host = await gates.hosts.acquire(host, signal);
+    held.global = await gates.global.acquire(signal);
+  }
+}
+
+/**
+ * A redirect hop to another host: give back the current host's permit first (holding it while waiting
+ * for the next could deadlock two entries redirected at each other's hosts), then take the new one's,
+ * at once when it is free and not paused, else waiting without the global slot.
+ * @example await enterHost(env, state, 'cdn.test:443', signal);
+ */
+export async function enterHost(gates: Gates, state: EntryState, host: string, signal: AbortSignal): Promise<void> {
+  const held = state.permits;
+  if (held === undefined || held.hostKey === host) return;
+  held.host?.();
+  held.host = undefined;
+  const ready = gates.hosts.tryAcquire(host);
+  if (ready !== undefined) {
+    held.hostKey = host;
+    held.host = ready;
+    return;
+  }
+  held.global?.();
+  held.global = undefined;
+  await waitForHost(gates, held, host, signal);
 }
 
 // The policy depends only on the run: built once per run, not once per URL (one for the first

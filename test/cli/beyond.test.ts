@@ -190,6 +190,39 @@ describe('Range / If-Range resume of a broken body', () => {
     expect(sha256Hex(result.stdout)).toBe(sha256Hex(source));
   });
 
+  it('behind a redirect, resumes at the URL that sent the body, not at the redirector', async () => {
+    rangeRoute(b, '/rr/behind', {version: () => ({body: source, etag: '"v1"'}), ranges: true, breakAt: 0.6});
+    const out = await makeTempDir();
+    const list = await writeList([`${a.url}/redirect/1?to=${encodeURIComponent(`${b.url}/rr/behind`)}  via.bin`]);
+    a.resetStats();
+    b.resetStats();
+    const result = await runCli(['--json', '-o', out, '--retries', '1', '--retry-delay', '10ms', list]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.records()[0]).toMatchObject({ok: true, status: 206, attempts: 2, bytes: SIZE, final_url: `${b.url}/rr/behind`});
+    // The redirector never sees the resource's Range or validator; the resource gets both.
+    expect(a.requests.map((r) => [r.path, r.headers.range, r.headers['if-range']])).toEqual([
+      ['/redirect/1', undefined, undefined],
+      ['/redirect/1', undefined, undefined],
+    ]);
+    const reqs = b.requests.filter((r) => r.path === '/rr/behind');
+    expect(reqs).toHaveLength(2);
+    expect(reqs[1]!.headers.range).toMatch(/^bytes=[1-9]\d*-$/);
+    expect(reqs[1]!.headers['if-range']).toBe('"v1"');
+    expect(sha256Hex(await readFile(join(out, 'via.bin')))).toBe(sha256Hex(source));
+  });
+
+  it('a Range the user asks for with -H is theirs: the 206 is the body, and a break starts over', async () => {
+    rangeRoute(a, '/rr/user', {version: () => ({body: source, etag: '"v1"'}), ranges: true, breakAt: 0.6});
+    const list = await writeList([`${a.url}/rr/user`]);
+    a.resetStats();
+    const result = await runCli(['--json', '-o', await makeTempDir(), '-H', 'Range: bytes=1000-', '--retries', '1', '--retry-delay', '10ms', list]);
+    expect(result.code, result.stderr).toBe(0);
+    const [record] = result.records();
+    expect(record).toMatchObject({ok: true, status: 206, attempts: 2, bytes: SIZE - 1000});
+    expect(sha256Hex(await readFile(record.file as string))).toBe(sha256Hex(source.subarray(1000)));
+    expect(a.requests.map((r) => [r.headers.range, r.headers['if-range']])).toEqual([['bytes=1000-', undefined], ['bytes=1000-', undefined]]);
+  });
+
   it('refetches the whole body from a server without ranges', async () => {
     rangeRoute(a, '/rr/noranges', {version: () => ({body: source, etag: '"v1"'}), ranges: false, breakAt: 0.6});
     const out = await makeTempDir();

@@ -76,6 +76,31 @@ describe('--per-host', () => {
     expect(lastBRecord).toBeLessThan(6);
   });
 
+  test('redirect hops into a host are bound by its --per-host too, and hops crossing each other do not deadlock', async () => {
+    a.resetStats();
+    b.resetStats();
+    const hop = (from: TestServer, to: TestServer, i: number): string => `${from.url}/redirect/1?to=${encodeURIComponent(`${to.url}/slow?ms=250&i=${i}`)}`;
+    const lines: string[] = [];
+    // Entries of A (and of B) redirected into the other host, between entries of that host itself.
+    for (let i = 0; i < 3; i++) lines.push(hop(a, b, i), `${b.url}/slow?ms=250&d=${i}`, hop(b, a, i), `${a.url}/slow?ms=250&d=${i}`);
+    const result = await runCli(['--json', '--per-host', '1', '-c', '8', await writeList(lines)], {timeoutMs: 30_000});
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.records()).toHaveLength(12);
+    expect(b.maxInFlight).toBe(1);
+    expect(a.maxInFlight).toBe(1);
+  });
+
+  test('a redirect hop waits out its host\'s Retry-After pause', async () => {
+    a.resetStats();
+    b.resetStats();
+    const lines = [`${b.url}/status/429?retryAfter=1`, `${a.url}/redirect/1?to=${encodeURIComponent(`${b.url}/text/after`)}`];
+    const result = await runCli(['--json', '-c', '1', '--retries', '0', await writeList(lines)], {timeoutMs: 20_000});
+    expect(result.code).toBe(1);
+    const paused = b.requests.find((r) => r.path.startsWith('/status/'))!.time;
+    const after = b.requests.find((r) => r.path === '/text/after')!.time;
+    expect(after - paused).toBeGreaterThanOrEqual(900);
+  });
+
   test('the host key includes the port: two servers on 127.0.0.1 are two hosts', async () => {
     const other = await startTestServer();
     try {

@@ -361,6 +361,29 @@ describe('limits and encodings', () => {
     for (const record of recs) expect(record).toMatchObject({ok: false, attempts: 1, error: {code: 'too_large'}});
   });
 
+  it('--compressed: an answer with no body is empty whatever coding it names (204, 304, 200 and 302 with length 0)', async () => {
+    for (const [path, status, coding] of [['/ce/204', 204, 'gzip'], ['/ce/304', 304, 'gzip'], ['/ce/200', 200, 'br'], ['/ce/200d', 200, 'deflate'], ['/ce/302', 302, 'gzip']] as const) {
+      a.route(path, (_req, res) => {
+        res.writeHead(status, {'content-encoding': coding, ...(status === 204 || status === 304 ? {} : {'content-length': 0}), ...(status === 302 ? {location: '/text/x'} : {})});
+        res.end();
+      });
+    }
+    const {code, recs} = await fetchJson(['/ce/204', '/ce/304', '/ce/200', '/ce/200d', '/ce/302'].map((p) => `${a.url}${p}`), ['--compressed', '--max-redirects', '0']);
+    expect(code).toBe(0);
+    expect(recs.map((r) => [r.status, r.ok, r.bytes, r.error])).toEqual([[204, true, 0, null], [304, true, 0, null], [200, true, 0, null], [200, true, 0, null], [302, true, 0, null]]);
+  });
+
+  it('a malformed header line is `protocol`, not retried, before or after Content-Length', async () => {
+    for (const [path, head] of [['/bad/before', 'X-A: a\x01b\r\nContent-Length: 5'], ['/bad/after', 'Content-Length: 5\r\nX-A: a\x01b']] as const) {
+      a.route(path, (req) => {
+        req.socket.write(`HTTP/1.1 200 OK\r\n${head}\r\n\r\nhello`, 'latin1');
+      });
+    }
+    const {code, recs} = await fetchJson([`${a.url}/bad/before`, `${a.url}/bad/after`], ['--retry-delay', '10ms']);
+    expect(code).toBe(1);
+    expect(recs.map((r) => [r.attempts, r.error?.code])).toEqual([[1, 'protocol'], [1, 'protocol']]);
+  });
+
   it('stops a gzip bomb fast at --max-size with --compressed', async () => {
     const started = performance.now();
     const {code, recs} = await fetchJson([`${a.url}/gzip-bomb?mb=200`], ['--compressed', '--max-size', '10MB']);
