@@ -4,7 +4,7 @@ import {parseDuration} from './parse/duration.js';
 import {parseSize} from './parse/size.js';
 import {parseRate} from './parse/rate.js';
 import {parseShard} from './parse/shard.js';
-import {parseHeader, validateHeaderPair} from './parse/header.js';
+import {parseHeader, toWire, validateHeaderPair} from './parse/header.js';
 import {parseMaxFailures, parseWholeNumber} from './parse/number.js';
 import {validateTemplate} from './sinks/naming.js';
 import {VERSION} from './version.js';
@@ -124,7 +124,7 @@ function size(value: number | string | undefined, flag: string): number | undefi
 function headers(raw: FetchAllOptions, name: Namer): Record<string, string> {
   // No prototype: a header named `__proto__` is a header like any other.
   const out = Object.create(null) as Record<string, string>;
-  out['user-agent'] = raw.userAgent ?? `fetchall/${VERSION}`;
+  out['user-agent'] = raw.userAgent === undefined ? `fetchall/${VERSION}` : toWire(raw.userAgent);
   out['accept'] = '*/*';
   if (raw.userAgent !== undefined && /[\r\n\0]/.test(raw.userAgent)) {
     throw new UsageError(`${name('userAgent')} must not contain CR, LF or NUL`);
@@ -136,7 +136,7 @@ function headers(raw: FetchAllOptions, name: Namer): Record<string, string> {
     : Object.entries(given).map(([k, v]): [string, string] => {
         const problem = validateHeaderPair(k, v);
         if (problem !== null) throw new UsageError(`${name('header')}: ${problem}`);
-        return [k.toLowerCase(), v];
+        return [k.toLowerCase(), toWire(v)];
       });
   for (const [k, v] of pairs) out[k] = v;
   return out;

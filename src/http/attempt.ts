@@ -111,9 +111,10 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       headers: sent,
       // undici's headers timeout bounds the whole head, however steadily its bytes come: the exchange's
       // own idle timer guards the head instead (it sees header bytes trickle in). Its body timeout is
-      // per chunk, like ours but coarser: kept as a backstop.
+      // per chunk, like ours but coarser (a half-second tick): kept as a backstop only, at twice the
+      // idle time, so ours fires first and the message is always fetchall's own.
       headersTimeout: 0,
-      bodyTimeout: options.idleTimeout,
+      bodyTimeout: options.idleTimeout * 2,
       idleTimeout: options.idleTimeout,
     }, signal, onConnected);
     const status = response.status;

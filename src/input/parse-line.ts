@@ -1,6 +1,6 @@
 // One list line → an Entry (valid or invalid_url), or null for a blank or comment line. Pure.
 import type {Entry} from '../record.js';
-import {validateHeaderPair} from '../parse/header.js';
+import {toWire, validateHeaderPair} from '../parse/header.js';
 
 // The WHATWG parser silently drops TAB/CR/LF and trims C0; we refuse them instead of guessing.
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -103,7 +103,7 @@ export function entryFromValue(value: unknown, index: number, where: string, raw
       const problem = validateHeaderPair(key, v);
       if (problem !== null) return invalid(index, url, `${where}: ${problem}`);
       // Trimmed as -H trims: HTTP's optional white space (space, tab), not U+00A0 and the like.
-      entryHeaders[key.toLowerCase()] = v.replace(/^[ \t]+|[ \t]+$/g, '');
+      entryHeaders[key.toLowerCase()] = toWire(v.replace(/^[ \t]+|[ \t]+$/g, ''));
     }
   }
   const target = parseTargetUrl(url);

@@ -22,13 +22,13 @@ export const FORBIDDEN_HEADERS: ReadonlySet<string> = new Set([
 const CR_LF_NUL = /[\r\n\0]/;
 // What undici accepts in a value (its `headerCharRegex`): TAB, visible ASCII, space and Latin-1 bytes.
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
-const BEYOND_LATIN1 = /[^\x00-\xff]/;
+const NON_ASCII = /[^\x00-\x7f]/;
 
 /**
  * Checks one header pair. Returns a short problem description (no flag, no value quoted), or null when
  * it may be sent: the name must be an RFC 7230 token and not one of {@link FORBIDDEN_HEADERS}
  * (case-insensitively); neither may contain CR, LF or NUL; the value may hold no other control
- * character and nothing beyond U+00FF (undici would refuse it at request time).
+ * character. Non-ASCII text is allowed: {@link toWire} sends it as UTF-8.
  *
  * @example
  * validateHeaderPair('X-Api-Key', 'abc');   // null
@@ -50,9 +50,6 @@ export function validateHeaderPair(name: string, value: string): string | null {
   }
   if (CONTROL.test(value)) {
     return `header ${JSON.stringify(name)} has a control character in its value`;
-  }
-  if (BEYOND_LATIN1.test(value)) {
-    return `header ${JSON.stringify(name)} has a character beyond U+00FF in its value`;
   }
   return null;
 }
@@ -77,5 +74,15 @@ export function parseHeader(text: string, flag: string): [name: string, value: s
   if (problem !== null) {
     throw new UsageError(`${flag}: ${problem} (got ${JSON.stringify(text)})`);
   }
-  return [name.toLowerCase(), value];
+  return [name.toLowerCase(), toWire(value)];
+}
+
+/**
+ * A header value as undici must be given it: one character per byte on the wire. Text beyond ASCII
+ * goes out as its UTF-8 bytes, as curl sends what was typed (undici would send `é` as the one byte
+ * E9, and refuse `例` outright).
+ * @example toWire('café') === 'caf\u00c3\u00a9'
+ */
+export function toWire(value: string): string {
+  return NON_ASCII.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
 }
