@@ -10,6 +10,11 @@ const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   // The commonest probe answered without loading the CLI: start-up stays near a bare `node -e 0`.
   const {readFileSync} = await import('node:fs');
+  // A reader that is gone (`| true`) is 141, quietly; a full or broken stdout is 3, in one line.
+  process.stdout.on('error', (error) => {
+    if (error.code !== 'EPIPE') process.stderr.write(`fetchall: cannot write to standard output: ${error.code ?? error.message}\n`);
+    process.exit(error.code === 'EPIPE' ? 141 : 3);
+  });
   process.stdout.write(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version + '\n');
 } else {
   // Cap V8's young generation at 16 MiB. Left alone it grows to 128 MiB and peak RSS to ~270 MiB on a

@@ -137,6 +137,8 @@ export async function run(): Promise<void> {
   }
   process.exitCode = code;
   // Let stdout drain; pending sockets are destroyed by the run, so the process ends by itself.
-  // A hard exit makes sure a stray timer or socket never keeps a finished run alive.
+  // A hard exit makes sure a stray timer or socket never keeps a finished run alive. A signal while
+  // a slow reader drains what is left ends it with the status already decided, never by the signal.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => process.exit(code));
   process.stdout.write('', () => process.exit(code));
 }

@@ -54,12 +54,11 @@ async function* iterate(entries: Iterable<EntryInput> | AsyncIterable<EntryInput
   const resumeOk = options.report !== undefined && options.resume === true ? await readOkUrls(options.report) : undefined;
   const report = options.report === undefined ? undefined : ReportFile.open(options.report);
   try {
-    const run = runEntries(toEntries(entries), normalized, options.signal, {env: process.env, resumeOk});
+    // The report takes each record as its entry completes (before `ordered` orders what is yielded).
+    const onComplete = report === undefined ? undefined : (record: FetchRecord): void => report.append(recordToJson(record));
+    const run = runEntries(toEntries(entries), normalized, options.signal, {env: process.env, resumeOk, onComplete});
     started(run);
-    for await (const record of run) {
-      report?.append(recordToJson(record));
-      yield record;
-    }
+    for await (const record of run) yield record;
     if (run.fatal !== undefined) throw run.fatal;
   } finally {
     report?.close();

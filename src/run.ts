@@ -39,6 +39,11 @@ export interface RunInternals {
   /** Called when an entry is selected (passed shard filter), for progress totals. */
   readonly onSelected?: ((entry: Entry) => void) | undefined;
   /**
+   * Told of each record as its entry completes, before `ordered` puts records in input order: a
+   * report, progress counts and `-v` lines follow completion, only stdout follows the order.
+   */
+  readonly onComplete?: ((record: FetchRecord) => void) | undefined;
+  /**
    * The `performance.now()` time `deadline` counts from; default: when the run starts. The CLI passes 0
    * (its process start), so `--deadline 2s` bounds the whole command, start-up included.
    */
@@ -73,7 +78,8 @@ export function runEntries(entries: AsyncIterable<Entry> | Iterable<Entry>, opti
 
 interface Pending {
   readonly seq: number;
-  record: FetchRecord;
+  /** null for an entry the run stopped before it sent anything: it has no record (never started). */
+  record: FetchRecord | null;
   target: BodyTarget | undefined;
 }
 
@@ -144,8 +150,12 @@ async function* execute(
     if (reason !== undefined) stop(reason);
   };
 
+  const onComplete = internals.onComplete;
   const finish = (pending: Pending): void => {
-    judge(pending.record);
+    if (pending.record !== null) {
+      judge(pending.record);
+      onComplete?.(pending.record);
+    }
     completions.push(pending);
   };
 
@@ -190,6 +200,13 @@ async function* execute(
       if (error !== undefined) {
         if (error.code !== 'checksum') sha = null;
         await entryState.target?.discard();
+      }
+      if (error?.code === 'aborted' && entryState.startedAt === undefined) {
+        // Stopped while it waited at a gate (a per-host permit, a host's pause, --rate) before its
+        // first request: never started, like an entry still waiting for a slot. No record; the
+        // summary counts it as not started, and --resume fetches it.
+        finish({seq: mySeq, target: undefined, record: null});
+        return;
       }
       const ok = error === undefined;
       finish({
@@ -351,6 +368,7 @@ async function* execute(
         }
         emitted++;
         slotFreed.notify();
+        if (next.record === null) continue;
         if (onRecord === undefined) {
           yield next.record;
         } else {

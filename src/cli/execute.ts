@@ -11,7 +11,7 @@ import {readOkUrls, ReportFile} from '../report/report-file.js';
 import {RunStats} from '../report/stats.js';
 import {formatFailureLine, formatSummary, formatVerboseLine} from '../report/summary.js';
 import {escapeText} from '../report/escape.js';
-import {runEntries} from '../run.js';
+import {runEntries, type FetchAllRun} from '../run.js';
 import {NameAssigner} from '../sinks/naming.js';
 import {inShard} from '../parse/shard.js';
 import {FileSink} from '../sinks/file-sink.js';
@@ -78,91 +78,138 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
   }
 
   const controller = new AbortController();
+  // The first cause that stops the run sets the exit status. A signal counts only if it comes first;
+  // one after another cause (or a second one) skips the waits and exits with the status set so far.
   let signalled: NodeJS.Signals | undefined;
+  let outputFailure: OutputError | undefined;
+  let fatal: OutputError | undefined;
+  let run: FetchAllRun | undefined;
   let sink: BodySink | undefined;
+  let ended = false;
+  let wakeWaits: (() => void) | undefined;
+  const stoppedBefore = (): boolean => run?.stopReason !== undefined || outputFailure !== undefined || fatal !== undefined;
+  // The output failure that stopped the run, if one did (the run's own: a body's file or stdout).
+  const failed = (): OutputError | undefined => outputFailure ?? fatal ?? run?.fatal;
   const removeSignals = io.onSignal((signal) => {
-    if (signalled === undefined) {
+    if (signalled === undefined && !ended && !stoppedBefore()) {
       signalled = signal;
       controller.abort(new Error(`interrupted by ${signal}`));
       return;
     }
-    // A second signal: skip the wait, but still leave no temporary file behind.
-    sink?.cleanupSync?.();
-    process.exit(signalCode(signalled));
-  });
-
-  const bodiesToStdout = options.outputDir === undefined && flags.json !== true;
-  sink = options.outputDir !== undefined ? new FileSink(options.outputDir, {fsync: options.fsync}) : bodiesToStdout ? new StdoutSink(out) : undefined;
-  // Each record as the run emits it: counted, reported, printed. A full stdout pauses the run.
-  const takeRecord = (record: FetchRecord): Promise<void> | void => {
-    stats.add(record);
-    const json = report !== undefined || flags.json === true ? recordToJson(record) : undefined;
-    if (report !== undefined) report.append(json!);
-    const writing = flags.json === true ? out.write(json + '\n') : undefined;
-    if (flags.verbose === true) ticker.printAbove(formatVerboseLine(record, chalk));
-    return writing;
-  };
-  const run = runEntries(readEntries(lists), options, controller.signal, {
-    sink,
-    resumeOk,
-    env: io.env,
-    // --deadline bounds the whole command, counted from the process start (performance.now()'s origin).
-    deadlineFrom: 0,
-    onRequest: () => {
-      stats.requestsStarted++;
-    },
-    onRecord: takeRecord,
-  });
-  ticker.start();
-  let fatal: OutputError | undefined;
-  let internal: unknown;
-  try {
-    // Records arrive through onRecord (no async-iteration round trip each); iterating drives the run.
-    const driving = run[Symbol.asyncIterator]();
-    while ((await driving.next()).done !== true) {
-      // nothing is yielded when onRecord is given
+    if (signalled === undefined && ended && !stoppedBefore()) {
+      // The run had ended by itself: this signal stops only the last waits, and sets the status.
+      signalled = signal;
+      wakeWaits?.();
+      return;
     }
-  } catch (error) {
-    if (error instanceof OutputError) fatal = error;
-    else internal = error;
+    // A second signal, or one after the run already stopped: skip the wait, but leave no temporary file.
+    sink?.cleanupSync?.();
+    process.exit(exitStatus());
+  });
+  const exitStatus = (): number => {
+    if (signalled !== undefined) return signalCode(signalled);
+    const failure = failed();
+    if (failure !== undefined) return failure.code === 'EPIPE' ? EXIT.pipe : EXIT.output;
+    switch (run?.stopReason) {
+      case 'deadline':
+        return EXIT.deadline;
+      case 'fail-fast':
+      case 'max-failures':
+        return EXIT.failed;
+      default:
+        return stats.failed > 0 ? EXIT.failed : EXIT.ok;
+    }
+  };
+  // stdout failing (a reader gone, a full disk) stops the run at once, not at the next record or body.
+  out.onFailure = (failure) => {
+    if (signalled === undefined && !stoppedBefore()) outputFailure = failure;
+    controller.abort(failure);
+  };
+
+  try {
+    const bodiesToStdout = options.outputDir === undefined && flags.json !== true;
+    sink = options.outputDir !== undefined ? new FileSink(options.outputDir, {fsync: options.fsync}) : bodiesToStdout ? new StdoutSink(out) : undefined;
+    // Each record as its entry completes: counted, reported, shown with -v (in completion order, even
+    // with --ordered). A report that cannot be written stops the run (exit 3).
+    const onComplete = (record: FetchRecord): void => {
+      stats.add(record);
+      if (report !== undefined) {
+        try {
+          report.append(recordToJson(record));
+        } catch (error) {
+          if (!(error instanceof OutputError)) throw error;
+          if (signalled === undefined && !stoppedBefore()) fatal = error;
+          controller.abort(error);
+        }
+      }
+      if (flags.verbose === true) ticker.printAbove(formatVerboseLine(record, chalk));
+    };
+    // Each record in output order (input order with --ordered): its JSON line on stdout. A full stdout
+    // pauses the run.
+    const takeRecord = flags.json === true ? (record: FetchRecord): Promise<void> | void => out.write(recordToJson(record) + '\n') : noop;
+    run = runEntries(readEntries(lists), options, controller.signal, {
+      sink,
+      resumeOk,
+      env: io.env,
+      // --deadline bounds the whole command, counted from the process start (performance.now()'s origin).
+      deadlineFrom: 0,
+      onRequest: () => {
+        stats.requestsStarted++;
+      },
+      onComplete,
+      onRecord: takeRecord,
+    });
+    ticker.start();
+    let internal: unknown;
+    let unreadable: UsageError | undefined;
+    try {
+      // Records arrive through onRecord (no async-iteration round trip each); iterating drives the run.
+      const driving = run[Symbol.asyncIterator]();
+      while ((await driving.next()).done !== true) {
+        // nothing is yielded when onRecord is given
+      }
+    } catch (error) {
+      if (error instanceof OutputError) fatal ??= error;
+      else if (error instanceof UsageError) unreadable = error;
+      else internal = error;
+    } finally {
+      ended = true;
+      ticker.stop();
+      report?.close();
+    }
+    if (internal !== undefined) {
+      counting.abort();
+      throw internal;
+    }
+    // A stopped run's summary says how many entries were never started: give the count a moment to
+    // finish (a signal cuts the wait short).
+    if (counted !== undefined && stats.total === null && (signalled !== undefined || run.stopReason !== undefined)) {
+      await Promise.race([counted, new Promise<void>((resolve) => {
+        wakeWaits = resolve;
+        setTimeout(resolve, 1000).unref();
+      })]);
+    }
+    counting.abort();
+
+    // Records and bodies gathered for one write go out before anything else is decided.
+    await out.flush();
+    if (unreadable !== undefined) {
+      printEnd(flags, stats, chalk, err);
+      err(`fetchall: ${escapeText(unreadable.message)}`);
+      return EXIT.usage;
+    }
+    const status = exitStatus();
+    if (status === EXIT.pipe) return status;
+    printEnd(flags, stats, chalk, err);
+    const failure = failed();
+    if (status === EXIT.output && failure !== undefined) err(`fetchall: ${escapeText(failure.message)}`);
+    return status;
   } finally {
-    ticker.stop();
-    report?.close();
     removeSignals();
   }
-  fatal ??= run.fatal ?? out.failure;
-  if (internal !== undefined) {
-    counting.abort();
-    throw internal;
-  }
-  // A stopped run's summary says how many entries were never started: give the count a moment to finish.
-  if (counted !== undefined && stats.total === null && (signalled !== undefined || run.stopReason !== undefined)) {
-    await Promise.race([counted, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
-  }
-  counting.abort();
-
-  // Records and bodies gathered for one write go out before anything else is decided.
-  await out.flush();
-  const pipeClosed = fatal?.code === 'EPIPE' || out.failure?.code === 'EPIPE';
-  if (pipeClosed) return EXIT.pipe;
-  if (fatal !== undefined && signalled === undefined) {
-    printEnd(flags, stats, chalk, err);
-    err(`fetchall: ${escapeText(fatal.message)}`);
-    return EXIT.output;
-  }
-  await out.flush();
-  printEnd(flags, stats, chalk, err);
-  if (signalled !== undefined) return signalCode(signalled);
-  switch (run.stopReason) {
-    case 'deadline':
-      return EXIT.deadline;
-    case 'fail-fast':
-    case 'max-failures':
-      return EXIT.failed;
-    default:
-      return stats.failed > 0 ? EXIT.failed : EXIT.ok;
-  }
 }
+
+function noop(): void {}
 
 /**
  * Test-only, undocumented on purpose: FETCHALL_PROGRESS_INTERVAL_MS overrides the plain `--progress`
@@ -224,11 +271,18 @@ async function dryRun(lists: OpenList[], options: RunOptions, flags: RawFlags, o
       try {
         await pending;
       } catch {
-        return out.failure?.code === 'EPIPE' ? EXIT.pipe : EXIT.output;
+        return outputFailed(out, err);
       }
     }
   }
   await out.flush();
-  if (out.failure !== undefined) return out.failure.code === 'EPIPE' ? EXIT.pipe : EXIT.output;
+  if (out.failure !== undefined) return outputFailed(out, err);
   return invalid > 0 ? EXIT.failed : EXIT.ok;
+}
+
+/** A plan that could not be written: a reader gone is 141, quietly; any other failure 3, in one line. */
+function outputFailed(out: StreamWriter, err: (line: string) => void): number {
+  if (out.failure?.code === 'EPIPE') return EXIT.pipe;
+  if (out.failure !== undefined) err(`fetchall: ${escapeText(out.failure.message)}`);
+  return EXIT.output;
 }

@@ -1,6 +1,6 @@
 // Lists from files and stdin, read line by line as a stream: memory does not grow with the list.
-import {fstatSync, statSync} from 'node:fs';
-import {open, type FileHandle} from 'node:fs/promises';
+import {closeSync, createReadStream, fstatSync, open as openCallback, statSync, type Stats} from 'node:fs';
+import {Socket} from 'node:net';
 import type {Readable} from 'node:stream';
 import {UsageError} from '../errors.js';
 import type {Entry} from '../record.js';
@@ -31,39 +31,67 @@ export async function openLists(paths: readonly string[], stdin: () => Readable)
   const lists = paths.length === 0 ? ['-'] : paths;
   if (lists.filter((p) => p === '-').length > 1) throw new UsageError('standard input (-) can be given only once');
   const opened: OpenList[] = [];
-  const handles: FileHandle[] = [];
+  const fds: number[] = [];
   try {
     for (const path of lists) {
       if (path === '-') {
         const input = stdin();
-        opened.push({name: '-', stream: input, regularFile: false, path: undefined, identity: identityOfFd((input as {fd?: unknown}).fd)});
+        const fd = (input as {fd?: unknown}).fd;
+        const stat = typeof fd === 'number' ? statOfFd(fd) : undefined;
+        if (stat?.isDirectory() === true) throw new UsageError('cannot read list -: standard input is a directory');
+        const identity = stat?.isFile() === true ? {dev: stat.dev, ino: stat.ino} : undefined;
+        opened.push({name: '-', stream: input, regularFile: false, path: undefined, identity});
         continue;
       }
-      let handle: FileHandle;
+      let fd: number;
       try {
-        handle = await open(path, 'r');
+        fd = await openForReading(path);
       } catch (error) {
         throw new UsageError(`cannot read list ${path}: ${describeErrno(error)}`);
       }
-      handles.push(handle);
-      const stat = await handle.stat();
+      fds.push(fd);
+      const stat = fstatSync(fd);
       if (stat.isDirectory()) throw new UsageError(`cannot read list ${path}: it is a directory`);
-      opened.push({name: path, stream: handle.createReadStream({highWaterMark: 256 * 1024}), regularFile: stat.isFile(), path, identity: {dev: stat.dev, ino: stat.ino}});
+      opened.push({name: path, stream: streamOf(fd, stat), regularFile: stat.isFile(), path, identity: {dev: stat.dev, ino: stat.ino}});
     }
   } catch (error) {
-    await Promise.all(handles.map((h) => h.close().catch(() => {})));
+    for (const fd of fds) closeQuietly(fd);
     throw error;
   }
   return opened;
 }
 
-function identityOfFd(fd: unknown): FileIdentity | undefined {
-  if (typeof fd !== 'number') return undefined;
+/** open(2) in the thread pool: opening a FIFO waits for its writer, and must not block the loop. */
+function openForReading(path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    openCallback(path, 'r', (error, fd) => (error === null ? resolve(fd) : reject(error)));
+  });
+}
+
+/**
+ * A pipe (`<(generate)`, a named FIFO) or socket is read through the event loop, like standard input:
+ * a file stream would block a thread-pool thread in read(2), which no stop can cancel, so a run that
+ * ended (a --deadline, a signal) could not exit until the producer wrote again. A file is read in
+ * 256 KiB chunks.
+ */
+function streamOf(fd: number, stat: Stats): Readable {
+  if (stat.isFIFO() || stat.isSocket()) return new Socket({fd, readable: true, writable: false});
+  return createReadStream('', {fd, highWaterMark: 256 * 1024});
+}
+
+function statOfFd(fd: number): Stats | undefined {
   try {
-    const stat = fstatSync(fd);
-    return stat.isFile() ? {dev: stat.dev, ino: stat.ino} : undefined;
+    return fstatSync(fd);
   } catch {
     return undefined;
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
   }
 }
 
@@ -217,7 +245,8 @@ class EntryReader implements AsyncIterable<Entry> {
     });
     stream.on('error', (error: unknown) => {
       if (this.#stream !== stream) return;
-      this.#error ??= error;
+      // The user's input, not fetchall, failed: a usage error (exit 2) naming the list.
+      this.#error ??= new UsageError(`cannot read list ${list.name}: ${describeErrno(error)}`, {cause: error});
       this.#wakeUp();
     });
   }

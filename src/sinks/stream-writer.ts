@@ -22,6 +22,11 @@ export class StreamWriter {
   #gatheredBytes = 0;
   #scheduled = false;
   #full = false;
+  /**
+   * Told once, at the moment the output fails (a write of gathered bytes fails in the background
+   * too): the caller stops the run then, not at its next write.
+   */
+  onFailure: ((failure: OutputError) => void) | undefined;
 
   constructor(stream: Writable, what: string) {
     this.#stream = stream;
@@ -100,5 +105,6 @@ export class StreamWriter {
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const w of waiters) w.reject(this.#failure);
+    this.onFailure?.(this.#failure);
   }
 }

@@ -296,7 +296,7 @@ describe('readEntries', () => {
     expect(list.stream.destroyed).toBe(true);
   });
 
-  test('a list stream that fails mid-way rejects the reading, after the lines before the failure', async () => {
+  test('a list stream that fails mid-way rejects the reading with a usage error naming the list, after the lines before it', async () => {
     let pushed = false;
     const stream = new Readable({
       read() {
@@ -312,7 +312,8 @@ describe('readEntries', () => {
     const reading = (async () => {
       for await (const entry of readEntries([{name: 'a.txt', stream, regularFile: false, path: undefined, identity: undefined}])) seen.push(entry.url);
     })();
-    await expect(reading).rejects.toThrow('read failed');
+    await expect(reading).rejects.toThrow(UsageError);
+    await expect(reading).rejects.toThrow('cannot read list a.txt: EIO');
     expect(seen).toEqual(['https://a.test/1', 'https://a.test/2']);
   });
 

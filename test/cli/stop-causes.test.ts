@@ -1,0 +1,172 @@
+// End to end: what stops a run, when, and the exit status it leaves (the first cause wins); lists that
+// are pipes; outputs that fail while requests are in flight; entries that never started.
+import {spawn, spawnSync} from 'node:child_process';
+import {open, readFile} from 'node:fs/promises';
+import {existsSync, openSync} from 'node:fs';
+import {join} from 'node:path';
+import {describe, expect, it} from 'vitest';
+import {BIN_PATH, makeTempDir, parseJsonLines, runCli, writeList} from '../helpers/cli.js';
+import {useTestServer} from '../helpers/use-server.js';
+
+const server = useTestServer();
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Spawn the CLI; `drive` gets the child to signal it or read its stdout; resolves when it exits (bounded). */
+function spawnCli(args: string[], drive: (child: ReturnType<typeof spawn>) => void = () => {}, opts: {readStdout?: boolean} = {}): Promise<Exit> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [BIN_PATH, ...args], {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, NO_COLOR: '1'}});
+  let stdout = '';
+  let stderr = '';
+  if (opts.readStdout !== false) child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  drive(child);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`fetchall ${args.join(' ')} did not exit within 30 s\n${stderr}`));
+    }, 30_000);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({code, signal, stdout, stderr, ms: performance.now() - started});
+    });
+  });
+}
+
+describe('a list that is a pipe', () => {
+  it('a FIFO whose writer stays open: --deadline still ends the run at once (exit 124)', async () => {
+    const dir = await makeTempDir();
+    const fifo = join(dir, 'urls.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    // Our end stays open (as `<(generate; sleep)` would) until the run is over.
+    const writing = open(fifo, 'w');
+    const result = spawnCli(['--json', '--deadline', '1s', fifo]);
+    const writer = await writing;
+    try {
+      await writer.write(`${server.url}/text/a\n`);
+      const exit = await result;
+      expect(exit.code, exit.stderr).toBe(124);
+      expect(exit.ms).toBeLessThan(8000);
+      expect(parseJsonLines(exit.stdout).map((r) => r.ok)).toEqual([true]);
+    } finally {
+      await writer.close();
+    }
+  });
+});
+
+describe('the first cause that stops the run sets the status', () => {
+  it('a SIGINT after --deadline stopped the run (held bodies draining to a slow reader) leaves 124', async () => {
+    const list = await writeList([`${server.url}/bytes/20000000`, `${server.url}/bytes/20000001`, `${server.url}/slow?ms=20000`]);
+    const exit = await spawnCli(['-c', '3', '--deadline', '1500ms', list], (child) => {
+      // stdout is not read: the two bodies wait to be written. The deadline passes; then a SIGINT.
+      child.stderr!.on('data', () => {});
+      setTimeout(() => child.kill('SIGINT'), 3000);
+      setTimeout(() => child.stdout!.resume(), 3000);
+    }, {readStdout: false});
+    expect(exit.signal).toBeNull();
+    expect(exit.code).toBe(124);
+  });
+
+  it('a SIGINT after --fail-fast stopped the run leaves 1', async () => {
+    // The bodies complete and wait for the reader; then the 404 stops the run; then a SIGINT.
+    server.route('/late-404', (_req, res) => {
+      setTimeout(() => {
+        res.writeHead(404, {'content-length': 2});
+        res.end('no');
+      }, 800);
+    });
+    const list = await writeList([`${server.url}/bytes/20000000`, `${server.url}/bytes/20000001`, `${server.url}/late-404`]);
+    const exit = await spawnCli(['-c', '3', '--fail-fast', '--retries', '0', list], (child) => {
+      setTimeout(() => child.kill('SIGINT'), 2500);
+      setTimeout(() => child.stdout!.resume(), 2500);
+    }, {readStdout: false});
+    expect(exit.signal).toBeNull();
+    expect(exit.code).toBe(1);
+  });
+});
+
+describe('an output that fails while requests are in flight', () => {
+  it('stdout closed by the reader stops the run at once: 141, the body in flight not saved', async () => {
+    const out = await makeTempDir();
+    // A quick body, one a second later (its record's write finds the pipe closed), then one that drips for ~10 s.
+    const list = await writeList([`${server.url}/text/a  a.txt`, `${server.url}/slow?ms=1000  b.txt`, `${server.url}/bytes/1000000?chunk=10000&every=100  big.bin`]);
+    const exit = await spawnCli(['--json', '-c', '3', '-o', out, list], (child) => {
+      child.stdout!.once('data', () => child.stdout!.destroy());
+    }, {readStdout: false});
+    expect(exit.code, exit.stderr).toBe(141);
+    expect(exit.ms).toBeLessThan(6000);
+    expect(exit.stderr).toBe('');
+    expect(existsSync(join(out, 'big.bin'))).toBe(false);
+  });
+});
+
+describe('entries that never started', () => {
+  it('an entry stopped while it waited for its host (--per-host) has no record and counts as not started', async () => {
+    const lines = Array.from({length: 4}, (_, i) => `${server.url}/slow?ms=5000&i=${i}`);
+    const result = await runCli(['--json', '--per-host', '1', '-c', '4', '--deadline', '1s', await writeList(lines)]);
+    expect(result.code).toBe(124);
+    const records = result.records();
+    expect(records.map((r) => [r.index, r.error?.code])).toEqual([[1, 'aborted']]);
+    expect(result.stderr).toMatch(/3 not started/);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('an entry stopped while it waited for --rate has no record either (it sent nothing)', async () => {
+    const lines = Array.from({length: 3}, (_, i) => `${server.url}/slow?ms=5000&r=${i}`);
+    const result = await runCli(['--json', '--rate', '1/m', '-c', '3', '--deadline', '1s', await writeList(lines)]);
+    expect(result.code).toBe(124);
+    expect(result.records().map((r) => [r.index, r.attempts, r.error?.code])).toEqual([[1, 1, 'aborted']]);
+    expect(result.stderr).toMatch(/2 not started/);
+  });
+});
+
+describe('--ordered orders stdout only', () => {
+  it('the report and -v lines follow completion; --json on stdout follows the input', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'r.jsonl');
+    const list = await writeList([`${server.url}/slow?ms=1500`, `${server.url}/text/b`, `${server.url}/text/c`]);
+    const result = await runCli(['--json', '--ordered', '-v', '--report', report, list]);
+    expect(result.code).toBe(0);
+    expect(result.records().map((r) => r.index)).toEqual([1, 2, 3]);
+    expect(parseJsonLines(await readFile(report, 'utf8')).map((r) => r.index)).toEqual([2, 3, 1]);
+    const verbose = result.stderr.split('\n').filter((line) => line.includes(server.url));
+    expect(verbose[0]).toContain('/text/b');
+    expect(verbose.at(-1)).toContain('/slow');
+  });
+});
+
+describe('exit codes at the edges', () => {
+  it('--version to a closed pipe is 141 and to a full disk is 3, one line, never a stack', () => {
+    const piped = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN_PATH}" --version | true; echo "rc=\${PIPESTATUS[0]}"`], {encoding: 'utf8'});
+    expect(piped.stdout).toContain('rc=141');
+    expect(piped.stderr).toBe('');
+    const full = spawnSync(process.execPath, [BIN_PATH, '--version'], {stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'], encoding: 'utf8'});
+    expect(full.status).toBe(3);
+    expect(full.stderr.trim().split('\n')).toHaveLength(1);
+    expect(full.stderr).toMatch(/standard output.*ENOSPC/);
+  });
+
+  it('--dry-run to a full disk is 3 with one line', async () => {
+    const list = await writeList([`${server.url}/text/a`]);
+    const full = spawnSync(process.execPath, [BIN_PATH, '--dry-run', list], {stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'], encoding: 'utf8'});
+    expect(full.status).toBe(3);
+    expect(full.stderr.trim().split('\n')).toHaveLength(1);
+    expect(full.stderr).toMatch(/ENOSPC/);
+  });
+
+  it('a list that cannot be read is exit 2: standard input that is a folder, a read error', async () => {
+    const dir = spawnSync(process.execPath, [BIN_PATH, '-'], {stdio: [openSync('/', 'r'), 'pipe', 'pipe'], encoding: 'utf8'});
+    expect(dir.status).toBe(2);
+    expect(dir.stderr).toMatch(/standard input is a directory/);
+    const eio = await runCli(['/proc/self/mem']);
+    expect(eio.code).toBe(2);
+    expect(eio.stderr).toMatch(/cannot read list \/proc\/self\/mem/);
+    expect(eio.stderr).not.toMatch(/internal error/);
+  });
+});
