@@ -35,7 +35,8 @@ export async function main(io: CliIo): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
-      err(`fetchall: ${error.message.replace(/^error: /, '')} (see --help)`);
+      // One line: commander puts its "(Did you mean --x?)" on a line of its own.
+      err(`fetchall: ${error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see --help)`);
       return EXIT.usage;
     }
     throw error;

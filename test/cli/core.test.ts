@@ -272,6 +272,13 @@ describe('standard input as a stream', () => {
 });
 
 describe('usage errors: exit 2, one line, no stack, no request', () => {
+  test('an unknown option close to a known one: commander\'s suggestion stays on the same line', async () => {
+    const result = await runCli(['--color', await writeList([`${server.url}/text/x`])]);
+    expect(result.code).toBe(2);
+    expect(oneLine(result.stderr)).toMatch(/unknown option '--color'.*Did you mean --no-color\?.*see --help/);
+    expect(server.requests).toHaveLength(0);
+  });
+
   test('- given twice', async () => {
     const result = await runCli(['-', '-'], {stdin: `${server.url}/text/x\n`});
     expect(result.code).toBe(2);
