@@ -1,10 +1,11 @@
 // fetchAll(entries, options): the library's entry point, adapting plain URLs and objects to entries.
-import {UsageError} from './errors.js';
+import {OutputError, UsageError} from './errors.js';
 import {entryFromValue, parseTargetUrl} from './input/parse-line.js';
 import {checkOptionValues} from './library-options.js';
 import {libraryName, normalizeOptions, type FetchAllOptions, type RunOptions} from './options.js';
 import {recordToJson, type Entry, type FetchRecord} from './record.js';
 import {readOkUrls, ReportFile} from './report/report-file.js';
+import {planEntries} from './plan.js';
 import {runEntries, type FetchAllRun} from './run.js';
 import {prepareOutputDir} from './sinks/file-sink.js';
 
@@ -28,19 +29,32 @@ export function fetchAll(entries: Iterable<EntryInput> | AsyncIterable<EntryInpu
     if (error instanceof UsageError) throw new TypeError(error.message);
     throw error;
   }
+  // What is read again at iteration is taken now, as validated: changing the caller's object later
+  // changes nothing.
+  const extras: LibraryExtras = {report: options.report, resume: options.resume === true, signal: options.signal, dryRun: options.dryRun === true};
   let run: FetchAllRun | undefined;
+  // A fatal output error before the run could start (DIR, the report): thrown, and told here too.
+  let early: OutputError | undefined;
   return {
     get stopReason() {
-      return run?.stopReason;
+      return run?.stopReason ?? (early === undefined ? undefined : 'output');
     },
     get fatal() {
-      return run?.fatal;
+      return run?.fatal ?? early;
     },
     [Symbol.asyncIterator]: () => {
-      const iterating = iterate(entries, normalized, options, (started) => (run = started));
+      const iterating = iterate(entries, normalized, extras, (started) => (run = started), (error) => (early = error));
       return iterating[Symbol.asyncIterator]();
     },
   };
+}
+
+/** The library's options beyond the run's own. */
+interface LibraryExtras {
+  readonly report: string | undefined;
+  readonly resume: boolean;
+  readonly signal: AbortSignal | undefined;
+  readonly dryRun: boolean;
 }
 
 /**
@@ -49,13 +63,32 @@ export function fetchAll(entries: Iterable<EntryInput> | AsyncIterable<EntryInpu
  * (DIR, the report, a full disk) is thrown: before any request when it is there from the start, else
  * after the records of the entries that had finished.
  */
-async function* iterate(entries: Iterable<EntryInput> | AsyncIterable<EntryInput>, normalized: RunOptions, options: FetchAllOptions, started: (run: FetchAllRun) => void): AsyncGenerator<FetchRecord> {
-  if (normalized.outputDir !== undefined) prepareOutputDir(normalized.outputDir);
-  const resumeOk = options.report !== undefined && options.resume === true ? await readOkUrls(options.report) : undefined;
-  const report = options.report === undefined ? undefined : ReportFile.open(options.report);
+async function* iterate(
+  entries: Iterable<EntryInput> | AsyncIterable<EntryInput>,
+  normalized: RunOptions,
+  options: LibraryExtras,
+  started: (run: FetchAllRun) => void,
+  failedEarly: (error: OutputError) => void,
+): AsyncGenerator<FetchRecord> {
+  if (options.dryRun) {
+    // The plan only, as `--dry-run --json` prints it: no request, no folder, no report.
+    for await (const planned of planEntries(toEntries(entries), normalized)) yield planned.record;
+    return;
+  }
+  let resumeOk: Set<string> | undefined;
+  let report: ReportFile | undefined;
+  try {
+    if (normalized.outputDir !== undefined) prepareOutputDir(normalized.outputDir);
+    resumeOk = options.report !== undefined && options.resume ? await readOkUrls(options.report) : undefined;
+    report = options.report === undefined ? undefined : ReportFile.open(options.report);
+  } catch (error) {
+    if (error instanceof OutputError) failedEarly(error);
+    throw error;
+  }
   try {
     // The report takes each record as its entry completes (before `ordered` orders what is yielded).
-    const onComplete = report === undefined ? undefined : (record: FetchRecord): void => report.append(recordToJson(record));
+    const reportFile = report;
+    const onComplete = reportFile === undefined ? undefined : (record: FetchRecord): void => reportFile.append(recordToJson(record));
     const run = runEntries(toEntries(entries), normalized, options.signal, {env: process.env, resumeOk, onComplete});
     started(run);
     for await (const record of run) yield record;
@@ -90,7 +123,21 @@ async function* toEntries(inputs: Iterable<EntryInput> | AsyncIterable<EntryInpu
       const target = parseTargetUrl(text);
       yield typeof target === 'string' ? {index, url: text, target: undefined, invalid: `${where}: ${target}`} : {index, url: text, target};
     } else {
-      yield entryFromValue(input, index, where, JSON.stringify(input) ?? String(input));
+      yield entryFromValue(input, index, where, shown(input));
+    }
+  }
+}
+
+/** An entry as a record's `url` shows it when it has no usable `url`: its JSON, or what String makes of it. */
+function shown(input: unknown): string {
+  try {
+    return JSON.stringify(input) ?? String(input);
+  } catch {
+    // A BigInt or a cycle: not JSON, still one entry's problem, not the run's.
+    try {
+      return String(input);
+    } catch {
+      return Object.prototype.toString.call(input);
     }
   }
 }

@@ -6,7 +6,7 @@ const BOOLEANS = ['compressed', 'insecure', 'skipExisting', 'fsync', 'ordered', 
 const STRINGS = ['userAgent', 'method', 'proxy', 'outputDir', 'name', 'report'];
 const NUMBERS_OR_STRINGS = ['concurrency', 'perHost', 'rate', 'connectTimeout', 'idleTimeout', 'timeout', 'maxRedirects', 'maxSize', 'retries', 'retryDelay', 'retryMaxDelay', 'maxFailures', 'deadline'];
 // CLI flags about the terminal and stdout, which a library does not have: accepted (they are long
-// flags in camelCase, as the contract says options are) and ignored. dryRun only prints a plan.
+// flags in camelCase, as the contract says options are) and ignored; dryRun yields the plan instead.
 const PRESENTATION = ['json', 'dryRun', 'progress', 'quiet', 'verbose', 'color', 'noColor'];
 const KNOWN: ReadonlySet<string> = new Set([...BOOLEANS, ...STRINGS, ...NUMBERS_OR_STRINGS, ...PRESENTATION, 'shard', 'header', 'headers', 'signal']);
 

@@ -1,6 +1,6 @@
 // Options, from the CLI's strings or the library's values, validated once into one frozen RunOptions.
 import {UsageError} from './errors.js';
-import {parseDuration} from './parse/duration.js';
+import {MAX_DURATION_MS, parseDuration} from './parse/duration.js';
 import {parseSize} from './parse/size.js';
 import {parseRate} from './parse/rate.js';
 import {parseShard} from './parse/shard.js';
@@ -42,6 +42,17 @@ export interface FetchAllOptions {
   report?: string | undefined;
   /** Library only: with `report`, skip the URLs whose latest record there is ok. */
   resume?: boolean | undefined;
+  /** Library: yield the would-be records (the CLI's `--dry-run --json`): no request, no folder, no report. */
+  dryRun?: boolean | undefined;
+  /** Another name for `header`. */
+  headers?: readonly string[] | Readonly<Record<string, string>> | undefined;
+  /** CLI flags about the terminal and stdout: accepted, and ignored by the library (it writes nothing). */
+  json?: boolean | undefined;
+  quiet?: boolean | undefined;
+  verbose?: boolean | undefined;
+  progress?: boolean | undefined;
+  color?: boolean | undefined;
+  noColor?: boolean | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -102,6 +113,8 @@ function duration(value: number | string | undefined, fallback: number, flag: st
   if (value === undefined) return fallback;
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value < 0) throw new UsageError(`${flag} must be a duration ≥ 0 (got ${String(value)})`);
+    // Node's timers hold at most 2^31 − 1 ms: beyond it a timer fires at once (with a warning).
+    if (value > MAX_DURATION_MS) throw new UsageError(`${flag} must be a duration of at most ${MAX_DURATION_MS} ms (about 24.8 days) (got ${String(value)})`);
     return value;
   }
   return parseDuration(value, flag);
@@ -163,6 +176,8 @@ export function normalizeOptions(raw: FetchAllOptions, name: Namer = libraryName
   let rate: number | undefined;
   if (raw.rate !== undefined) rate = typeof raw.rate === 'number' ? (raw.rate > 0 && Number.isFinite(raw.rate) ? raw.rate : NaN) : parseRate(raw.rate, name('rate'));
   if (rate !== undefined && Number.isNaN(rate)) throw new UsageError(`${name('rate')} must be a number of requests per second > 0`);
+  // Starts 1/R apart must fit a Node timer (2^31 − 1 ms, about 24.8 days).
+  if (rate !== undefined && 1000 / rate > MAX_DURATION_MS) throw new UsageError(`${name('rate')} is too low: at least one request per 24.8 days`);
   const retryDelay = duration(raw.retryDelay, DEFAULTS.retryDelay, name('retryDelay'));
   const retryMaxDelay = duration(raw.retryMaxDelay, DEFAULTS.retryMaxDelay, name('retryMaxDelay'));
   return Object.freeze({

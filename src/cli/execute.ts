@@ -1,5 +1,4 @@
 // The CLI's run: lists → fetchAll → records to stdout/report, progress and summary to stderr → exit code.
-import {join} from 'node:path';
 import {OutputError, UsageError} from '../errors.js';
 import {countEntries} from '../input/count.js';
 import {closeLists, listAtPath, openLists, readEntries, type OpenList} from '../input/read-lists.js';
@@ -11,9 +10,8 @@ import {readOkUrls, ReportFile} from '../report/report-file.js';
 import {RunStats} from '../report/stats.js';
 import {formatFailureLine, formatSummary, formatVerboseLine} from '../report/summary.js';
 import {escapeText} from '../report/escape.js';
+import {planEntries} from '../plan.js';
 import {runEntries, type FetchAllRun} from '../run.js';
-import {NameAssigner} from '../sinks/naming.js';
-import {inShard} from '../parse/shard.js';
 import {FileSink} from '../sinks/file-sink.js';
 import {StdoutSink} from '../sinks/stdout-sink.js';
 import {StreamWriter} from '../sinks/stream-writer.js';
@@ -248,22 +246,14 @@ function failureRecord(failure: RunStats['failures'][number]): FetchRecord {
 
 /** --dry-run: the plan, one `URL<TAB>FILE` per selected entry (or the would-be records); no request. */
 async function dryRun(lists: OpenList[], options: RunOptions, flags: RawFlags, out: StreamWriter, err: (line: string) => void): Promise<number> {
-  const names = options.outputDir === undefined ? undefined : new NameAssigner(options.name);
   let invalid = 0;
-  for await (const entry of readEntries(lists)) {
-    const name = names?.assign(entry) ?? undefined;
-    if (options.shard !== undefined && !inShard(entry.index, options.shard)) continue;
-    const file = name === undefined || options.outputDir === undefined ? null : join(options.outputDir, name);
+  for await (const {entry, file, record} of planEntries(readEntries(lists), options)) {
     if (entry.invalid !== undefined) {
       invalid++;
       if (flags.quiet !== true && flags.json !== true) err(`fetchall: ${escapeText(entry.invalid)}`);
     }
     const line = flags.json === true
-      ? recordToJson({
-          index: entry.index, url: entry.url, ok: entry.invalid === undefined, status: null, final_url: null, bytes: 0,
-          duration_ms: 0, attempts: 0, file: entry.invalid === undefined ? file : null, skipped: false, sha256: null,
-          error: entry.invalid === undefined ? null : {code: 'invalid_url', message: entry.invalid},
-        })
+      ? recordToJson(record)
       : // Only an invalid entry's URL can hold a control character: escaped, it cannot break the TAB format.
         `${escapeText(entry.url)}\t${file ?? '-'}`;
     const pending = out.write(line + '\n');

@@ -164,6 +164,13 @@ describe('fetchAll: bad options', () => {
     [{skipExisting: true}],
     [{name: '{index}'}],
     [{resume: true}],
+    // Beyond what a Node timer holds (it would fire at once, with a warning on stderr).
+    [{connectTimeout: 3e9}],
+    [{timeout: 3e9}],
+    [{deadline: 3e9}],
+    [{retryDelay: 3e9}],
+    [{rate: 1e-7}],
+    [{rate: '0.0000001'}],
   ])('%j throws a TypeError at once, before any request', (options) => {
     let pulled = false;
     const input = (function* () {
@@ -192,7 +199,8 @@ describe('fetchAll: bad options', () => {
   });
 
   test('headers is another name for header; giving both is a TypeError', async () => {
-    const records = await collect(fetchAll([`${server.url}/text/h`], {headers: {'x-lib': 'yes'}} as never));
+    // Typed as it is accepted (no cast): strict tsc type-checks these tests.
+    const records = await collect(fetchAll([`${server.url}/text/h`], {headers: {'x-lib': 'yes'}}));
     expect(records.map((r) => r.ok)).toEqual([true]);
     expect(server.requests[0]!.headers['x-lib']).toBe('yes');
     expect(() => fetchAll([], {header: ['a: 1'], headers: {b: '2'}} as never)).toThrow(TypeError);
@@ -220,18 +228,54 @@ describe('fetchAll: bad options', () => {
   });
 
   test('CLI flags about the terminal (json, quiet, …) are accepted and change nothing', async () => {
-    const records = await collect(fetchAll([`${server.url}/text/tty`], {json: true, quiet: true, progress: false} as never));
+    const records = await collect(fetchAll([`${server.url}/text/tty`], {json: true, quiet: true, progress: false, verbose: false, color: true}));
     expect(records.map((r) => r.ok)).toEqual([true]);
   });
 });
 
 describe('fetchAll: output folder and report', () => {
-  test('an outputDir that cannot be made throws before any request (not aborted records)', async () => {
+  test('an outputDir that cannot be made throws before any request (not aborted records); the run says so', async () => {
     const root = await makeTempDir();
     await writeFile(join(root, 'file'), '');
     const run = fetchAll([`${server.url}/text/nodir`], {outputDir: join(root, 'file', 'sub')});
     await expect(collect(run)).rejects.toMatchObject({name: 'OutputError', code: 'ENOTDIR'});
     expect(server.requests).toHaveLength(0);
+    expect(run.fatal).toMatchObject({name: 'OutputError', code: 'ENOTDIR'});
+    expect(run.stopReason).toBe('output');
+  });
+
+  test('dryRun yields the would-be records: no request, no folder, no report', async () => {
+    const root = await makeTempDir();
+    const out = join(root, 'out');
+    const report = join(root, 'r.jsonl');
+    const records = await collect(fetchAll([`${server.url}/text/a.txt`, 'ftp://x/y', {url: `${server.url}/text/a.txt`}], {dryRun: true, outputDir: out, report, shard: '1/1'}));
+    expect(records.map((r) => [r.index, r.ok, r.file, r.attempts, r.error?.code ?? null])).toEqual([
+      [1, true, join(out, 'a.txt'), 0, null],
+      [2, false, null, 0, 'invalid_url'],
+      [3, true, join(out, 'a-1.txt'), 0, null],
+    ]);
+    expect(server.requests).toHaveLength(0);
+    const {existsSync} = await import('node:fs');
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(report)).toBe(false);
+  });
+
+  test('an entry that is not JSON (a BigInt, a cycle) is one invalid record; the others go on', async () => {
+    const cyclic: Record<string, unknown> = {url: `${server.url}/text/c`};
+    cyclic['self'] = cyclic;
+    const records = await collect(fetchAll([{url: `${server.url}/text/b`, big: 5n} as never, cyclic as never, `${server.url}/text/ok`]));
+    expect(records.map((r) => [r.index, r.ok, r.error?.code ?? null]).sort()).toEqual([[1, false, 'invalid_url'], [2, false, 'invalid_url'], [3, true, null]]);
+  });
+
+  test('options are read at the call: changing the object afterwards changes nothing', async () => {
+    const dir = await makeTempDir();
+    const options: Record<string, unknown> = {report: join(dir, 'r.jsonl')};
+    const run = fetchAll([`${server.url}/text/snap`], options);
+    options['report'] = 42;
+    options['resume'] = true;
+    const records = await collect(run);
+    expect(records.map((r) => r.ok)).toEqual([true]);
+    expect((await readFile(join(dir, 'r.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(1);
   });
 
   test('report appends every record as a JSON line; resume skips the URLs whose latest record is ok', async () => {

@@ -1,0 +1,39 @@
+// --dry-run: a run's plan, entry by entry (names, shard), with no request, no folder and no report.
+import {join} from 'node:path';
+import type {RunOptions} from './options.js';
+import {inShard} from './parse/shard.js';
+import type {Entry, FetchRecord} from './record.js';
+import {NameAssigner} from './sinks/naming.js';
+
+/** One selected entry of the plan: where its body would go, and the record it would get. */
+export interface PlannedEntry {
+  readonly entry: Entry;
+  /** DIR joined with the entry's name, or null without an output folder. */
+  readonly file: string | null;
+  /** The would-be record: ok unless the entry is invalid, nothing sent. */
+  readonly record: FetchRecord;
+}
+
+/**
+ * The plan of a run over `entries`: names assigned over every entry in input order (as the run does),
+ * then only the entries of the shard. Reads the entries and nothing else.
+ * @example for await (const {entry, file} of planEntries(entries, options)) console.log(entry.url, file);
+ */
+export async function* planEntries(entries: AsyncIterable<Entry> | Iterable<Entry>, options: RunOptions): AsyncGenerator<PlannedEntry> {
+  const names = options.outputDir === undefined ? undefined : new NameAssigner(options.name);
+  for await (const entry of entries) {
+    const name = names?.assign(entry) ?? undefined;
+    if (options.shard !== undefined && !inShard(entry.index, options.shard)) continue;
+    const file = name === undefined || options.outputDir === undefined ? null : join(options.outputDir, name);
+    const valid = entry.invalid === undefined;
+    yield {
+      entry,
+      file,
+      record: {
+        index: entry.index, url: entry.url, ok: valid, status: null, final_url: null, bytes: 0,
+        duration_ms: 0, attempts: 0, file: valid ? file : null, skipped: false, sha256: null,
+        error: valid ? null : {code: 'invalid_url', message: entry.invalid!},
+      },
+    };
+  }
+}
