@@ -192,7 +192,8 @@ async function* execute(
           error = thrown;
         } else {
           if (!(thrown instanceof OutputError)) throw thrown;
-          state.fatal ??= thrown;
+          // Fatal only as the first cause: after a --deadline or --fail-fast it is one more casualty.
+          if (state.stopReason === undefined) state.fatal ??= thrown;
           stop('output', thrown);
           error = new FetchallError('aborted', thrown.message);
         }
@@ -306,7 +307,29 @@ async function* execute(
           }
           // A stop must not wait for an input that is slow to give its next entry (a pipe, a generator).
           const next = nextUnlessAborted(iterator);
-          const step = next instanceof Promise ? await next : next;
+          let step: IteratorResult<Entry> | undefined;
+          if (next instanceof Promise) {
+            // The input makes us wait: no slot is parked here meanwhile (a retry or a redirect hop
+            // waiting for one would wait for the producer's next line). Taken again once it comes.
+            permit();
+            step = await next;
+            if (step !== undefined && step.done !== true && !signal.aborted) {
+              const again = global.tryAcquire();
+              if (again !== null) {
+                permit = again;
+              } else {
+                try {
+                  permit = await global.acquire(signal);
+                } catch {
+                  break;
+                }
+              }
+            } else {
+              permit = noop;
+            }
+          } else {
+            step = next;
+          }
           if (step === undefined) abandoned = true;
           if (step === undefined || step.done === true || signal.aborted) {
             permit();
@@ -362,7 +385,7 @@ async function* execute(
             if (publishing !== undefined) await publishing;
           } catch (error) {
             if (!(error instanceof OutputError)) throw error;
-            state.fatal ??= error;
+            if (state.stopReason === undefined) state.fatal ??= error;
             stop('output', error);
           }
         }

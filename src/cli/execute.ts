@@ -247,6 +247,23 @@ function failureRecord(failure: RunStats['failures'][number]): FetchRecord {
 /** --dry-run: the plan, one `URL<TAB>FILE` per selected entry (or the would-be records); no request. */
 async function dryRun(lists: OpenList[], options: RunOptions, flags: RawFlags, out: StreamWriter, err: (line: string) => void): Promise<number> {
   let invalid = 0;
+  try {
+    invalid = await printPlan(lists, options, flags, out, err);
+  } catch (error) {
+    // A list that fails while it is read (an I/O error) is the user's input: exit 2, naming it.
+    if (!(error instanceof UsageError)) throw error;
+    err(`fetchall: ${escapeText(error.message)}`);
+    return EXIT.usage;
+  }
+  if (invalid < 0) return outputFailed(out, err);
+  await out.flush();
+  if (out.failure !== undefined) return outputFailed(out, err);
+  return invalid > 0 ? EXIT.failed : EXIT.ok;
+}
+
+/** Print the plan; resolves with the number of invalid entries, or -1 once stdout has failed. */
+async function printPlan(lists: OpenList[], options: RunOptions, flags: RawFlags, out: StreamWriter, err: (line: string) => void): Promise<number> {
+  let invalid = 0;
   for await (const {entry, file, record} of planEntries(readEntries(lists), options)) {
     if (entry.invalid !== undefined) {
       invalid++;
@@ -261,13 +278,11 @@ async function dryRun(lists: OpenList[], options: RunOptions, flags: RawFlags, o
       try {
         await pending;
       } catch {
-        return outputFailed(out, err);
+        return -1;
       }
     }
   }
-  await out.flush();
-  if (out.failure !== undefined) return outputFailed(out, err);
-  return invalid > 0 ? EXIT.failed : EXIT.ok;
+  return invalid;
 }
 
 /** A plan that could not be written: a reader gone is 141, quietly; any other failure 3, in one line. */

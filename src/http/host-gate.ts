@@ -50,16 +50,20 @@ export class HostGate {
   tryAcquire(host: string): Release | undefined {
     if (this.pausedFor(host) > 0) return undefined;
     if (this.#perHost === undefined) return noop;
-    const pool = this.#pools.get(host);
-    if (pool !== undefined) {
-      const release = pool.tryAcquire();
-      if (release === null) return undefined;
-      return (): void => {
-        release();
-        if (pool.inUse === 0 && pool.waiting === 0 && this.#pools.get(host) === pool) this.#pools.delete(host);
-      };
+    // A host seen for the first time gets its pool here: its first permit is free at once (a redirect
+    // hop into a new host must not take the waiting path, which gives up the global slot).
+    let pool = this.#pools.get(host);
+    if (pool === undefined) {
+      pool = new Semaphore(this.#perHost);
+      this.#pools.set(host, pool);
     }
-    return undefined;
+    const owned = pool;
+    const release = owned.tryAcquire();
+    if (release === null) return undefined;
+    return (): void => {
+      release();
+      if (owned.inUse === 0 && owned.waiting === 0 && this.#pools.get(host) === owned) this.#pools.delete(host);
+    };
   }
 
   /**

@@ -12,8 +12,9 @@ import type {Readable} from 'node:stream';
  */
 export class LineSplitter {
   readonly #onLine: (line: string, utf8: boolean) => void;
-  // The start of a line whose end has not come yet.
-  #rest: Buffer | undefined;
+  // The start of a line whose end has not come yet, in the pieces it came in (joined once, at its end:
+  // joining at every chunk made one long line quadratic).
+  #rest: Buffer[] = [];
 
   constructor(onLine: (line: string, utf8: boolean) => void) {
     this.#onLine = onLine;
@@ -23,12 +24,13 @@ export class LineSplitter {
     let start = 0;
     let end = chunk.indexOf(0x0a);
     if (end === -1) {
-      this.#rest = this.#rest === undefined ? chunk : Buffer.concat([this.#rest, chunk]);
+      this.#rest.push(chunk);
       return;
     }
-    if (this.#rest !== undefined) {
-      const line = Buffer.concat([this.#rest, chunk.subarray(0, end)]);
-      this.#rest = undefined;
+    if (this.#rest.length > 0) {
+      this.#rest.push(chunk.subarray(0, end));
+      const line = Buffer.concat(this.#rest);
+      this.#rest = [];
       this.#emit(line, 0, line.length);
       start = end + 1;
       end = chunk.indexOf(0x0a, start);
@@ -38,14 +40,14 @@ export class LineSplitter {
       start = end + 1;
       end = chunk.indexOf(0x0a, start);
     }
-    if (start < chunk.length) this.#rest = chunk.subarray(start);
+    if (start < chunk.length) this.#rest.push(chunk.subarray(start));
   }
 
   /** The input ended: a last line without a newline is a line too. */
   end(): void {
-    const rest = this.#rest;
-    this.#rest = undefined;
-    if (rest !== undefined && rest.length > 0) this.#emit(rest, 0, rest.length);
+    const rest = Buffer.concat(this.#rest);
+    this.#rest = [];
+    if (rest.length > 0) this.#emit(rest, 0, rest.length);
   }
 
   #emit(bytes: Buffer, start: number, end: number): void {

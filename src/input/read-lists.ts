@@ -52,13 +52,29 @@ export async function openLists(paths: readonly string[], stdin: () => Readable)
       fds.push(fd);
       const stat = fstatSync(fd);
       if (stat.isDirectory()) throw new UsageError(`cannot read list ${path}: it is a directory`);
-      opened.push({name: path, stream: streamOf(fd, stat), regularFile: stat.isFile(), path, identity: {dev: stat.dev, ino: stat.ino}});
+      opened.push(lazyList({name: path, regularFile: stat.isFile(), path, identity: {dev: stat.dev, ino: stat.ino}}, () => streamOf(fd, stat)));
     }
   } catch (error) {
     for (const fd of fds) closeQuietly(fd);
     throw error;
   }
   return opened;
+}
+
+/**
+ * The list with its stream made when first asked for: a pipe's socket starts reading as soon as it is
+ * made, so the same FIFO given twice would be drained by its second reader while the first is read
+ * (lines torn between them). Made in its turn, each reads only while it is the list being read.
+ */
+function lazyList(list: Omit<OpenList, 'stream'>, make: () => Readable): OpenList {
+  let stream: Readable | undefined;
+  return {
+    ...list,
+    get stream(): Readable {
+      stream ??= make();
+      return stream;
+    },
+  };
 }
 
 /** open(2) in the thread pool: opening a FIFO waits for its writer, and must not block the loop. */

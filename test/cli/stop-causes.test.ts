@@ -9,6 +9,7 @@ import {BIN_PATH, makeTempDir, parseJsonLines, runCli, writeList} from '../helpe
 import {useTestServer} from '../helpers/use-server.js';
 
 const server = useTestServer();
+const other = useTestServer({host: '127.0.0.2'});
 
 interface Exit {
   code: number | null;
@@ -60,6 +61,56 @@ describe('a list that is a pipe', () => {
   });
 });
 
+describe('a list that is slow to give its next line', () => {
+  it('parks no slot while it waits: a redirect hop into a new host (--per-host) and a retry both go on', async () => {
+    // -c 1: if the reader held the only slot while the producer is silent, entry 1 would wait for line 2.
+    const child = spawn(process.execPath, [BIN_PATH, '--json', '-c', '1', '--per-host', '1', '--retry-delay', '10ms', '-'], {stdio: ['pipe', 'pipe', 'pipe'], env: {...process.env, NO_COLOR: '1'}});
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const records = (n: number): Promise<void> => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${n} records within 10 s: ${stdout}`)), 10_000);
+      const look = (): void => {
+        if (stdout.split('\n').filter(Boolean).length < n) return;
+        clearTimeout(timer);
+        child.stdout.off('data', look);
+        resolve();
+      };
+      child.stdout.on('data', look);
+      look();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    try {
+      const hop = `${other.url}/redirect/1?to=${encodeURIComponent(`${server.url}/text/hop`)}`;
+      child.stdin.write(`${hop}\n`);
+      await records(1);
+      child.stdin.write(`${server.url}/flaky/slow-list?fail=1\n`);
+      await records(2);
+      child.stdin.end(`${server.url}/text/last\n`);
+      expect(await exited).toBe(0);
+      expect(parseJsonLines(stdout).map((r) => [r.index, r.ok])).toEqual([[1, true], [2, true], [3, true]]);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('the same FIFO given twice', () => {
+  it('is read by one list at a time: no line torn between the two readers', async () => {
+    const dir = await makeTempDir();
+    const fifo = join(dir, 'twice.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const lines = Array.from({length: 3000}, (_, i) => `http://a.test/${String(i).padStart(4, '0')}/${'x'.repeat(60)}`);
+    const writing = open(fifo, 'w');
+    const result = spawnCli(['--dry-run', '--json', fifo, fifo]);
+    const writer = await writing;
+    for (let i = 0; i < lines.length; i += 100) await writer.write(lines.slice(i, i + 100).join('\n') + '\n');
+    await writer.close();
+    const exit = await result;
+    expect(exit.code, exit.stderr).toBe(0);
+    expect(parseJsonLines(exit.stdout).map((r) => r.url)).toEqual(lines);
+  });
+});
+
 describe('the first cause that stops the run sets the status', () => {
   it('a SIGINT after --deadline stopped the run (held bodies draining to a slow reader) leaves 124', async () => {
     const list = await writeList([`${server.url}/bytes/20000000`, `${server.url}/bytes/20000001`, `${server.url}/slow?ms=20000`]);
@@ -68,6 +119,15 @@ describe('the first cause that stops the run sets the status', () => {
       child.stderr!.on('data', () => {});
       setTimeout(() => child.kill('SIGINT'), 3000);
       setTimeout(() => child.stdout!.resume(), 3000);
+    }, {readStdout: false});
+    expect(exit.signal).toBeNull();
+    expect(exit.code).toBe(124);
+  });
+
+  it('stdout closed after --deadline stopped the run (held bodies draining) leaves 124', async () => {
+    const list = await writeList([`${server.url}/bytes/20000000`, `${server.url}/bytes/20000001`, `${server.url}/slow?ms=20000`]);
+    const exit = await spawnCli(['-c', '3', '--deadline', '1500ms', list], (child) => {
+      setTimeout(() => child.stdout!.destroy(), 3000);
     }, {readStdout: false});
     expect(exit.signal).toBeNull();
     expect(exit.code).toBe(124);
@@ -164,9 +224,11 @@ describe('exit codes at the edges', () => {
     const dir = spawnSync(process.execPath, [BIN_PATH, '-'], {stdio: [openSync('/', 'r'), 'pipe', 'pipe'], encoding: 'utf8'});
     expect(dir.status).toBe(2);
     expect(dir.stderr).toMatch(/standard input is a directory/);
-    const eio = await runCli(['/proc/self/mem']);
-    expect(eio.code).toBe(2);
-    expect(eio.stderr).toMatch(/cannot read list \/proc\/self\/mem/);
-    expect(eio.stderr).not.toMatch(/internal error/);
+    for (const args of [['/proc/self/mem'], ['--dry-run', '/proc/self/mem']]) {
+      const eio = await runCli(args);
+      expect(eio.code).toBe(2);
+      expect(eio.stderr).toMatch(/cannot read list \/proc\/self\/mem/);
+      expect(eio.stderr).not.toMatch(/internal error/);
+    }
   });
 });

@@ -248,6 +248,17 @@ describe('readEntries', () => {
     ]);
   });
 
+  test('one very long line (32 MiB in 64 KiB chunks) is joined once, not at every chunk', {timeout: 15_000}, async () => {
+    const {LineSplitter} = await import('../../src/input/lines.js');
+    const big = Buffer.alloc(32 * 1024 * 1024, 0x61);
+    const seen: number[] = [];
+    const split = new LineSplitter((line) => seen.push(line.length));
+    for (let i = 0; i < big.length; i += 65536) split.push(big.subarray(i, i + 65536));
+    split.push(Buffer.from('\nb'));
+    split.end();
+    expect(seen).toEqual([big.length, 1]);
+  });
+
   test('a line that is not valid UTF-8 is invalid_url naming list:line (a comment is still a comment)', async () => {
     const latin1 = Buffer.concat([
       Buffer.from('# caf'), Buffer.from([0xe9]), Buffer.from('\nhttps://a.test/caf'), Buffer.from([0xe9]),
