@@ -100,9 +100,9 @@ function validate(flags: RawFlags, lists: string[], io: CliIo): RunOptions {
 }
 
 /** Create the output folder before the first request: a failure here is exit 3. */
-export function makeOutputDir(dir: string): void {
+export function makeOutputDir(dir: string, options: {fsync?: boolean} = {}): void {
   // Created and probed with a temporary file: a folder that cannot be written is exit 3 before any request.
-  prepareOutputDir(dir);
+  prepareOutputDir(dir, options);
 }
 
 /** The real process, for bin/fetchall.js. */

@@ -4,7 +4,7 @@ import {entryFromValue, parseTargetUrl} from './input/parse-line.js';
 import {checkOptionValues} from './library-options.js';
 import {libraryName, normalizeOptions, type FetchAllOptions, type RunOptions} from './options.js';
 import {recordToJson, type Entry, type FetchRecord} from './record.js';
-import {readOkUrls, ReportFile} from './report/report-file.js';
+import {readOkUrls, ReportFile, type ResumeSet} from './report/report-file.js';
 import {planEntries} from './plan.js';
 import {runEntries, type FetchAllRun} from './run.js';
 import {prepareOutputDir} from './sinks/file-sink.js';
@@ -71,14 +71,15 @@ async function* iterate(
   failedEarly: (error: OutputError) => void,
 ): AsyncGenerator<FetchRecord> {
   if (options.dryRun) {
-    // The plan only, as `--dry-run --json` prints it: no request, no folder, no report.
-    for await (const planned of planEntries(toEntries(entries), normalized)) yield planned.record;
+    // The plan only, as `--dry-run --json` prints it: no request, no folder, no report written.
+    const planResume = options.report !== undefined && options.resume ? await readOkUrls(options.report) : undefined;
+    for await (const planned of planEntries(toEntries(entries), normalized, planResume)) yield planned.record;
     return;
   }
-  let resumeOk: Set<string> | undefined;
+  let resumeOk: ResumeSet | undefined;
   let report: ReportFile | undefined;
   try {
-    if (normalized.outputDir !== undefined) prepareOutputDir(normalized.outputDir);
+    if (normalized.outputDir !== undefined) prepareOutputDir(normalized.outputDir, {fsync: normalized.fsync});
     resumeOk = options.report !== undefined && options.resume ? await readOkUrls(options.report) : undefined;
     report = options.report === undefined ? undefined : ReportFile.open(options.report);
   } catch (error) {
@@ -89,7 +90,8 @@ async function* iterate(
     // The report takes each record as its entry completes (before `ordered` orders what is yielded).
     const reportFile = report;
     const onComplete = reportFile === undefined ? undefined : (record: FetchRecord): void => reportFile.append(recordToJson(record));
-    const run = runEntries(toEntries(entries), normalized, options.signal, {env: process.env, resumeOk, onComplete});
+    const protect = options.report === undefined ? undefined : [options.report];
+    const run = runEntries(toEntries(entries), normalized, options.signal, {env: process.env, resumeOk, onComplete, protect});
     started(run);
     for await (const record of run) yield record;
     if (run.fatal !== undefined) throw run.fatal;

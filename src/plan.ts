@@ -2,7 +2,9 @@
 import {join} from 'node:path';
 import type {RunOptions} from './options.js';
 import {inShard} from './parse/shard.js';
-import type {Entry, FetchRecord} from './record.js';
+import {skippedRecord, type Entry, type FetchRecord} from './record.js';
+import type {ResumeSet} from './report/report-file.js';
+import {existingMatches} from './sinks/existing.js';
 import {NameAssigner} from './sinks/naming.js';
 
 /** One selected entry of the plan: where its body would go, and the record it would get. */
@@ -19,13 +21,18 @@ export interface PlannedEntry {
  * then only the entries of the shard. Reads the entries and nothing else.
  * @example for await (const {entry, file} of planEntries(entries, options)) console.log(entry.url, file);
  */
-export async function* planEntries(entries: AsyncIterable<Entry> | Iterable<Entry>, options: RunOptions): AsyncGenerator<PlannedEntry> {
+export async function* planEntries(entries: AsyncIterable<Entry> | Iterable<Entry>, options: RunOptions, resumeOk?: Pick<ResumeSet, 'isOk'>): AsyncGenerator<PlannedEntry> {
   const names = options.outputDir === undefined ? undefined : new NameAssigner(options.name);
   for await (const entry of entries) {
     const name = names?.assign(entry) ?? undefined;
     if (options.shard !== undefined && !inShard(entry.index, options.shard)) continue;
     const file = name === undefined || options.outputDir === undefined ? null : join(options.outputDir, name);
     const valid = entry.invalid === undefined;
+    // What the run would skip (--resume, --skip-existing), as it would: skipped records.
+    if (valid && (resumeOk?.isOk(entry.url, file) === true || (options.skipExisting && file !== null && (await existingMatches(file, entry.sha256, options.outputDir!))))) {
+      yield {entry, file, record: skippedRecord(entry, file)};
+      continue;
+    }
     yield {
       entry,
       file,

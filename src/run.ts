@@ -17,6 +17,7 @@ import {FileSink} from './sinks/file-sink.js';
 import {Completions, WakeUp} from './completions.js';
 import {FailureBudget} from './failure-budget.js';
 import {existingMatches} from './sinks/existing.js';
+import type {ResumeSet} from './report/report-file.js';
 
 /** Why a run stopped before its list ended. */
 export type StopReason = 'aborted' | 'fail-fast' | 'max-failures' | 'deadline' | 'output';
@@ -26,7 +27,7 @@ export interface RunInternals {
   /** Where bodies go when there is no output folder (the CLI's stdout sink); default: discarded. */
   readonly sink?: BodySink | undefined;
   /** URLs whose latest report record is ok (`--resume`): skipped without a request. */
-  readonly resumeOk?: ReadonlySet<string> | undefined;
+  readonly resumeOk?: Pick<ResumeSet, 'isOk'> | undefined;
   readonly dispatcher?: Dispatcher | undefined;
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Called for every request sent (first attempts, retries, redirect hops). */
@@ -38,6 +39,8 @@ export interface RunInternals {
   readonly onRecord?: ((record: FetchRecord) => Promise<void> | void) | undefined;
   /** Called when an entry is selected (passed shard filter), for progress totals. */
   readonly onSelected?: ((entry: Entry) => void) | undefined;
+  /** Files no download may replace (the report): a name that leads to one fails as `write`. */
+  readonly protect?: readonly string[] | undefined;
   /**
    * Told of each record as its entry completes, before `ordered` puts records in input order: a
    * report, progress counts and `-v` lines follow completion, only stdout follows the order.
@@ -107,7 +110,7 @@ async function* execute(
   const signal = controller.signal;
   const ownDispatcher = internals.dispatcher === undefined;
   const dispatcher = internals.dispatcher ?? createDispatcher(options, internals.env ?? {});
-  const sink: BodySink | undefined = internals.sink ?? (options.outputDir !== undefined ? new FileSink(options.outputDir, {fsync: options.fsync}) : undefined);
+  const sink: BodySink | undefined = internals.sink ?? (options.outputDir !== undefined ? new FileSink(options.outputDir, {fsync: options.fsync, protect: internals.protect}) : undefined);
   const global = new Semaphore(options.concurrency);
   const hosts = new HostGate(options.perHost);
   const rate = options.rate === undefined ? undefined : new RateLimiter(options.rate);
@@ -177,7 +180,8 @@ async function* execute(
         if (error === undefined) {
           const digest = entryState.hash?.digest('hex');
           sha = digest ?? null;
-          if (entry.sha256 !== undefined && digest !== entry.sha256) {
+          // HEAD has no body to check (a link check over a list with digests): its digest is not asked.
+          if (entry.sha256 !== undefined && options.method !== 'HEAD' && digest !== entry.sha256) {
             error = new FetchallError('checksum', `body SHA-256 is ${digest ?? 'unknown'}, expected ${entry.sha256}`);
           }
         }
@@ -342,9 +346,10 @@ async function* execute(
             continue;
           }
           internals.onSelected?.(entry);
-          if (entry.target !== undefined && internals.resumeOk?.has(entry.url) === true) {
+          const resumeFile = name === undefined || options.outputDir === undefined ? null : join(options.outputDir, name);
+          if (entry.target !== undefined && internals.resumeOk?.isOk(entry.url, resumeFile) === true) {
             permit();
-            skip(entry, name === undefined || options.outputDir === undefined ? null : join(options.outputDir, name));
+            skip(entry, resumeFile);
             continue;
           }
           if (options.skipExisting && name !== undefined && entry.target !== undefined && options.outputDir !== undefined) {

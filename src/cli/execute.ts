@@ -6,7 +6,7 @@ import type {RunOptions} from '../options.js';
 import {recordToJson, type FetchRecord} from '../record.js';
 import {colorLevel, makeChalk} from '../report/color.js';
 import {ProgressTicker} from '../report/progress.js';
-import {readOkUrls, ReportFile} from '../report/report-file.js';
+import {readOkUrls, ReportFile, type ResumeSet} from '../report/report-file.js';
 import {RunStats} from '../report/stats.js';
 import {formatFailureLine, formatSummary, formatVerboseLine} from '../report/summary.js';
 import {escapeText} from '../report/escape.js';
@@ -41,12 +41,24 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
     return EXIT.usage;
   }
   const out = new StreamWriter(io.stdout, 'standard output');
-  if (flags.dryRun === true) return dryRun(lists, options, flags, out, err);
+  if (flags.dryRun === true) {
+    // The plan shows what --resume would skip: the report is read (never created or written).
+    let planResume: ResumeSet | undefined;
+    try {
+      if (flags.report !== undefined && flags.resume === true) planResume = await readOkUrls(flags.report);
+    } catch (error) {
+      closeLists(lists);
+      if (!(error instanceof OutputError)) throw error;
+      err(`fetchall: ${error.message}`);
+      return EXIT.output;
+    }
+    return dryRun(lists, options, flags, out, err, planResume);
+  }
 
   let report: ReportFile | undefined;
-  let resumeOk: Set<string> | undefined;
+  let resumeOk: ResumeSet | undefined;
   try {
-    if (options.outputDir !== undefined) makeOutputDir(options.outputDir);
+    if (options.outputDir !== undefined) makeOutputDir(options.outputDir, {fsync: options.fsync});
     if (flags.report !== undefined && flags.resume === true) resumeOk = await readOkUrls(flags.report);
     if (flags.report !== undefined) report = ReportFile.open(flags.report);
   } catch (error) {
@@ -126,7 +138,9 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
 
   try {
     const bodiesToStdout = options.outputDir === undefined && flags.json !== true;
-    sink = options.outputDir !== undefined ? new FileSink(options.outputDir, {fsync: options.fsync}) : bodiesToStdout ? new StdoutSink(out) : undefined;
+    // No download may replace the report or a list being read.
+    const protect = [...(flags.report === undefined ? [] : [flags.report]), ...lists.flatMap((list) => (list.path === undefined ? [] : [list.path]))];
+    sink = options.outputDir !== undefined ? new FileSink(options.outputDir, {fsync: options.fsync, protect}) : bodiesToStdout ? new StdoutSink(out) : undefined;
     // Each record as its entry completes: counted, reported, shown with -v (in completion order, even
     // with --ordered). A report that cannot be written stops the run (exit 3).
     const onComplete = (record: FetchRecord): void => {
@@ -245,10 +259,10 @@ function failureRecord(failure: RunStats['failures'][number]): FetchRecord {
 }
 
 /** --dry-run: the plan, one `URL<TAB>FILE` per selected entry (or the would-be records); no request. */
-async function dryRun(lists: OpenList[], options: RunOptions, flags: RawFlags, out: StreamWriter, err: (line: string) => void): Promise<number> {
+async function dryRun(lists: OpenList[], options: RunOptions, flags: RawFlags, out: StreamWriter, err: (line: string) => void, resumeOk: ResumeSet | undefined): Promise<number> {
   let invalid = 0;
   try {
-    invalid = await printPlan(lists, options, flags, out, err);
+    invalid = await printPlan(lists, options, flags, out, err, resumeOk);
   } catch (error) {
     // A list that fails while it is read (an I/O error) is the user's input: exit 2, naming it.
     if (!(error instanceof UsageError)) throw error;
@@ -262,9 +276,9 @@ async function dryRun(lists: OpenList[], options: RunOptions, flags: RawFlags, o
 }
 
 /** Print the plan; resolves with the number of invalid entries, or -1 once stdout has failed. */
-async function printPlan(lists: OpenList[], options: RunOptions, flags: RawFlags, out: StreamWriter, err: (line: string) => void): Promise<number> {
+async function printPlan(lists: OpenList[], options: RunOptions, flags: RawFlags, out: StreamWriter, err: (line: string) => void, resumeOk: ResumeSet | undefined): Promise<number> {
   let invalid = 0;
-  for await (const {entry, file, record} of planEntries(readEntries(lists), options)) {
+  for await (const {entry, file, record} of planEntries(readEntries(lists), options, resumeOk)) {
     if (entry.invalid !== undefined) {
       invalid++;
       if (flags.quiet !== true && flags.json !== true) err(`fetchall: ${escapeText(entry.invalid)}`);

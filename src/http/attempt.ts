@@ -72,8 +72,9 @@ export function hostKey(url: URL): string {
   return `${url.hostname}:${url.port === '' ? (url.protocol === 'https:' ? '443' : '80') : url.port}`;
 }
 
+/** A digest to compute: with --checksum or an expected sha256, but never for HEAD, which has no body. */
 function wantsHash(env: AttemptEnvironment, state: EntryState): boolean {
-  return env.options.checksum || state.entry.sha256 !== undefined;
+  return env.options.method !== 'HEAD' && (env.options.checksum || state.entry.sha256 !== undefined);
 }
 
 /**

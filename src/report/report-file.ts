@@ -74,11 +74,45 @@ function endsMidLine(path: string): boolean {
 }
 
 /**
- * The URLs whose latest record in a report is ok. A missing report counts as empty; a torn or
- * foreign line is ignored. Read as a stream: memory holds only the ok URLs.
+ * What `--resume` skips: the entries whose URL's latest record in the report is ok. With `-o`, a URL
+ * listed twice is saved under two names (`a.txt`, `a-1.txt`): its records are told apart by their
+ * `file`, so an ok copy does not skip the other copy, whose file may never have been written.
+ * @example if (resume.isOk(entry.url, 'out/a.txt')) skip();
  */
-export async function readOkUrls(path: string): Promise<Set<string>> {
-  const ok = new Set<string>();
+export class ResumeSet {
+  // URLs whose latest record is ok.
+  readonly #urls = new Set<string>();
+  // URL and file (`URL\nFILE`) pairs whose latest record is ok, and the URLs that have such records.
+  readonly #files = new Set<string>();
+  readonly #urlsWithFiles = new Set<string>();
+
+  /** Take one record, in report order: the latest record of a URL (and of a URL and file) wins. */
+  add(url: string, ok: boolean, file: string | null): void {
+    if (ok) this.#urls.add(url);
+    else this.#urls.delete(url);
+    if (file === null) return;
+    const key = `${url}\n${file}`;
+    if (ok) {
+      this.#files.add(key);
+      this.#urlsWithFiles.add(url);
+    } else {
+      this.#files.delete(key);
+    }
+  }
+
+  /** Whether the entry for `url` that would be saved as `file` (null without -o) is done already. */
+  isOk(url: string, file: string | null): boolean {
+    if (file !== null && this.#urlsWithFiles.has(url)) return this.#files.has(`${url}\n${file}`);
+    return this.#urls.has(url);
+  }
+}
+
+/**
+ * The entries a report says are done (see {@link ResumeSet}). A missing report counts as empty; a
+ * torn or foreign line is ignored. Read as a stream: memory holds only the ok URLs (and files).
+ */
+export async function readOkUrls(path: string): Promise<ResumeSet> {
+  const ok = new ResumeSet();
   const stream = createReadStream(path);
   const opened = await new Promise<boolean>((resolve, reject) => {
     stream.once('open', () => resolve(true));
@@ -90,15 +124,14 @@ export async function readOkUrls(path: string): Promise<Set<string>> {
   try {
     for await (const line of readLines(stream)) {
       if (!line.startsWith('{')) continue;
-      let record: {url?: unknown; ok?: unknown};
+      let record: {url?: unknown; ok?: unknown; file?: unknown};
       try {
-        record = JSON.parse(line) as {url?: unknown; ok?: unknown};
+        record = JSON.parse(line) as {url?: unknown; ok?: unknown; file?: unknown};
       } catch {
         continue;
       }
       if (typeof record.url !== 'string') continue;
-      if (record.ok === true) ok.add(record.url);
-      else ok.delete(record.url);
+      ok.add(record.url, record.ok === true, typeof record.file === 'string' ? record.file : null);
     }
   } catch (error) {
     // Opened but unreadable: a directory at the path (EISDIR), an I/O error.

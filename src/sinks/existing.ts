@@ -2,7 +2,7 @@
 import {createHash} from 'node:crypto';
 import {createReadStream} from 'node:fs';
 import {lstat, realpath} from 'node:fs/promises';
-import {dirname, isAbsolute, relative, sep} from 'node:path';
+import {dirname, isAbsolute, relative, resolve, sep} from 'node:path';
 
 /**
  * Whether an existing regular file at `path` lets --skip-existing skip its URL: any such file, or with
@@ -15,7 +15,9 @@ export async function existingMatches(path: string, sha256: string | undefined, 
   try {
     const stat = await lstat(path);
     if (!stat.isFile()) return false;
-    const [realRoot, realFolder] = await Promise.all([realpath(root), realpath(dirname(path))]);
+    // DIR as the file sink writes under it: `lnk/../out` normalised as text (`out`), as path.join
+    // made `path`; the OS would resolve `lnk/..` through the symlink to somewhere else.
+    const [realRoot, realFolder] = await Promise.all([realpath(resolve(root)), realpath(dirname(path))]);
     const inside = relative(realRoot, realFolder);
     if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) return false;
   } catch {

@@ -1,9 +1,9 @@
 // -o DIR: each body streams into a temporary file beside its final name and is renamed in only when complete.
 import {closeSync, fsyncSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writevSync} from 'node:fs';
-import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path';
+import {basename, dirname, isAbsolute, join, relative, resolve, sep} from 'node:path';
 import {describeErrno, FetchallError, OutputError} from '../errors.js';
 import type {Entry} from '../record.js';
-import {makeFoldersSync} from './make-folders.js';
+import {makeFoldersSync, syncFolderSync} from './make-folders.js';
 import {resolveInside} from './naming.js';
 import {TempFile, tempName, tempPathFor, writeFailing, writeFailure} from './temp-file.js';
 import type {BodySink, BodyTarget} from './types.js';
@@ -14,9 +14,10 @@ import type {BodySink, BodyTarget} from './types.js';
  * file, so it is one fatal OutputError (exit 3) instead. The probe is a temporary file, removed at once.
  * @example prepareOutputDir('out'); // or throws OutputError: cannot write in output folder out: permission denied (EACCES)
  */
-export function prepareOutputDir(dir: string): void {
+export function prepareOutputDir(dir: string, options: {fsync?: boolean} = {}): void {
   try {
-    makeFoldersSync(dir);
+    // With --fsync, a folder made here lasts a power cut too: its parent's entry is synced.
+    for (const made of makeFoldersSync(dir)) if (options.fsync === true) syncFolderSync(dirname(made));
   } catch (error) {
     throw outputError(`cannot create output folder ${dir}`, error);
   }
@@ -63,23 +64,33 @@ export class FileSink implements BodySink {
   /** With `fsync`, each file and its folder entry reach the disk before the file counts as saved. */
   readonly fsync: boolean;
 
-  constructor(dir: string, options: {fsync?: boolean} = {}) {
+  // Files a download must never replace (the report, the lists being read), by name and identity:
+  // `-o . --report run.jsonl` with a URL named run.jsonl would rename a body over the report.
+  readonly #protectedNames = new Set<string>();
+  readonly #protectedFiles: {readonly path: string; readonly dev: number; readonly ino: number}[] = [];
+
+  constructor(dir: string, options: {fsync?: boolean; protect?: readonly string[] | undefined} = {}) {
     this.#dir = dir;
     this.fsync = options.fsync === true;
+    for (const path of options.protect ?? []) {
+      const stat = statSync(path, {throwIfNoEntry: false});
+      if (stat === undefined || !stat.isFile()) continue;
+      this.#protectedNames.add(basename(path));
+      this.#protectedFiles.push({path, dev: stat.dev, ino: stat.ino});
+    }
+  }
+
+  /** Throw `write` when `path` is one of the protected files (checked by identity when the name matches). */
+  assertNotProtected(path: string, shown: string): void {
+    if (!this.#protectedNames.has(basename(path))) return;
+    const stat = statSync(path, {throwIfNoEntry: false});
+    const hit = stat === undefined ? undefined : this.#protectedFiles.find((file) => file.dev === stat.dev && file.ino === stat.ino);
+    if (hit !== undefined) throw new FetchallError('write', `cannot write ${shown}: it is ${hit.path}, which this run reads or reports to`);
   }
 
   /** --fsync: make the rename itself durable (the folder's entry), not only the file's bytes. */
   syncFolder(folder: string): void {
-    if (!this.fsync) return;
-    let fd: number | undefined;
-    try {
-      fd = openSync(folder, 'r');
-      fsyncSync(fd);
-    } catch {
-      // Some file systems refuse fsync on a folder; the file's own bytes were synced already.
-    } finally {
-      if (fd !== undefined) closeSync(fd);
-    }
+    if (this.fsync) syncFolderSync(folder);
   }
 
   open(_entry: Entry, name: string | undefined): BodyTarget {
@@ -161,6 +172,8 @@ export class FileSink implements BodySink {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw writeFailure(error, current);
         try {
           mkdirSync(current);
+          // A new sub-folder's own entry, in its parent, must last a power cut as its files do.
+          this.syncFolder(dirname(current));
         } catch (mkdirError) {
           if ((mkdirError as NodeJS.ErrnoException).code !== 'EEXIST') throw writeFailure(mkdirError, current);
         }
@@ -245,6 +258,7 @@ class FileTarget implements BodyTarget {
       await file.close(this.#sink.fsync);
       // The last look before the file takes its final name: its folder still lies inside DIR.
       this.#sink.assertInsideSync(dirname(this.#path));
+      this.#sink.assertNotProtected(this.#path, this.#shown);
       await file.renameTo(this.#path);
       this.#sink.syncFolder(dirname(this.#path));
     } catch (error) {
@@ -263,6 +277,7 @@ class FileTarget implements BodyTarget {
     let fd: number | undefined;
     try {
       this.#sink.prepareFolderSync(this.#path);
+      this.#sink.assertNotProtected(this.#path, this.#shown);
       fd = openSync(temp, 'wx', 0o644);
       let written = 0;
       let pieces = this.#held;

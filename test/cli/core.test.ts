@@ -338,6 +338,15 @@ describe('usage errors: exit 2, one line, no stack, no request', () => {
   });
 });
 
+describe('-X HEAD', () => {
+  test('an entry\'s expected sha256 is not checked (there is no body), and no digest is recorded', async () => {
+    const list = await writeList([JSON.stringify({url: `${server.url}/text/h`, sha256: 'ab'.repeat(32)})]);
+    const result = await runCli(['--json', '-X', 'HEAD', '--checksum', list]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.records()[0]).toMatchObject({ok: true, status: 200, bytes: 0, sha256: null, error: null});
+  });
+});
+
 describe('request headers', () => {
   async function echoed(args: string[]): Promise<Record<string, string>> {
     const list = await writeList([`${server.url}/echo-headers`]);

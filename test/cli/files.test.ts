@@ -366,6 +366,20 @@ describe('--skip-existing', () => {
     expect(await readFile(join(out, 'stale.txt'), 'utf8')).toBe(textBody('stale.txt'));
   });
 
+  it('DIR spelled through a symlink and .. (lnk/../out) is the folder the files went to: a rerun skips them', async () => {
+    const root = await makeTempDir();
+    await mkdir(join(root, 'real', 'deep'), {recursive: true});
+    await symlink(join(root, 'real', 'deep'), join(root, 'lnk'));
+    const dir = `${join(root, 'lnk')}/../out`;
+    const lines = [`${server.url}/text/s.txt`];
+    expect((await fetchTo(dir, lines)).code).toBe(0);
+    server.resetStats();
+    const again = await fetchTo(dir, lines, ['--skip-existing']);
+    expect(again.code).toBe(0);
+    expect(again.records().map((r) => r.skipped)).toEqual([true]);
+    expect(requested()).toEqual([]);
+  });
+
   it('does not skip (or read) a file reached through a symlinked folder that leads out of DIR', async () => {
     const root = await makeTempDir();
     const out = join(root, 'out');
@@ -379,6 +393,21 @@ describe('--skip-existing', () => {
     expect(result.records().map((r) => [r.skipped, r.ok, r.error?.code])).toEqual([[false, false, 'write'], [false, false, 'write']]);
     expect(requested()).toEqual(['/text/f.txt', '/text/f.txt']);
     expect(await readFile(join(root, 'outside', 'f.txt'), 'utf8')).toBe(textBody('f.txt'));
+  });
+});
+
+describe('files the run itself uses', () => {
+  it('a download named like the report (or a list) fails as `write`: it never replaces them', async () => {
+    const out = await makeTempDir();
+    const report = join(out, 'rep.jsonl');
+    const list = join(out, 'urls.txt');
+    await writeFile(list, [`${server.url}/text/rep.jsonl`, `${server.url}/text/urls.txt`, `${server.url}/text/ok.txt`].join('\n') + '\n');
+    const result = await runCli(['--json', '-o', out, '--report', report, list]);
+    expect(result.code).toBe(1);
+    expect(result.records().map((r) => [r.index, r.ok, r.error?.code ?? null])).toEqual([[1, false, 'write'], [2, false, 'write'], [3, true, null]]);
+    const reported = (await readFile(report, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as {index: number});
+    expect(reported.map((r) => r.index).sort()).toEqual([1, 2, 3]);
+    expect(await readFile(list, 'utf8')).toContain('/text/ok.txt');
   });
 });
 

@@ -54,4 +54,12 @@ describe('--fsync', () => {
     expect(without.code).toBe(0);
     expect(without.calls).toBe(0);
   });
+
+  test.skipIf(STRACE === undefined)('syncs the parent of every folder it makes (DIR and sub-folders)', async () => {
+    const list = await writeList([`${server.url}/bytes/1000 sub/deep/a.bin`]);
+    const result = await fsyncCalls(['--fsync', '-o', join(await makeTempDir(), 'new'), list]);
+    expect(result.code).toBe(0);
+    // The file and its folder, plus the parents of new, new/sub and new/sub/deep.
+    expect(result.calls).toBeGreaterThanOrEqual(5);
+  });
 });

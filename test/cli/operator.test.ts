@@ -156,6 +156,41 @@ describe('--resume', () => {
     expect(seen().sort()).toEqual(['/text/a', '/text/c', '/text/e']);
   });
 
+  test('a URL listed twice is two files: an ok copy does not skip the other, whose file was never written', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'run.jsonl');
+    let hits = 0;
+    server.route('/dup/a.txt', (_req, res) => {
+      hits++;
+      res.writeHead(hits === 1 ? 503 : 200, {'content-length': 2});
+      res.end('ok');
+    });
+    const url = `${server.url}/dup/a.txt`;
+    const list = await writeList([url, url]);
+    const out = join(dir, 'out');
+    const first = await runCli([list, '-c', '1', '--retries', '0', '--report', report, '-o', out, '--json']);
+    expect(first.records().map((r) => [r.index, r.ok, r.file])).toEqual([[1, false, null], [2, true, join(out, 'a-1.txt')]]);
+    const second = await runCli([list, '-c', '1', '--report', report, '--resume', '-o', out, '--json']);
+    expect(second.code).toBe(0);
+    expect(second.records().map((r) => [r.index, r.ok, r.skipped, r.file])).toEqual([[1, true, false, join(out, 'a.txt')], [2, true, true, join(out, 'a-1.txt')]]);
+    expect(existsSync(join(out, 'a.txt'))).toBe(true);
+  });
+
+  test('--dry-run shows what --resume and --skip-existing would skip, as skipped records', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'run.jsonl');
+    const out = join(dir, 'out');
+    const list = await writeList([`${server.url}/text/done`, `${server.url}/text/there.txt`, `${server.url}/text/todo`]);
+    await writeFile(report, JSON.stringify({index: 1, url: `${server.url}/text/done`, ok: true, status: 200, final_url: null, bytes: 0, duration_ms: 1, attempts: 1, file: null, skipped: false, sha256: null, error: null}) + '\n');
+    const {mkdir} = await import('node:fs/promises');
+    await mkdir(out);
+    await writeFile(join(out, 'there.txt'), 'x');
+    const result = await runCli([list, '--dry-run', '--json', '--report', report, '--resume', '-o', out, '--skip-existing']);
+    expect(result.code).toBe(0);
+    expect(result.records().map((r) => [r.index, r.skipped])).toEqual([[1, true], [2, true], [3, false]]);
+    expect(seen()).toEqual([]);
+  });
+
   test('a missing report counts as empty and is created', async () => {
     const dir = await makeTempDir();
     const report = join(dir, 'missing.jsonl');
