@@ -44,6 +44,9 @@ const PERCENT_RUN = /(?:%[0-9A-Fa-f]{2})+/g;
 const DRIVE = /^[A-Za-z]:/;
 // `.`, `..`, and what Windows would shrink to them by dropping trailing dots and spaces.
 const DOTS_ONLY = /^[. ]*$/;
+// The temporary files' suffix: a saved name never ends with it (`x.fetchall-tmp` is saved as
+// `x_fetchall-tmp`), so the documented `find DIR -name '*.fetchall-tmp' -delete` never removes a download.
+const TEMP_PATTERN_END = /\.fetchall-tmp$/i;
 
 function isPlaceholder(name: string): name is Placeholder {
   return (PLACEHOLDERS as readonly string[]).includes(name);
@@ -236,7 +239,7 @@ export function sanitizeName(raw: string): string {
     if (segments.length === 0) {
       segment = segment.replace(DRIVE, '');
     }
-    segment = fitSegment(segment, '');
+    segment = fitSegment(segment, '').replace(TEMP_PATTERN_END, '_fetchall-tmp');
     if (!DOTS_ONLY.test(segment)) {
       segments.push(segment);
     }

@@ -130,6 +130,11 @@ describe('validateTemplate', () => {
 });
 
 describe('sanitizeName', () => {
+  test('a segment never ends with the temporary files\' suffix (the documented cleanup would delete it)', () => {
+    expect(sanitizeName('a/.x.0123456789ab.fetchall-tmp')).toBe('a/.x.0123456789ab_fetchall-tmp');
+    expect(sanitizeName('d.FETCHALL-TMP/f')).toBe('d_fetchall-tmp/f');
+  });
+
   test.each([
     ['a.txt', 'a.txt'],
     ['dir/a.txt', 'dir/a.txt'],
