@@ -128,6 +128,15 @@ export async function run(): Promise<void> {
   // stderr is for people: if it is closed (`2>&1 | head`), what we would print is lost, but the run,
   // its outputs and its exit code must not change.
   process.stderr.on('error', () => {});
+  // Until the run installs its own handlers (and in the steps that have none: opening a FIFO that
+  // waits for its writer, reading a long report for --resume, a dry run), a signal exits with its
+  // code at once: fetchall never dies by a signal. Once another handler is there, this one defers.
+  const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const signal of SIGNALS) {
+    process.on(signal, () => {
+      if (process.listenerCount(signal) === 1) process.exit(signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
+    });
+  }
   let code: number;
   try {
     code = await main(processIo());
@@ -140,6 +149,6 @@ export async function run(): Promise<void> {
   // Let stdout drain; pending sockets are destroyed by the run, so the process ends by itself.
   // A hard exit makes sure a stray timer or socket never keeps a finished run alive. A signal while
   // a slow reader drains what is left ends it with the status already decided, never by the signal.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => process.exit(code));
+  for (const signal of SIGNALS) process.on(signal, () => process.exit(code));
   process.stdout.write('', () => process.exit(code));
 }

@@ -72,7 +72,13 @@ async function* iterate(
 ): AsyncGenerator<FetchRecord> {
   if (options.dryRun) {
     // The plan only, as `--dry-run --json` prints it: no request, no folder, no report written.
-    const planResume = options.report !== undefined && options.resume ? await readOkUrls(options.report) : undefined;
+    let planResume: ResumeSet | undefined;
+    try {
+      planResume = options.report !== undefined && options.resume ? await readOkUrls(options.report) : undefined;
+    } catch (error) {
+      if (error instanceof OutputError) failedEarly(error);
+      throw error;
+    }
     for await (const planned of planEntries(toEntries(entries), normalized, planResume)) yield planned.record;
     return;
   }

@@ -26,11 +26,13 @@ export async function* planEntries(entries: AsyncIterable<Entry> | Iterable<Entr
   for await (const entry of entries) {
     const name = names?.assign(entry) ?? undefined;
     if (options.shard !== undefined && !inShard(entry.index, options.shard)) continue;
-    const file = name === undefined || options.outputDir === undefined ? null : join(options.outputDir, name);
+    const path = name === undefined || options.outputDir === undefined ? null : join(options.outputDir, name);
+    // HEAD saves no file: the plan shows none, as the run's records do.
+    const file = options.method === 'HEAD' ? null : path;
     const valid = entry.invalid === undefined;
     // What the run would skip (--resume, --skip-existing), as it would: skipped records.
-    if (valid && (resumeOk?.isOk(entry.url, file) === true || (options.skipExisting && file !== null && (await existingMatches(file, entry.sha256, options.outputDir!))))) {
-      yield {entry, file, record: skippedRecord(entry, file)};
+    if (valid && (resumeOk?.isOk(entry.url, path, name) === true || (options.skipExisting && path !== null && (await existingMatches(path, entry.sha256, options.outputDir!))))) {
+      yield {entry, file: path, record: skippedRecord(entry, path)};
       continue;
     }
     yield {

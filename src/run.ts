@@ -347,7 +347,7 @@ async function* execute(
           }
           internals.onSelected?.(entry);
           const resumeFile = name === undefined || options.outputDir === undefined ? null : join(options.outputDir, name);
-          if (entry.target !== undefined && internals.resumeOk?.isOk(entry.url, resumeFile) === true) {
+          if (entry.target !== undefined && internals.resumeOk?.isOk(entry.url, resumeFile, name) === true) {
             permit();
             skip(entry, resumeFile);
             continue;

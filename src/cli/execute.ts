@@ -1,4 +1,5 @@
 // The CLI's run: lists → fetchAll → records to stdout/report, progress and summary to stderr → exit code.
+import {readlinkSync} from 'node:fs';
 import {OutputError, UsageError} from '../errors.js';
 import {countEntries} from '../input/count.js';
 import {closeLists, listAtPath, openLists, readEntries, type OpenList} from '../input/read-lists.js';
@@ -139,7 +140,10 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
   try {
     const bodiesToStdout = options.outputDir === undefined && flags.json !== true;
     // No download may replace the report or a list being read.
-    const protect = [...(flags.report === undefined ? [] : [flags.report]), ...lists.flatMap((list) => (list.path === undefined ? [] : [list.path]))];
+    const protect = [...(flags.report === undefined ? [] : [flags.report]), ...lists.flatMap((list) => {
+      const path = list.path ?? (list.identity === undefined ? undefined : pathOfStdin());
+      return path === undefined ? [] : [path];
+    })];
     sink = options.outputDir !== undefined ? new FileSink(options.outputDir, {fsync: options.fsync, protect}) : bodiesToStdout ? new StdoutSink(out) : undefined;
     // Each record as its entry completes: counted, reported, shown with -v (in completion order, even
     // with --ordered). A report that cannot be written stops the run (exit 3).
@@ -222,6 +226,16 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
 }
 
 function noop(): void {}
+
+/** The file standard input was redirected from (`< urls.txt`), where the system says (Linux). */
+function pathOfStdin(): string | undefined {
+  try {
+    const path = readlinkSync('/proc/self/fd/0');
+    return path.startsWith('/') ? path : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Test-only, undocumented on purpose: FETCHALL_PROGRESS_INTERVAL_MS overrides the plain `--progress`

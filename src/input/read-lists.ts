@@ -1,5 +1,5 @@
 // Lists from files and stdin, read line by line as a stream: memory does not grow with the list.
-import {closeSync, createReadStream, fstatSync, open as openCallback, statSync, type Stats} from 'node:fs';
+import {closeSync, constants, createReadStream, fstatSync, open as openCallback, openSync, statSync, type Stats} from 'node:fs';
 import {Socket} from 'node:net';
 import type {Readable} from 'node:stream';
 import {UsageError} from '../errors.js';
@@ -77,8 +77,15 @@ function lazyList(list: Omit<OpenList, 'stream'>, make: () => Readable): OpenLis
   };
 }
 
-/** open(2) in the thread pool: opening a FIFO waits for its writer, and must not block the loop. */
+/**
+ * open(2) a list. A FIFO is opened without waiting for its writer (O_NONBLOCK): a blocking open would
+ * hold a thread-pool thread that no exit can join until a writer comes, so even a signal could not end
+ * the process. Its reader (a socket in the event loop) then waits for the writer's lines instead.
+ */
 function openForReading(path: string): Promise<number> {
+  if (statSync(path, {throwIfNoEntry: false})?.isFIFO() === true) {
+    return Promise.resolve(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+  }
   return new Promise((resolve, reject) => {
     openCallback(path, 'r', (error, fd) => (error === null ? resolve(fd) : reject(error)));
   });

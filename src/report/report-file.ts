@@ -1,5 +1,6 @@
 // --report FILE: one append per record as it completes, and --resume's reading of it.
 import {closeSync, createReadStream, fstatSync, openSync, readSync, writeSync} from 'node:fs';
+import {sep} from 'node:path';
 import {describeErrno, OutputError} from '../errors.js';
 import {readLines} from '../input/lines.js';
 
@@ -75,35 +76,40 @@ function endsMidLine(path: string): boolean {
 
 /**
  * What `--resume` skips: the entries whose URL's latest record in the report is ok. With `-o`, a URL
- * listed twice is saved under two names (`a.txt`, `a-1.txt`): its records are told apart by their
- * `file`, so an ok copy does not skip the other copy, whose file may never have been written.
- * @example if (resume.isOk(entry.url, 'out/a.txt')) skip();
+ * listed twice is saved under two names (`a.txt`, `a-1.txt`): an entry is skipped only if one of its
+ * URL's ok records (since the last failure) saved its name, so an ok copy never skips the other copy,
+ * whose file may never have been written. Names are matched at the end of the recorded path, so DIR
+ * spelled another way (`out`, `/abs/out`) or renamed between runs still matches.
+ * @example if (resume.isOk(entry.url, 'out/a.txt', 'a.txt')) skip();
  */
 export class ResumeSet {
-  // URLs whose latest record is ok.
-  readonly #urls = new Set<string>();
-  // URL and file (`URL\nFILE`) pairs whose latest record is ok, and the URLs that have such records.
-  readonly #files = new Set<string>();
-  readonly #urlsWithFiles = new Set<string>();
+  // URL → the files of its ok records since its latest failure (empty: none had a file, as without -o).
+  readonly #ok = new Map<string, Set<string>>();
 
-  /** Take one record, in report order: the latest record of a URL (and of a URL and file) wins. */
+  /** Take one record, in report order: a failure forgets the URL's earlier ok records. */
   add(url: string, ok: boolean, file: string | null): void {
-    if (ok) this.#urls.add(url);
-    else this.#urls.delete(url);
-    if (file === null) return;
-    const key = `${url}\n${file}`;
-    if (ok) {
-      this.#files.add(key);
-      this.#urlsWithFiles.add(url);
-    } else {
-      this.#files.delete(key);
+    if (!ok) {
+      this.#ok.delete(url);
+      return;
     }
+    let files = this.#ok.get(url);
+    if (files === undefined) {
+      files = new Set();
+      this.#ok.set(url, files);
+    }
+    if (file !== null) files.add(file);
   }
 
-  /** Whether the entry for `url` that would be saved as `file` (null without -o) is done already. */
-  isOk(url: string, file: string | null): boolean {
-    if (file !== null && this.#urlsWithFiles.has(url)) return this.#files.has(`${url}\n${file}`);
-    return this.#urls.has(url);
+  /**
+   * Whether the entry for `url` is done: its URL's latest record is ok, and, when it would be saved
+   * (`file`, as DIR joined with `name`) and the ok records name files, one of them is this name.
+   */
+  isOk(url: string, file: string | null, name?: string): boolean {
+    const files = this.#ok.get(url);
+    if (files === undefined) return false;
+    if (file === null || name === undefined || files.size === 0 || files.has(file)) return true;
+    for (const saved of files) if (saved === name || saved.endsWith(`/${name}`) || saved.endsWith(`${sep}${name}`)) return true;
+    return false;
   }
 }
 

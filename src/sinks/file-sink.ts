@@ -64,28 +64,39 @@ export class FileSink implements BodySink {
   /** With `fsync`, each file and its folder entry reach the disk before the file counts as saved. */
   readonly fsync: boolean;
 
-  // Files a download must never replace (the report, the lists being read), by name and identity:
-  // `-o . --report run.jsonl` with a URL named run.jsonl would rename a body over the report.
+  // Files a download must never replace (the report, the lists being read), by their real paths
+  // (symlinks resolved): `-o . --report run.jsonl` with a URL named run.jsonl would rename a body over
+  // the report. A hard link elsewhere is another name: replacing it leaves the file itself alone.
   readonly #protectedNames = new Set<string>();
-  readonly #protectedFiles: {readonly path: string; readonly dev: number; readonly ino: number}[] = [];
+  readonly #protectedPaths = new Map<string, string>();
 
   constructor(dir: string, options: {fsync?: boolean; protect?: readonly string[] | undefined} = {}) {
     this.#dir = dir;
     this.fsync = options.fsync === true;
     for (const path of options.protect ?? []) {
-      const stat = statSync(path, {throwIfNoEntry: false});
-      if (stat === undefined || !stat.isFile()) continue;
-      this.#protectedNames.add(basename(path));
-      this.#protectedFiles.push({path, dev: stat.dev, ino: stat.ino});
+      let real: string;
+      try {
+        real = realpathSync.native(path);
+      } catch {
+        continue;
+      }
+      this.#protectedNames.add(basename(real));
+      this.#protectedPaths.set(real, path);
     }
   }
 
-  /** Throw `write` when `path` is one of the protected files (checked by identity when the name matches). */
+  /** Throw `write` when `path` names one of the protected files (its folder resolved; checked only when the name matches). */
   assertNotProtected(path: string, shown: string): void {
-    if (!this.#protectedNames.has(basename(path))) return;
-    const stat = statSync(path, {throwIfNoEntry: false});
-    const hit = stat === undefined ? undefined : this.#protectedFiles.find((file) => file.dev === stat.dev && file.ino === stat.ino);
-    if (hit !== undefined) throw new FetchallError('write', `cannot write ${shown}: it is ${hit.path}, which this run reads or reports to`);
+    const name = basename(path);
+    if (!this.#protectedNames.has(name)) return;
+    let folder: string;
+    try {
+      folder = realpathSync.native(dirname(path));
+    } catch {
+      return;
+    }
+    const hit = this.#protectedPaths.get(join(folder, name));
+    if (hit !== undefined) throw new FetchallError('write', `cannot write ${shown}: it is ${hit}, which this run reads or reports to`);
   }
 
   /** --fsync: make the rename itself durable (the folder's entry), not only the file's bytes. */

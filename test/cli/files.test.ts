@@ -409,6 +409,27 @@ describe('files the run itself uses', () => {
     expect(reported.map((r) => r.index).sort()).toEqual([1, 2, 3]);
     expect(await readFile(list, 'utf8')).toContain('/text/ok.txt');
   });
+
+  it('through a symlink too (the report named by a link into DIR), and from a list on standard input', async () => {
+    const root = await makeTempDir();
+    const out = join(root, 'out');
+    await mkdir(out);
+    await writeFile(join(out, 'data.jsonl'), '{"index":0,"url":"http://earlier.test/","ok":true}\n');
+    await symlink(join(out, 'data.jsonl'), join(root, 'rep.link'));
+    await writeFile(join(out, 'urls.txt'), [`${server.url}/text/data.jsonl`, `${server.url}/text/urls.txt`].join('\n') + '\n');
+    const {openSync, closeSync} = await import('node:fs');
+    // Asynchronously: the server answering it lives in this process. Standard input is the list file.
+    const stdin = openSync(join(out, 'urls.txt'), 'r');
+    const child = spawn(process.execPath, [BIN_PATH, '--json', '-o', out, '--report', join(root, 'rep.link')], {stdio: [stdin, 'pipe', 'pipe']});
+    closeSync(stdin);
+    let stdout = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const code = await new Promise<number | null>((resolve) => child.once('close', (exitCode) => resolve(exitCode)));
+    expect(code).toBe(1);
+    expect(stdout.trim().split('\n').map((line) => (JSON.parse(line) as {error: {code: string} | null}).error?.code)).toEqual(['write', 'write']);
+    expect(await readFile(join(out, 'data.jsonl'), 'utf8')).toContain('earlier.test');
+    expect(await readFile(join(out, 'urls.txt'), 'utf8')).toContain('/text/data.jsonl');
+  });
 });
 
 describe('write failures', () => {

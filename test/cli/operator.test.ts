@@ -176,6 +176,42 @@ describe('--resume', () => {
     expect(existsSync(join(out, 'a.txt'))).toBe(true);
   });
 
+  test('a failure after an ok record under -o is the latest: the URL is fetched again', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'run.jsonl');
+    const out = join(dir, 'out');
+    let status = 200;
+    server.route('/flip/x.txt', (_req, res) => {
+      res.writeHead(status, {'content-length': 2});
+      res.end('ok');
+    });
+    const list = await writeList([`${server.url}/flip/x.txt`]);
+    expect((await runCli([list, '--report', report, '-o', out])).code).toBe(0);
+    status = 404;
+    expect((await runCli([list, '--report', report, '-o', out, '--retries', '0'])).code).toBe(1);
+    status = 200;
+    server.resetStats();
+    const third = await runCli([list, '--report', report, '--resume', '-o', out, '--json']);
+    expect(third.code).toBe(0);
+    expect(seen()).toEqual(['/flip/x.txt']);
+    expect(third.records()[0]).toMatchObject({ok: true, skipped: false});
+  });
+
+  test('the same DIR spelled another way, or renamed, still resumes by name', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'run.jsonl');
+    const list = await writeList([`${server.url}/text/p.txt`, `${server.url}/text/q.txt`]);
+    expect((await runCli([list, '--report', report, '-o', join(dir, 'out')])).code).toBe(0);
+    const {rename} = await import('node:fs/promises');
+    server.resetStats();
+    const spelled = await runCli([list, '--report', report, '--resume', '-o', `${dir}/./out/`, '--json']);
+    expect(spelled.records().map((r) => r.skipped)).toEqual([true, true]);
+    await rename(join(dir, 'out'), join(dir, 'out2'));
+    const renamed = await runCli([list, '--report', report, '--resume', '-o', join(dir, 'out2'), '--json']);
+    expect(renamed.records().map((r) => r.skipped)).toEqual([true, true]);
+    expect(seen()).toEqual([]);
+  });
+
   test('--dry-run shows what --resume and --skip-existing would skip, as skipped records', async () => {
     const dir = await makeTempDir();
     const report = join(dir, 'run.jsonl');
@@ -189,6 +225,9 @@ describe('--resume', () => {
     expect(result.code).toBe(0);
     expect(result.records().map((r) => [r.index, r.skipped])).toEqual([[1, true], [2, true], [3, false]]);
     expect(seen()).toEqual([]);
+    // HEAD saves no file: the plan shows none either.
+    const head = await runCli([list, '--dry-run', '--json', '-X', 'HEAD', '-o', out]);
+    expect(head.records()[2]).toMatchObject({skipped: false, file: null});
   });
 
   test('a missing report counts as empty and is created', async () => {

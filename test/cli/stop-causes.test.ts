@@ -94,6 +94,38 @@ describe('a list that is slow to give its next line', () => {
   });
 });
 
+describe('a signal before the run is under way', () => {
+  it('while a FIFO list waits for its writer: exit 143 on SIGHUP, never death by the signal', async () => {
+    const dir = await makeTempDir();
+    const fifo = join(dir, 'nowriter.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const exit = await spawnCli([fifo], (child) => {
+      setTimeout(() => child.kill('SIGHUP'), 800);
+    });
+    expect(exit.signal).toBeNull();
+    expect(exit.code).toBe(143);
+  });
+
+  it('during --dry-run over a slow FIFO: exit 130 on SIGINT', async () => {
+    const dir = await makeTempDir();
+    const fifo = join(dir, 'slow.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const writing = open(fifo, 'w');
+    const exit = spawnCli(['--dry-run', fifo], (child) => {
+      setTimeout(() => child.kill('SIGINT'), 800);
+    });
+    const writer = await writing;
+    await writer.write('http://a.test/1\n');
+    try {
+      const result = await exit;
+      expect(result.signal).toBeNull();
+      expect(result.code).toBe(130);
+    } finally {
+      await writer.close();
+    }
+  });
+});
+
 describe('the same FIFO given twice', () => {
   it('is read by one list at a time: no line torn between the two readers', async () => {
     const dir = await makeTempDir();
