@@ -89,12 +89,16 @@ function codeFor(error: unknown): ErrorCode | undefined {
 export function classify(error: unknown): FetchallError {
   if (error instanceof FetchallError) return error;
   const code = codeFor(error) ?? 'protocol';
-  const detail = describe(error);
+  let detail = describe(error);
+  // Node's own advice names a Node flag nobody passes to fetchall: point at fetchall's ways instead.
+  if (code === 'tls') detail = detail.replace(/[;,]?[^;,()]*--use-(?:system|openssl)-ca[^;,()]*/i, '').replace(/;[^;()]*locally,?\s*(?=\(|$)/i, '').replace(/(\S)\(/, '$1 (').trim() + TLS_HINT;
   return new FetchallError(code, detail === '' ? HUMAN[code] : `${HUMAN[code]}: ${detail}`, {
     retryable: RETRYABLE_CODES.has(code),
     cause: error,
   });
 }
+
+const TLS_HINT = ' — trust a private CA with NODE_EXTRA_CA_CERTS=ca.pem, or skip verification with -k';
 
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);

@@ -76,6 +76,7 @@ export function describeErrno(code: string): string {
     case 'EACCES': return 'permission denied (EACCES)';
     case 'EISDIR': return 'a directory is in the way (EISDIR)';
     case 'ENOTDIR': return 'a file is in the way of a folder (ENOTDIR)';
+    case 'EEXIST': return 'a file is in the way (EEXIST)';
     case 'ENOENT': return 'no such file or folder (ENOENT)';
     case 'EPERM': return 'operation not permitted (EPERM)';
     default: return code;

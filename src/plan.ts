@@ -4,7 +4,7 @@ import type {RunOptions} from './options.js';
 import {inShard} from './parse/shard.js';
 import {skippedRecord, type Entry, type FetchRecord} from './record.js';
 import type {ResumeSet} from './report/report-file.js';
-import {existingMatches} from './sinks/existing.js';
+import {existingMatches, savedPathOrNull} from './sinks/existing.js';
 import {NameAssigner} from './sinks/naming.js';
 
 /** One selected entry of the plan: where its body would go, and the record it would get. */
@@ -31,7 +31,11 @@ export async function* planEntries(entries: AsyncIterable<Entry> | Iterable<Entr
     const file = options.method === 'HEAD' ? null : path;
     const valid = entry.invalid === undefined;
     // What the run would skip (--resume, --skip-existing), as it would: skipped records.
-    if (valid && (resumeOk?.isOk(entry.url, path, name) === true || (options.skipExisting && path !== null && (await existingMatches(path, entry.sha256, options.outputDir!))))) {
+    if (valid && resumeOk?.isOk(entry.url, path, name) === true) {
+      yield {entry, file: path, record: skippedRecord(entry, savedPathOrNull(path))};
+      continue;
+    }
+    if (valid && options.skipExisting && path !== null && (await existingMatches(path, entry.sha256, options.outputDir!))) {
       yield {entry, file: path, record: skippedRecord(entry, path)};
       continue;
     }

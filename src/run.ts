@@ -16,7 +16,7 @@ import type {BodySink, BodyTarget} from './sinks/types.js';
 import {FileSink} from './sinks/file-sink.js';
 import {Completions, WakeUp} from './completions.js';
 import {FailureBudget} from './failure-budget.js';
-import {existingMatches} from './sinks/existing.js';
+import {existingMatches, savedPathOrNull} from './sinks/existing.js';
 import type {ResumeSet} from './report/report-file.js';
 
 /** Why a run stopped before its list ended. */
@@ -157,7 +157,8 @@ async function* execute(
   const finish = (pending: Pending): void => {
     if (pending.record !== null) {
       judge(pending.record);
-      onComplete?.(pending.record);
+      // A body still to be written to stdout is told of once it is there (below), not before.
+      if (pending.target?.publish === undefined) onComplete?.(pending.record);
     }
     completions.push(pending);
   };
@@ -349,7 +350,7 @@ async function* execute(
           const resumeFile = name === undefined || options.outputDir === undefined ? null : join(options.outputDir, name);
           if (entry.target !== undefined && internals.resumeOk?.isOk(entry.url, resumeFile, name) === true) {
             permit();
-            skip(entry, resumeFile);
+            skip(entry, savedPathOrNull(resumeFile));
             continue;
           }
           if (options.skipExisting && name !== undefined && entry.target !== undefined && options.outputDir !== undefined) {
@@ -382,17 +383,25 @@ async function* execute(
     for (;;) {
       const next = completions.take();
       if (next !== undefined) {
-        // A body that completed is written even when the run is stopping (its record says ok);
-        // only a failed output itself stops the writing.
-        if (next.target?.publish !== undefined && state.stopReason !== 'output') {
-          try {
-            const publishing = next.target.publish();
-            if (publishing !== undefined) await publishing;
-          } catch (error) {
-            if (!(error instanceof OutputError)) throw error;
-            if (state.stopReason === undefined) state.fatal ??= error;
-            stop('output', error);
+        // A body that completed is written even when the run is stopping; only a failed output
+        // itself stops the writing. Its record says ok only once the body is out: one that could
+        // not be written is `write`, one left unwritten after the output failed is `aborted`, so a
+        // report never calls ok a body the reader did not get (and --resume fetches it again).
+        if (next.target?.publish !== undefined && next.record !== null) {
+          if (state.stopReason !== 'output') {
+            try {
+              const publishing = next.target.publish();
+              if (publishing !== undefined) await publishing;
+            } catch (error) {
+              if (!(error instanceof OutputError)) throw error;
+              if (state.stopReason === undefined) state.fatal ??= error;
+              stop('output', error);
+              next.record = undelivered(next.record, 'write', error.message);
+            }
+          } else {
+            next.record = undelivered(next.record, 'aborted', 'not written: the output had failed');
           }
+          onComplete?.(next.record);
         }
         emitted++;
         slotFreed.notify();
@@ -428,3 +437,8 @@ function round(ms: number): number {
 }
 
 function noop(): void {}
+
+/** An ok record whose body never reached its output: failed, with nothing saved. */
+function undelivered(record: FetchRecord, code: 'write' | 'aborted', message: string): FetchRecord {
+  return {...record, ok: false, file: null, sha256: null, error: {code, message}};
+}

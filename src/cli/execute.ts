@@ -74,7 +74,11 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
   const level = colorLevel({noColorFlag: !flags.color, env: io.env, isTTY: io.stderr.isTTY === true});
   const chalk = makeChalk(level);
   const stats = new RunStats({total: null});
-  const mode = flags.quiet === true ? 'off' : io.stderr.isTTY === true ? 'tty' : flags.progress === true ? 'plain' : 'off';
+  // Bodies or records going to the same terminal would be glued to a live line redrawn in their midst
+  // (curl turns its meter off then too): the line is drawn only when stdout is not a terminal, or
+  // carries nothing (-o without --json).
+  const stdoutBusy = io.stdout.isTTY === true && (flags.json === true || options.outputDir === undefined);
+  const mode = flags.quiet === true ? 'off' : io.stderr.isTTY === true && !stdoutBusy ? 'tty' : flags.progress === true ? 'plain' : 'off';
   const ticker = new ProgressTicker({stream: io.stderr, stats, chalk, mode, ...progressInterval(io.env, mode)});
   // Count ahead for the progress total, and for the summary's "not started" when the run stops early.
   const counting = new AbortController();

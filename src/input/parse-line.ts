@@ -28,6 +28,8 @@ export function parseTargetUrl(text: string): URL | string {
     return 'not a valid URL';
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    // `localhost:8080/x` parses with the scheme "localhost": say what is missing instead.
+    if (/^[^:/]+:\d/.test(text) || /^[^:/]*\.[^:/]*:/.test(text)) return 'not a valid URL: it needs http:// or https:// in front';
     return `unsupported scheme "${url.protocol.slice(0, -1)}" (only http and https)`;
   }
   if (url.hostname === '') return 'the URL has no host';

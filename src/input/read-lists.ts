@@ -47,7 +47,9 @@ export async function openLists(paths: readonly string[], stdin: () => Readable)
       try {
         fd = await openForReading(path);
       } catch (error) {
-        throw new UsageError(`cannot read list ${path}: ${describeErrno(error)}`);
+        // `fetchall https://a.test/x`: a URL where a list goes.
+        const hint = /^https?:\/\//i.test(path) ? ' (a list is a file of URLs; to fetch one URL: echo URL | fetchall)' : '';
+        throw new UsageError(`cannot read list ${path}: ${describeErrno(error)}${hint}`);
       }
       fds.push(fd);
       const stat = fstatSync(fd);

@@ -1,6 +1,6 @@
 // --skip-existing: is the file already there (and, with an expected digest, the right one)?
 import {createHash} from 'node:crypto';
-import {createReadStream} from 'node:fs';
+import {createReadStream, statSync} from 'node:fs';
 import {lstat, realpath} from 'node:fs/promises';
 import {dirname, isAbsolute, relative, resolve, sep} from 'node:path';
 
@@ -27,4 +27,12 @@ export async function existingMatches(path: string, sha256: string | undefined, 
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex') === sha256;
+}
+
+/**
+ * The `file` of a record skipped by --resume: the path when a file is there, else null (a URL done in
+ * a run without -o, or a file removed since, is not a saved path).
+ */
+export function savedPathOrNull(path: string | null): string | null {
+  return path !== null && statSync(path, {throwIfNoEntry: false})?.isFile() === true ? path : null;
 }

@@ -212,6 +212,15 @@ describe('--resume', () => {
     expect(seen()).toEqual([]);
   });
 
+  test('a URL skipped by --resume names no file when none was saved (done without -o before)', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'run.jsonl');
+    const list = await writeList([`${server.url}/text/n1`]);
+    expect((await runCli([list, '--report', report])).code).toBe(0);
+    const second = await runCli([list, '--report', report, '--resume', '-o', join(dir, 'out'), '--json']);
+    expect(second.records()[0]).toMatchObject({skipped: true, file: null});
+  });
+
   test('--dry-run shows what --resume and --skip-existing would skip, as skipped records', async () => {
     const dir = await makeTempDir();
     const report = join(dir, 'run.jsonl');
@@ -522,6 +531,14 @@ describe('progress', () => {
     expect(summaryAt).toBeGreaterThan(0);
     expect(output.slice(summaryAt - 5, summaryAt)).toBe('\r\x1b[2K');
     expect(output.slice(summaryAt)).not.toMatch(/\[ *[\d,]+\/[\d,?]+ \]/);
+  });
+
+  test('bodies to the same terminal: no live line is glued into them', async () => {
+    const list = await writeList([`${server.url}/slow?ms=600`, `${server.url}/text/a`]);
+    const {code, output} = await runInPty([list], {NO_COLOR: '1'});
+    expect(code).toBe(0);
+    expect(output).toContain('fetchall: 2 URLs');
+    expect(output).not.toMatch(/\[ *[\d,]+\/[\d,?]+ \]/);
   });
 
   test('not a terminal: no progress line, and -q none on a terminal either', async () => {

@@ -522,6 +522,9 @@ describe('TLS and proxies', () => {
     const strict = await fetchJson([url]);
     expect(strict.code).toBe(1);
     expect(strict.recs[0]).toMatchObject({ok: false, attempts: 1, error: {code: 'tls'}});
+    // The way out is fetchall's own, not a Node flag nobody passes to it.
+    expect(strict.recs[0].error.message).toMatch(/NODE_EXTRA_CA_CERTS.*-k$/);
+    expect(strict.recs[0].error.message).not.toMatch(/use-system-ca|Node\.js with/);
     const insecure = await fetchJson([url], ['-k']);
     expect(insecure.code).toBe(0);
     expect(insecure.recs[0]).toMatchObject({ok: true, status: 200});

@@ -244,6 +244,21 @@ describe('exit codes at the edges', () => {
     expect(full.stderr).toMatch(/standard output.*ENOSPC/);
   });
 
+  it('bodies to a full stdout: exit 3, and no report record calls ok a body the reader did not get', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'r.jsonl');
+    const list = await writeList([`${server.url}/bytes/300000`, `${server.url}/bytes/300001`, `${server.url}/bytes/300002`]);
+    const exit = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, [BIN_PATH, '-c', '1', '--report', report, list], {stdio: ['ignore', openSync('/dev/full', 'w'), 'ignore']});
+      child.once('close', (code) => resolve(code));
+    });
+    expect(exit).toBe(3);
+    const records = parseJsonLines(await readFile(report, 'utf8'));
+    expect(records.filter((r) => r.ok === true)).toEqual([]);
+    expect(records.length).toBeGreaterThanOrEqual(1);
+    expect(records.filter((r) => r.error?.code === 'write').map((r) => r.index)).toEqual([1]);
+  });
+
   it('--dry-run to a full disk is 3 with one line', async () => {
     const list = await writeList([`${server.url}/text/a`]);
     const full = spawnSync(process.execPath, [BIN_PATH, '--dry-run', list], {stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'], encoding: 'utf8'});
@@ -256,6 +271,9 @@ describe('exit codes at the edges', () => {
     const dir = spawnSync(process.execPath, [BIN_PATH, '-'], {stdio: [openSync('/', 'r'), 'pipe', 'pipe'], encoding: 'utf8'});
     expect(dir.status).toBe(2);
     expect(dir.stderr).toMatch(/standard input is a directory/);
+    const url = await runCli([`${server.url}/text/a`]);
+    expect(url.code).toBe(2);
+    expect(url.stderr).toMatch(/cannot read list http.*echo URL \| fetchall/);
     for (const args of [['/proc/self/mem'], ['--dry-run', '/proc/self/mem']]) {
       const eio = await runCli(args);
       expect(eio.code).toBe(2);

@@ -72,6 +72,9 @@ describe('parseLine: URL lines', () => {
     ['file:///etc/passwd', /unsupported scheme "file"/],
     ['javascript:alert(1)', /unsupported scheme/],
     ['mailto:a@b.test', /unsupported scheme/],
+    // A host and port without a scheme parse as a scheme: the message says what is missing.
+    ['localhost:8080/x', /needs http:\/\/ or https:\/\/ in front/],
+    ['www.a.test:443/x', /needs http:\/\/ or https:\/\/ in front/],
     ['not a url', /not a valid URL/],
     ['a.test/x', /not a valid URL/],
     ['http://', /not a valid URL/],
