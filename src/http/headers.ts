@@ -5,12 +5,16 @@ import type {Entry} from '../record.js';
 /** Headers that may follow a redirect to another origin; everything else the user gave stays home. */
 const CROSS_ORIGIN_SAFE: ReadonlySet<string> = new Set(['accept', 'accept-language', 'user-agent', 'accept-encoding']);
 
-/** The URL as sent, without user name or password (they travel as Authorization instead). */
+/**
+ * The URL as sent: without user name or password (they travel as Authorization instead), and without
+ * a fragment (never sent; a redirect's is dropped too, so `final_url` is the same either way).
+ */
 export function withoutCredentials(url: URL): string {
-  if (url.username === '' && url.password === '') return url.href;
+  if (url.username === '' && url.password === '' && url.hash === '') return url.href;
   const copy = new URL(url.href);
   copy.username = '';
   copy.password = '';
+  copy.hash = '';
   return copy.href;
 }
 

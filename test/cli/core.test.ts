@@ -338,6 +338,14 @@ describe('usage errors: exit 2, one line, no stack, no request', () => {
   });
 });
 
+describe('final_url', () => {
+  test('is the URL as sent: no fragment, no credentials', async () => {
+    const list = await writeList([`${server.url.replace('http://', 'http://u:secret@')}/text/f#part`]);
+    const result = await runCli(['--json', list]);
+    expect(result.records()[0]).toMatchObject({ok: true, final_url: `${server.url}/text/f`});
+  });
+});
+
 describe('-X HEAD', () => {
   test('an entry\'s expected sha256 is not checked (there is no body), and no digest is recorded', async () => {
     const list = await writeList([JSON.stringify({url: `${server.url}/text/h`, sha256: 'ab'.repeat(32)})]);
