@@ -6,6 +6,14 @@ if (major < 22 || (major === 22 && minor < 19)) {
   process.stderr.write(`fetchall: needs Node.js 22.19 or newer (this is ${process.version}); install a current LTS from nodejs.org\n`);
   process.exit(2);
 }
+// Until the run installs its own handlers (and in the steps that have none: loading, opening a FIFO
+// that waits for its writer, reading a long report for --resume, a dry run), a signal exits with its
+// code at once: fetchall never dies by a signal. Once another handler is there, this one defers.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    if (process.listenerCount(signal) === 1) process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   // The commonest probe answered without loading the CLI: start-up stays near a bare `node -e 0`.

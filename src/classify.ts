@@ -91,14 +91,23 @@ export function classify(error: unknown): FetchallError {
   const code = codeFor(error) ?? 'protocol';
   let detail = describe(error);
   // Node's own advice names a Node flag nobody passes to fetchall: point at fetchall's ways instead.
-  if (code === 'tls') detail = detail.replace(/[;,]?[^;,()]*--use-(?:system|openssl)-ca[^;,()]*/i, '').replace(/;[^;()]*locally,?\s*(?=\(|$)/i, '').replace(/(\S)\(/, '$1 (').trim() + TLS_HINT;
+  if (code === 'tls') detail = tlsAdvice(error, detail.replace(/[;,]?[^;,()]*--use-(?:system|openssl)-ca[^;,()]*/i, '').replace(/;[^;()]*locally,?\s*(?=\(|$)/i, '').replace(/(\S)\(/, '$1 (').trim());
   return new FetchallError(code, detail === '' ? HUMAN[code] : `${HUMAN[code]}: ${detail}`, {
     retryable: RETRYABLE_CODES.has(code),
     cause: error,
   });
 }
 
-const TLS_HINT = ' — trust a private CA with NODE_EXTRA_CA_CERTS=ca.pem, or skip verification with -k';
+// Certificates nobody trusted yet: a private CA is the usual cause.
+const UNTRUSTED = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED']);
+
+/** A TLS failure's message, with the way out that fits it: trusting a CA only helps an untrusted one. */
+function tlsAdvice(error: unknown, detail: string): string {
+  const code = codeOf(error) ?? codeOf((error as {cause?: unknown}).cause);
+  if (code !== undefined && UNTRUSTED.has(code)) return `${detail} — trust a private CA with NODE_EXTRA_CA_CERTS=ca.pem, or skip verification with -k`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${detail} — the certificate is for another host name; -k skips verification`;
+  return detail;
+}
 
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);

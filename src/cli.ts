@@ -128,15 +128,9 @@ export async function run(): Promise<void> {
   // stderr is for people: if it is closed (`2>&1 | head`), what we would print is lost, but the run,
   // its outputs and its exit code must not change.
   process.stderr.on('error', () => {});
-  // Until the run installs its own handlers (and in the steps that have none: opening a FIFO that
-  // waits for its writer, reading a long report for --resume, a dry run), a signal exits with its
-  // code at once: fetchall never dies by a signal. Once another handler is there, this one defers.
+  // bin/fetchall.js installed a handler for each signal before anything loaded (it exits 130/143 while
+  // it is alone); the run adds its own, and so does the end, below.
   const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  for (const signal of SIGNALS) {
-    process.on(signal, () => {
-      if (process.listenerCount(signal) === 1) process.exit(signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
-    });
-  }
   let code: number;
   try {
     code = await main(processIo());

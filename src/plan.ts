@@ -31,7 +31,7 @@ export async function* planEntries(entries: AsyncIterable<Entry> | Iterable<Entr
     const file = options.method === 'HEAD' ? null : path;
     const valid = entry.invalid === undefined;
     // What the run would skip (--resume, --skip-existing), as it would: skipped records.
-    if (valid && resumeOk?.isOk(entry.url, path, name) === true) {
+    if (valid && resumeOk?.isOk(entry.url, path) === true) {
       yield {entry, file: path, record: skippedRecord(entry, savedPathOrNull(path))};
       continue;
     }

@@ -348,7 +348,7 @@ async function* execute(
           }
           internals.onSelected?.(entry);
           const resumeFile = name === undefined || options.outputDir === undefined ? null : join(options.outputDir, name);
-          if (entry.target !== undefined && internals.resumeOk?.isOk(entry.url, resumeFile, name) === true) {
+          if (entry.target !== undefined && internals.resumeOk?.isOk(entry.url, resumeFile) === true) {
             permit();
             skip(entry, savedPathOrNull(resumeFile));
             continue;
@@ -379,6 +379,9 @@ async function* execute(
   };
 
   const pumping = pump();
+  // The chain of stdout bodies waiting to be confirmed written, and whether stdout has failed.
+  let delivery: Promise<void> = Promise.resolve();
+  let outputBroken = false;
   try {
     for (;;) {
       const next = completions.take();
@@ -388,20 +391,37 @@ async function* execute(
         // not be written is `write`, one left unwritten after the output failed is `aborted`, so a
         // report never calls ok a body the reader did not get (and --resume fetches it again).
         if (next.target?.publish !== undefined && next.record !== null) {
-          if (state.stopReason !== 'output') {
+          if (state.stopReason !== 'output' && !outputBroken) {
             try {
               const publishing = next.target.publish();
               if (publishing !== undefined) await publishing;
             } catch (error) {
               if (!(error instanceof OutputError)) throw error;
               if (state.stopReason === undefined) state.fatal ??= error;
+              outputBroken = true;
               stop('output', error);
               next.record = undelivered(next.record, 'write', error.message);
             }
           } else {
             next.record = undelivered(next.record, 'aborted', 'not written: the output had failed');
           }
-          onComplete?.(next.record);
+          // Told once the bytes are really out (gathered writes go out a moment later): in order,
+          // without waiting here, so small bodies still share one write.
+          const record = next.record;
+          const delivering = record.ok ? next.target.delivered?.() : undefined;
+          if (delivering === undefined) {
+            onComplete?.(record);
+          } else {
+            // Handled now: a failure before its turn in the chain must not count as unhandled.
+            delivering.catch(noop);
+            delivery = delivery.then(() => delivering).then(
+              () => onComplete?.(record),
+              (error: unknown) => {
+                outputBroken = true;
+                onComplete?.(undelivered(record, 'write', error instanceof Error ? error.message : String(error)));
+              },
+            );
+          }
         }
         emitted++;
         slotFreed.notify();
@@ -418,6 +438,7 @@ async function* execute(
       await completions.waitForMore();
     }
     await pumping;
+    await delivery;
     if (pumpError !== undefined) throw pumpError;
   } finally {
     // Whatever ended the iteration (the list, a stop, the caller leaving), nothing may stay in flight.

@@ -1,6 +1,6 @@
 // --report FILE: one append per record as it completes, and --resume's reading of it.
 import {closeSync, createReadStream, fstatSync, openSync, readSync, writeSync} from 'node:fs';
-import {sep} from 'node:path';
+import {resolve} from 'node:path';
 import {describeErrno, OutputError} from '../errors.js';
 import {readLines} from '../input/lines.js';
 
@@ -77,14 +77,15 @@ function endsMidLine(path: string): boolean {
 /**
  * What `--resume` skips: the entries whose URL's latest record in the report is ok. With `-o`, a URL
  * listed twice is saved under two names (`a.txt`, `a-1.txt`): an entry is skipped only if one of its
- * URL's ok records (since the last failure) saved its name, so an ok copy never skips the other copy,
- * whose file may never have been written. Names are matched at the end of the recorded path, so DIR
- * spelled another way (`out`, `/abs/out`) or renamed between runs still matches.
- * @example if (resume.isOk(entry.url, 'out/a.txt', 'a.txt')) skip();
+ * URL's ok records (since the last failure) saved this very file, so an ok copy never skips the other
+ * copy, whose file may never have been written. Paths are compared resolved (`out/a.txt`, `./out/a.txt`
+ * and the absolute path are one file). Records without a file (no -o, HEAD) match by URL alone.
+ * @example if (resume.isOk(entry.url, 'out/a.txt')) skip();
  */
 export class ResumeSet {
-  // URL → the files of its ok records since its latest failure (empty: none had a file, as without -o).
-  readonly #ok = new Map<string, Set<string>>();
+  // URL → the resolved files of its ok records since its latest failure: null for none (the common
+  // case without -o: no allocation per URL), a string for one, a Set for several.
+  readonly #ok = new Map<string, null | string | Set<string>>();
 
   /** Take one record, in report order: a failure forgets the URL's earlier ok records. */
   add(url: string, ok: boolean, file: string | null): void {
@@ -92,24 +93,25 @@ export class ResumeSet {
       this.#ok.delete(url);
       return;
     }
-    let files = this.#ok.get(url);
-    if (files === undefined) {
-      files = new Set();
-      this.#ok.set(url, files);
+    const had = this.#ok.get(url);
+    if (file === null) {
+      if (had === undefined) this.#ok.set(url, null);
+      return;
     }
-    if (file !== null) files.add(file);
+    const saved = resolve(file);
+    if (had === undefined || had === null) this.#ok.set(url, saved);
+    else if (typeof had === 'string') {
+      if (had !== saved) this.#ok.set(url, new Set([had, saved]));
+    } else had.add(saved);
   }
 
-  /**
-   * Whether the entry for `url` is done: its URL's latest record is ok, and, when it would be saved
-   * (`file`, as DIR joined with `name`) and the ok records name files, one of them is this name.
-   */
-  isOk(url: string, file: string | null, name?: string): boolean {
-    const files = this.#ok.get(url);
-    if (files === undefined) return false;
-    if (file === null || name === undefined || files.size === 0 || files.has(file)) return true;
-    for (const saved of files) if (saved === name || saved.endsWith(`/${name}`) || saved.endsWith(`${sep}${name}`)) return true;
-    return false;
+  /** Whether the entry for `url`, saved as `file` (null without -o), is done already. */
+  isOk(url: string, file: string | null): boolean {
+    const saved = this.#ok.get(url);
+    if (saved === undefined) return false;
+    if (file === null || saved === null) return true;
+    const wanted = resolve(file);
+    return typeof saved === 'string' ? saved === wanted : saved.has(wanted);
   }
 }
 

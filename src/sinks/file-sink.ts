@@ -74,14 +74,18 @@ export class FileSink implements BodySink {
     this.#dir = dir;
     this.fsync = options.fsync === true;
     for (const path of options.protect ?? []) {
-      let real: string;
+      // Both the name as given (a symlink, which a rename would replace) and the file it leads to.
+      const names: string[] = [];
       try {
-        real = realpathSync.native(path);
+        names.push(join(realpathSync.native(dirname(path)), basename(path)));
+        names.push(realpathSync.native(path));
       } catch {
-        continue;
+        // gone, or not reachable: what could be resolved is protected
       }
-      this.#protectedNames.add(basename(real));
-      this.#protectedPaths.set(real, path);
+      for (const name of names) {
+        this.#protectedNames.add(basename(name));
+        this.#protectedPaths.set(name, path);
+      }
     }
   }
 

@@ -10,6 +10,8 @@ import type {BodySink, BodyTarget} from './types.js';
 /** Where bodies go: the CLI passes its one StreamWriter over stdout. */
 export interface ByteWriter {
   write(chunk: Buffer): Promise<void> | void;
+  /** Resolves once every byte written so far is really out (rejects if the output failed first). */
+  delivered?(): Promise<void>;
 }
 
 /** Bodies held in memory across the whole run before they spill to temporary files. */
@@ -136,6 +138,11 @@ class SpoolTarget implements BodyTarget {
   commit(): Promise<string | null> | null {
     if (this.#spill === undefined) return null;
     return writeFailing(this.#spill.close(), SPOOL).then(() => null);
+  }
+
+  /** After publish: resolves once this body's bytes are really written to stdout (not only gathered). */
+  delivered(): Promise<void> | undefined {
+    return this.#sink.out.delivered?.();
   }
 
   publish(): Promise<void> | void {

@@ -27,6 +27,10 @@ export class StreamWriter {
    * too): the caller stops the run then, not at its next write.
    */
   onFailure: ((failure: OutputError) => void) | undefined;
+  // Bytes taken by write() and bytes the stream has confirmed written (its write callbacks, in order).
+  #accepted = 0;
+  #confirmed = 0;
+  #deliveryWaiters: {upTo: number; resolve: () => void; reject: (error: OutputError) => void}[] = [];
 
   constructor(stream: Writable, what: string) {
     this.#stream = stream;
@@ -49,6 +53,7 @@ export class StreamWriter {
   write(chunk: Buffer | string): Promise<void> | void {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    this.#accepted += buffer.length;
     if (buffer.length >= COALESCE_BYTES && this.#gatheredBytes === 0) return this.#send(buffer);
     this.#gathered.push(buffer);
     this.#gatheredBytes += buffer.length;
@@ -61,6 +66,24 @@ export class StreamWriter {
       });
     }
     if (this.#full) return this.#waitForDrain();
+  }
+
+  /**
+   * Resolves once every byte written so far has really been written by the stream (not only gathered
+   * or buffered); rejects with the failure if the output fails first. Does not hurry the writing.
+   */
+  delivered(): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    const upTo = this.#accepted;
+    if (this.#confirmed >= upTo) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#deliveryWaiters.push({upTo, resolve, reject}));
+  }
+
+  #confirm(bytes: number): void {
+    this.#confirmed += bytes;
+    let done = 0;
+    while (done < this.#deliveryWaiters.length && this.#deliveryWaiters[done]!.upTo <= this.#confirmed) this.#deliveryWaiters[done++]!.resolve();
+    if (done > 0) this.#deliveryWaiters.splice(0, done);
   }
 
   /** Write what was gathered and resolve once the stream has taken everything (or failed). */
@@ -83,7 +106,9 @@ export class StreamWriter {
   #send(data: Buffer): Promise<void> | void {
     let ok: boolean;
     try {
-      ok = this.#stream.write(data);
+      ok = this.#stream.write(data, (error) => {
+        if (error === null || error === undefined) this.#confirm(data.length);
+      });
     } catch (error) {
       this.#fail(error as NodeJS.ErrnoException);
       return Promise.reject(this.#failure);
@@ -105,6 +130,9 @@ export class StreamWriter {
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const w of waiters) w.reject(this.#failure);
+    const delivering = this.#deliveryWaiters;
+    this.#deliveryWaiters = [];
+    for (const w of delivering) w.reject(this.#failure);
     this.onFailure?.(this.#failure);
   }
 }

@@ -21,6 +21,8 @@ export interface BodyTarget {
   discard(): Promise<void>;
   /** Called when the entry's record is emitted, in output order: a stdout target writes now. */
   publish?(): Promise<void> | void;
+  /** After publish: resolves once the body is really written out (a stdout target); rejects if not. */
+  delivered?(): Promise<void> | undefined;
 }
 
 /** Makes targets; one per run. */

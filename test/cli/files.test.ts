@@ -429,6 +429,13 @@ describe('files the run itself uses', () => {
     expect(stdout.trim().split('\n').map((line) => (JSON.parse(line) as {error: {code: string} | null}).error?.code)).toEqual(['write', 'write']);
     expect(await readFile(join(out, 'data.jsonl'), 'utf8')).toContain('earlier.test');
     expect(await readFile(join(out, 'urls.txt'), 'utf8')).toContain('/text/data.jsonl');
+    // The report named by a symlink inside DIR: the link itself is not replaced either.
+    await writeFile(join(root, 'real.jsonl'), '');
+    await symlink(join(root, 'real.jsonl'), join(out, 'rep.jsonl'));
+    const list = await writeList([`${server.url}/text/rep.jsonl`]);
+    const linked = await runCli(['--json', '-o', out, '--report', join(out, 'rep.jsonl'), list]);
+    expect(linked.records().map((r) => r.error?.code)).toEqual(['write']);
+    expect((await lstat(join(out, 'rep.jsonl'))).isSymbolicLink()).toBe(true);
   });
 });
 

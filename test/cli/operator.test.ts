@@ -197,7 +197,7 @@ describe('--resume', () => {
     expect(third.records()[0]).toMatchObject({ok: true, skipped: false});
   });
 
-  test('the same DIR spelled another way, or renamed, still resumes by name', async () => {
+  test('the same DIR spelled another way still resumes; copies are told apart by their own file', async () => {
     const dir = await makeTempDir();
     const report = join(dir, 'run.jsonl');
     const list = await writeList([`${server.url}/text/p.txt`, `${server.url}/text/q.txt`]);
@@ -206,10 +206,14 @@ describe('--resume', () => {
     server.resetStats();
     const spelled = await runCli([list, '--report', report, '--resume', '-o', `${dir}/./out/`, '--json']);
     expect(spelled.records().map((r) => r.skipped)).toEqual([true, true]);
-    await rename(join(dir, 'out'), join(dir, 'out2'));
-    const renamed = await runCli([list, '--report', report, '--resume', '-o', join(dir, 'out2'), '--json']);
-    expect(renamed.records().map((r) => r.skipped)).toEqual([true, true]);
     expect(seen()).toEqual([]);
+    // One URL saved as sub/x.txt only: its other name x.txt was never saved, and is fetched.
+    const twice = await writeList([`${server.url}/text/x1  sub/x.txt`, `${server.url}/text/x1  x.txt`]);
+    const partial = join(dir, 'partial.jsonl');
+    await writeFile(partial, JSON.stringify({index: 1, url: `${server.url}/text/x1`, ok: true, status: 200, final_url: null, bytes: 1, duration_ms: 1, attempts: 1, file: join(dir, 'o2', 'sub', 'x.txt'), skipped: false, sha256: null, error: null}) + '\n');
+    const resumed = await runCli([twice, '--report', partial, '--resume', '-o', join(dir, 'o2'), '--json']);
+    expect(resumed.records().map((r) => [r.index, r.skipped])).toEqual([[1, true], [2, false]]);
+    void rename;
   });
 
   test('a URL skipped by --resume names no file when none was saved (done without -o before)', async () => {

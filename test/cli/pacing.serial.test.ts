@@ -138,7 +138,7 @@ describe('duration_ms counts from the first request, not from waits before it', 
 });
 
 describe('--rate', () => {
-  test('--rate 20 with 50 quick URLs: starts at least 40 ms apart, never more than 20 in a second', async () => {
+  test('--rate 20 with 50 quick URLs: starts spaced (no burst), never more than 20 in a second', async () => {
     a.resetStats();
     const lines = Array.from({length: 50}, (_, i) => `${a.url}/text/r${i}`);
     const started = performance.now();
@@ -147,11 +147,12 @@ describe('--rate', () => {
     expect(result.records()).toHaveLength(50);
     const times = arrivals(a, '/text/r');
     expect(times).toHaveLength(50);
-    // 1/R is 50 ms; 80% of it leaves room for a loaded machine's jitter, but not for a burst. The
-    // first request alone also opens the connection (and runs cold code on both sides), so it reaches
-    // the server later after its start than the rest do: its gap to the second gets more room.
-    expect(minGap(times.slice(1))).toBeGreaterThanOrEqual(40);
-    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(25);
+    // 1/R is 50 ms; half of it is asked: the server's own arrival times jitter by tens of ms on this
+    // shared 2-core machine (a 27 ms gap was seen in a full run), while a burst shows gaps of ~1 ms.
+    // The first request alone also opens the connection (and runs cold code on both sides), so it
+    // reaches the server later after its start than the rest do: its gap to the second gets more room.
+    expect(minGap(times.slice(1))).toBeGreaterThanOrEqual(25);
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(15);
     expect(busiestSecond(times)).toBeLessThanOrEqual(21);
     // 49 intervals of 50 ms: the run cannot have been quicker than that.
     expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(49 * 50 * 0.95);

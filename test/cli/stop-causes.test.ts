@@ -247,7 +247,8 @@ describe('exit codes at the edges', () => {
   it('bodies to a full stdout: exit 3, and no report record calls ok a body the reader did not get', async () => {
     const dir = await makeTempDir();
     const report = join(dir, 'r.jsonl');
-    const list = await writeList([`${server.url}/bytes/300000`, `${server.url}/bytes/300001`, `${server.url}/bytes/300002`]);
+    // Small bodies first: gathered into one write a moment later, so "published" is not yet "written".
+    const list = await writeList([`${server.url}/bytes/1000`, `${server.url}/bytes/1001`, `${server.url}/bytes/300000`, `${server.url}/bytes/300001`]);
     const exit = await new Promise<number | null>((resolve) => {
       const child = spawn(process.execPath, [BIN_PATH, '-c', '1', '--report', report, list], {stdio: ['ignore', openSync('/dev/full', 'w'), 'ignore']});
       child.once('close', (code) => resolve(code));
@@ -256,7 +257,7 @@ describe('exit codes at the edges', () => {
     const records = parseJsonLines(await readFile(report, 'utf8'));
     expect(records.filter((r) => r.ok === true)).toEqual([]);
     expect(records.length).toBeGreaterThanOrEqual(1);
-    expect(records.filter((r) => r.error?.code === 'write').map((r) => r.index)).toEqual([1]);
+    expect(records.filter((r) => r.error?.code === 'write').map((r) => r.index)).toContain(1);
   });
 
   it('--dry-run to a full disk is 3 with one line', async () => {
