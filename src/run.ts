@@ -292,6 +292,10 @@ async function* execute(
     });
   };
 
+  // A global slot for the next entry: without a promise when one is free (one microtask turn less per
+  // entry), else a wait that ends with the run.
+  const takeSlot = (): Release | Promise<Release> => global.tryAcquire() ?? global.acquire(signal);
+
   const pump = async (): Promise<void> => {
     try {
       let abandoned = false;
@@ -301,11 +305,10 @@ async function* execute(
           while (seq - emitted >= window && !signal.aborted) await slotFreed.wait();
           if (signal.aborted) break;
           // Read the next entry only once a slot is free: the list is never read far ahead.
-          // Taken without a promise when a permit is free: one microtask turn less per entry.
-          let permit: Release | null | undefined = global.tryAcquire();
-          if (permit === null) {
+          let permit = takeSlot();
+          if (permit instanceof Promise) {
             try {
-              permit = await global.acquire(signal);
+              permit = await permit;
             } catch {
               break;
             }
@@ -317,20 +320,15 @@ async function* execute(
             // The input makes us wait: no slot is parked here meanwhile (a retry or a redirect hop
             // waiting for one would wait for the producer's next line). Taken again once it comes.
             permit();
+            permit = noop;
             step = await next;
             if (step !== undefined && step.done !== true && !signal.aborted) {
-              const again = global.tryAcquire();
-              if (again !== null) {
-                permit = again;
-              } else {
-                try {
-                  permit = await global.acquire(signal);
-                } catch {
-                  break;
-                }
+              const again = takeSlot();
+              try {
+                permit = again instanceof Promise ? await again : again;
+              } catch {
+                break;
               }
-            } else {
-              permit = noop;
             }
           } else {
             step = next;

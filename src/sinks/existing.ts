@@ -2,7 +2,8 @@
 import {createHash} from 'node:crypto';
 import {createReadStream, statSync} from 'node:fs';
 import {lstat, realpath} from 'node:fs/promises';
-import {dirname, isAbsolute, relative, resolve, sep} from 'node:path';
+import {dirname, resolve} from 'node:path';
+import {liesWithin} from './naming.js';
 
 /**
  * Whether an existing regular file at `path` lets --skip-existing skip its URL: any such file, or with
@@ -18,8 +19,7 @@ export async function existingMatches(path: string, sha256: string | undefined, 
     // DIR as the file sink writes under it: `lnk/../out` normalised as text (`out`), as path.join
     // made `path`; the OS would resolve `lnk/..` through the symlink to somewhere else.
     const [realRoot, realFolder] = await Promise.all([realpath(resolve(root)), realpath(dirname(path))]);
-    const inside = relative(realRoot, realFolder);
-    if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) return false;
+    if (!liesWithin(realRoot, realFolder)) return false;
   } catch {
     return false;
   }

@@ -1,10 +1,10 @@
 // -o DIR: each body streams into a temporary file beside its final name and is renamed in only when complete.
 import {closeSync, fsyncSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writevSync} from 'node:fs';
-import {basename, dirname, isAbsolute, join, relative, resolve, sep} from 'node:path';
+import {basename, dirname, join, relative, resolve, sep} from 'node:path';
 import {describeErrno, FetchallError, OutputError} from '../errors.js';
 import type {Entry} from '../record.js';
 import {makeFoldersSync, syncFolderSync} from './make-folders.js';
-import {resolveInside} from './naming.js';
+import {liesWithin, resolveInside} from './naming.js';
 import {TempFile, tempName, tempPathFor, writeFailing, writeFailure} from './temp-file.js';
 import type {BodySink, BodyTarget} from './types.js';
 
@@ -144,12 +144,9 @@ export class FileSink implements BodySink {
     } catch (error) {
       throw writeFailure(error, folder);
     }
-    if (real !== root) {
-      const inside = relative(root, real);
-      if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
-        this.#inside.delete(folder);
-        throw new FetchallError('write', `cannot write under ${folder}: a symlink leads out of the output folder`);
-      }
+    if (!liesWithin(root, real)) {
+      this.#inside.delete(folder);
+      throw new FetchallError('write', `cannot write under ${folder}: a symlink leads out of the output folder`);
     }
     // Remember the folder only if nothing moved while it was being resolved.
     const after = statSync(real, {throwIfNoEntry: false});

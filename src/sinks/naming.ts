@@ -324,9 +324,19 @@ export class NameAssigner {
 export function resolveInside(dir: string, relativeName: string): string {
   const root = path.resolve(dir);
   const full = path.resolve(root, relativeName);
-  const relative = path.relative(root, full);
-  if (relative === '' || relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative)) {
+  if (full === root || !liesWithin(root, full)) {
     throw new Error(`output name ${JSON.stringify(relativeName)} resolves outside ${JSON.stringify(root)}`);
   }
   return full;
+}
+
+/**
+ * Whether the absolute path `target` is `root` itself or lies under it (by path, no symlinks resolved:
+ * callers pass real paths when symlinks matter).
+ * @example liesWithin('/out', '/out/a/b'); // true
+ * liesWithin('/out', '/outside');          // false
+ */
+export function liesWithin(root: string, target: string): boolean {
+  const relative = path.relative(root, target);
+  return relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
 }

@@ -9,6 +9,7 @@ import {
   decodeUrlSegment,
   NameAssigner,
   renderTemplate,
+  liesWithin,
   resolveInside,
   sanitizeName,
   validateTemplate,
@@ -298,6 +299,19 @@ describe('NameAssigner', () => {
     const second = assignAll('{basename}', entries);
     expect(second).toEqual(first);
     expect(new Set(first.map((name) => name?.toLowerCase())).size).toBe(first.length);
+  });
+});
+
+describe('liesWithin', () => {
+  test.each([
+    ['/out', '/out', true],
+    ['/out', '/out/a/b', true],
+    ['/out', '/out/..x', true],
+    ['/out', '/outside', false],
+    ['/out', '/', false],
+    ['/out/a', '/out', false],
+  ])('%s holds %s: %s', (root, target, expected) => {
+    expect(liesWithin(root, target)).toBe(expected);
   });
 });
 
