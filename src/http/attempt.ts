@@ -119,7 +119,10 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       idleTimeout: options.idleTimeout,
     }, signal, onConnected);
     const status = response.status;
+    // status and bytes describe the same, last response: nothing of an earlier attempt's body (a 503's
+    // page, a broken 200) stays counted when this one is a redirect or an error of its own.
     state.status = status;
+    state.bytes = 0;
     const location = response.headers.location;
     if (REDIRECTS.has(status) && typeof location === 'string' && options.maxRedirects > 0) {
       await response.discard();
@@ -252,6 +255,7 @@ async function receiveBody(env: AttemptEnvironment, state: EntryState, response:
   }
   if (response.status === 206 && !userRange && resumeFrom > 0 && range?.start === resumeFrom) {
     // The server continues where the broken body stopped: keep the bytes, the hash and the count.
+    state.bytes = resumeFrom;
   } else {
     if (state.target !== undefined && state.target.size > 0) await state.target.reset();
     state.bytes = 0;

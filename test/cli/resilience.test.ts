@@ -62,6 +62,30 @@ describe('retries', () => {
     expect(a.hits('/flaky/twice')).toBe(3);
   });
 
+  it('status and bytes come from the same, last response: a retry ending on a redirect counts no earlier body', async () => {
+    // First attempt: a 503 with a 1000-byte page (or a 200 broken at 4000 bytes); second: a redirect
+    // that fails (another scheme, or a loop). The record is the 302's: 0 bytes, not the first body's.
+    for (const [path, location] of [['/mix/ftp', 'ftp://x/y'], ['/mix/loop', '/mix/loop'], ['/mix/cut', 'ftp://x/y']] as const) {
+      a.route(path, (req, res) => {
+        if (a.hits(path) === 1 && path === '/mix/cut') {
+          res.writeHead(200, {'content-length': 10000});
+          res.write(Buffer.alloc(4000, 'x'), () => req.socket.destroy());
+        } else if (a.hits(path) === 1) {
+          res.writeHead(503, {'content-length': 1000}).end(Buffer.alloc(1000, 'x'));
+        } else {
+          res.writeHead(302, {location, 'content-length': 0}).end();
+        }
+      });
+    }
+    const {code, recs} = await fetchJson(['/mix/ftp', '/mix/loop', '/mix/cut'].map((p) => `${a.url}${p}`), ['--retry-delay', '10ms']);
+    expect(code).toBe(1);
+    expect(recs.sort((x, y) => x.index - y.index).map((r) => [r.status, r.bytes, r.attempts, r.error?.code])).toEqual([
+      [302, 0, 2, 'protocol'],
+      [302, 0, 2, 'too_many_redirects'],
+      [302, 0, 2, 'protocol'],
+    ]);
+  });
+
   it('makes exactly one request with --retries 0, and fails', async () => {
     const {code, recs} = await fetchJson([`${a.url}/flaky/once?fail=1`], ['--retries', '0']);
     expect(code).toBe(1);
