@@ -3,7 +3,7 @@ import {join} from 'node:path';
 import type {Dispatcher} from 'undici';
 import {FetchallError, OutputError} from './errors.js';
 import {createDispatcher} from './http/dispatcher.js';
-import {enterHost, fetchEntry, type EntryEnvironment} from './http/fetch-entry.js';
+import {enterHost, waitOutPause, fetchEntry, type EntryEnvironment} from './http/fetch-entry.js';
 import {HostGate} from './http/host-gate.js';
 import type {EntryState} from './http/attempt.js';
 import type {RunOptions} from './options.js';
@@ -132,6 +132,7 @@ async function* execute(
         },
     pauseHost: (host, ms) => hosts.pause(host, ms),
     enterHost: (state, host, s) => enterHost({hosts, global}, state, host, s),
+    waitOutPause: (state, host, s) => (hosts.pausedFor(host) > 0 ? waitOutPause({hosts, global}, state, host, s) : undefined),
     onSent: rate === undefined ? undefined : () => rate.sent(performance.now()),
     // Stop while the failing attempt still holds its slot, so no other entry starts in the gap.
     onFinalFailure: options.failFast ? () => stop('fail-fast') : undefined,

@@ -30,6 +30,12 @@ export interface AttemptEnvironment {
    * pause and its --per-host bound, holding no slot while it waits). Without it, hops are not gated.
    */
   readonly enterHost?: ((state: EntryState, hostKey: string, signal: AbortSignal) => Promise<void> | void) | undefined;
+  /**
+   * Just before a request goes: when its host is paused (a Retry-After that came while this request
+   * waited for its start slot, or during its previous hop), give back the attempt's permits and wait
+   * out the pause, then resolve true (the start slot is then taken again). Nothing when not paused.
+   */
+  readonly waitOutPause?: ((state: EntryState, hostKey: string, signal: AbortSignal) => Promise<boolean> | undefined) | undefined;
 }
 
 /** The permits an attempt holds, and the host they are for: a redirect to another host swaps them. */
@@ -94,8 +100,12 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     // validator belong to that resource, not to a redirector before it.
     const resumeFrom = url.href === state.resumeUrl ? resumeOffset(state) : 0;
     const sent = resumeFrom > 0 ? {...headers, range: `bytes=${resumeFrom}-`, 'if-range': state.resumeValidator!} : headers;
-    const waiting = env.beforeRequest(signal);
-    if (waiting !== undefined) await waiting;
+    for (;;) {
+      const waiting = env.beforeRequest(signal);
+      if (waiting !== undefined) await waiting;
+      const paused = env.waitOutPause?.(state, hostKey(url), signal);
+      if (paused === undefined || !(await paused)) break;
+    }
     state.startedAt ??= performance.now();
     // final_url names the last request actually sent: set once the request has its connection (a
     // refused or timed-out connection sends nothing, and leaves the previous value, or null).

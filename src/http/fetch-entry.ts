@@ -169,6 +169,22 @@ export async function enterHost(gates: Gates, state: EntryState, host: string, s
   await waitForHost(gates, held, host, signal);
 }
 
+/**
+ * The request about to go is for a paused host: give back the attempt's permits, wait out the pause
+ * (and the host's permit, then a global slot, as any entry waits), and resolve true. Resolves false
+ * when the attempt holds no permits to trade (the pause is then the caller's to honour).
+ * @example if (gates.hosts.pausedFor(host) > 0) await waitOutPause(gates, state, host, signal);
+ */
+export async function waitOutPause(gates: Gates, state: EntryState, host: string, signal: AbortSignal): Promise<boolean> {
+  const held = state.permits;
+  if (held === undefined) return false;
+  held.global?.();
+  held.host?.();
+  held.global = held.host = undefined;
+  await waitForHost(gates, held, host, signal);
+  return true;
+}
+
 // The policy depends only on the run: built once per run, not once per URL (one for the first
 // attempt's failure, one for p-retry's attempts after it).
 const policies = new WeakMap<EntryEnvironment, [PRetryOptions, PRetryOptions]>();

@@ -189,6 +189,25 @@ describe('--rate', () => {
   });
 });
 
+describe('--rate and a host paused by Retry-After', () => {
+  test('an entry whose start slot comes during the pause waits it out; another host goes on', async () => {
+    a.resetStats();
+    b.resetStats();
+    // --rate 4: the second and third starts fall 250 and 500 ms into the 429's 2-second pause of a.
+    const lines = [`${a.url}/status/429?retryAfter=2`, `${a.url}/text/p1`, `${a.url}/text/p2`, `${b.url}/text/other`];
+    const result = await runCli(['--json', '--rate', '4', '--retries', '0', await writeList(lines)]);
+    expect(result.code).toBe(1);
+    expect(result.records()).toHaveLength(4);
+    const paused = a.requests[0]!.time;
+    expect(a.requests[0]!.path).toBe('/status/429');
+    // Nothing more reaches a until its pause is over (a little under 2 s: Retry-After is whole seconds
+    // counted from the answer, timers round), while b, not paused, is served during it.
+    for (const request of a.requests.slice(1)) expect(request.time - paused).toBeGreaterThanOrEqual(1800);
+    expect(a.requests).toHaveLength(3);
+    expect(b.requests[0]!.time - paused).toBeLessThan(1500);
+  });
+});
+
 describe('--shard', () => {
   // 100 lines: comments and blank lines are not entries; every 7th entry is invalid (some in each shard) (still an entry).
   let list: string;
