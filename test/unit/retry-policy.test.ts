@@ -22,8 +22,28 @@ describe('parseRetryAfter', () => {
     ['1.5', undefined],
     ['12abc', undefined],
     ['2025-13-45', undefined],
+    ['Wed Jan  1 12:00:30 2025', 30_000],
+    ['Wednesday, 01-Jan-25 12:00:45 GMT', 45_000],
   ])('%j → %s', (value, expected) => {
     expect(parseRetryAfter(value, NOW)).toBe(expected);
+  });
+
+  test('every HTTP date form is GMT, whatever the machine\'s time zone', () => {
+    const zone = process.env['TZ'];
+    try {
+      for (const tz of ['America/New_York', 'Asia/Tokyo', 'UTC']) {
+        process.env['TZ'] = tz;
+        expect(parseRetryAfter('Wed Jan  1 12:00:30 2025', NOW)).toBe(30_000);
+        expect(parseRetryAfter('Wed Jan 1 12:00:30 2025', NOW)).toBe(30_000);
+        expect(parseRetryAfter('Wed, 01 Jan 2025 12:01:00 GMT', NOW)).toBe(60_000);
+        expect(parseRetryAfter('Wednesday, 01-Jan-25 12:00:45 GMT', NOW)).toBe(45_000);
+        // No zone at all (not a valid HTTP date, but read leniently): GMT too, never local time.
+        expect(parseRetryAfter('Wed, 01 Jan 2025 12:00:20', NOW)).toBe(20_000);
+      }
+    } finally {
+      if (zone === undefined) delete process.env['TZ'];
+      else process.env['TZ'] = zone;
+    }
   });
 });
 
