@@ -45,6 +45,16 @@ export interface HeldPermits {
   global: (() => void) | undefined;
 }
 
+/** A body that may be continued with `Range`: what its 200 said about itself. */
+export interface ResumePoint {
+  /** The URL that answered the 200 (the last hop of its chain): only a request to it asks for a Range. */
+  readonly url: string;
+  /** Sent as `If-Range`: a strong ETag, else the Last-Modified date. */
+  readonly validator: string;
+  /** The whole body's length (its Content-Length), when it gave one. */
+  readonly total: number | undefined;
+}
+
 /** What one entry carries from attempt to attempt. */
 export interface EntryState {
   readonly entry: Entry;
@@ -56,10 +66,8 @@ export interface EntryState {
   finalUrl: string | null;
   /** Attempts started so far (kept here too, so a fatal output error still reports them). */
   attempts: number;
-  /** Validator for a Range resume (strong ETag or Last-Modified), when the last 200 offered ranges. */
-  resumeValidator: string | undefined;
-  /** The URL that answered that 200 (the last hop of its chain): only a request to it asks for a Range. */
-  resumeUrl: string | undefined;
+  /** Where a broken body can be continued with a Range, when the last 200 offered ranges. */
+  resume: ResumePoint | undefined;
   /** The running attempt's permits. */
   permits: HeldPermits | undefined;
   /**
@@ -98,8 +106,8 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
   for (let hop = 0; ; hop++) {
     // A broken body resumes at the URL that sent it, wherever in the chain that is: the Range and its
     // validator belong to that resource, not to a redirector before it.
-    const resumeFrom = url.href === state.resumeUrl ? resumeOffset(state) : 0;
-    const sent = resumeFrom > 0 ? {...headers, range: `bytes=${resumeFrom}-`, 'if-range': state.resumeValidator!} : headers;
+    const resumeFrom = url.href === state.resume?.url ? resumeOffset(state) : 0;
+    const sent = resumeFrom > 0 ? {...headers, range: `bytes=${resumeFrom}-`, 'if-range': state.resume!.validator} : headers;
     for (;;) {
       const waiting = env.beforeRequest(signal);
       if (waiting !== undefined) await waiting;
@@ -161,19 +169,25 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
         retryAfterMs,
       });
     }
+    let taken: boolean;
     try {
-      await receiveBody(env, state, response, resumeFrom, url.href, sent['range'] !== undefined && resumeFrom === 0);
+      taken = await receiveBody(env, state, response, resumeFrom, url.href, sent['range'] !== undefined && resumeFrom === 0);
     } catch (error) {
       // Whatever failed between the headers and the end of the body, the connection is let go.
       response.abort(error instanceof Error ? error : new Error(String(error)));
       throw error;
     }
-    return;
+    if (taken) return;
+    // Our Range got a part that does not continue the body held (another version of the file, another
+    // offset or length): ask again for the whole body, in this same attempt. Not a redirect hop; at
+    // most once, since the resume point is forgotten.
+    state.resume = undefined;
+    hop--;
   }
 }
 
 function resumeOffset(state: EntryState): number {
-  return state.target !== undefined && state.target.size > 0 && state.resumeValidator !== undefined ? state.target.size : 0;
+  return state.target !== undefined && state.target.size > 0 && state.resume !== undefined ? state.target.size : 0;
 }
 
 function nextHop(from: URL, location: string, visited: Set<string>, hops: number, max: number): URL {
@@ -248,22 +262,44 @@ function isZlibHeader(head: Buffer): boolean {
 }
 
 /**
- * Take a final response's body into the entry's target. `userRange`: the user asked for a Range
- * themselves (`-H 'Range: …'`): the 206 they asked for is the body, and a broken one starts over
- * rather than resuming with a Range of ours.
+ * Whether a 206 answering our `Range: bytes=FROM-` continues the body held: it starts at FROM and runs
+ * to the end of a body as long as the first one said, and names no other version of it (a server
+ * that answers a stale `If-Range` with the new version's bytes must not get the two joined).
  */
-async function receiveBody(env: AttemptEnvironment, state: EntryState, response: Exchange, resumeFrom: number, href: string, userRange: boolean): Promise<void> {
+function continuesBody(resume: ResumePoint, headers: Exchange['headers'], from: number): boolean {
+  const range = parseContentRange(headers['content-range']);
+  if (range === undefined || range.start !== from || range.total === undefined || range.end + 1 !== range.total) return false;
+  if (resume.total !== undefined && range.total !== resume.total) return false;
+  const etag = headers.etag;
+  const lastModified = headers['last-modified'];
+  if (resume.validator.startsWith('"')) return etag === undefined || etag === resume.validator;
+  return lastModified === undefined || lastModified === resume.validator;
+}
+
+/**
+ * Take a final response's body into the entry's target; false when it was not taken (a 206 that does
+ * not continue the body our Range asked about: the caller asks again for the whole body). `userRange`:
+ * the user asked for a Range themselves (`-H 'Range: …'`): the 206 they asked for is the body, and a
+ * broken one starts over rather than resuming with a Range of ours.
+ */
+async function receiveBody(env: AttemptEnvironment, state: EntryState, response: Exchange, resumeFrom: number, href: string, userRange: boolean): Promise<boolean> {
   const {options} = env;
   const headers = response.headers;
   const encoding = headers['content-encoding'];
   const identity = encoding === undefined || encoding === 'identity';
-  const range = response.status === 206 ? parseContentRange(headers['content-range']) : undefined;
-  if (response.status === 206 && !userRange && !(resumeFrom > 0 && range?.start === resumeFrom) && !(range?.start === 0 && range.complete)) {
-    // A part we did not ask for (or not where we asked) is never taken for the whole body.
-    await response.discard();
-    throw new FetchallError('protocol', `unexpected 206 Partial Content (Content-Range: ${String(headers['content-range'] ?? 'none').slice(0, 100)})`);
+  const partial = response.status === 206 && !userRange;
+  const continues = partial && resumeFrom > 0 && continuesBody(state.resume!, headers, resumeFrom);
+  if (partial && !continues) {
+    const range = parseContentRange(headers['content-range']);
+    // A part we did not ask for (or not the one we asked for) is never taken for the whole body.
+    if (range === undefined || range.start !== 0 || range.end + 1 !== range.total || resumeFrom > 0) {
+      await response.discard();
+      if (resumeFrom > 0) return false;
+      throw new FetchallError('protocol', `unexpected 206 Partial Content (Content-Range: ${String(headers['content-range'] ?? 'none').slice(0, 100)})`);
+    }
   }
-  if (response.status === 206 && !userRange && resumeFrom > 0 && range?.start === resumeFrom) {
+  const declared = Number(headers['content-length']);
+  if (continues) {
     // The server continues where the broken body stopped: keep the bytes, the hash and the count.
     state.bytes = resumeFrom;
   } else {
@@ -273,16 +309,15 @@ async function receiveBody(env: AttemptEnvironment, state: EntryState, response:
     const ranges = String(headers['accept-ranges'] ?? '').toLowerCase().includes('bytes');
     const etag = typeof headers.etag === 'string' && !headers.etag.startsWith('W/') ? headers.etag : undefined;
     const lastModified = typeof headers['last-modified'] === 'string' ? headers['last-modified'] : undefined;
-    state.resumeValidator = ranges && identity && response.status === 200 && !userRange ? etag ?? lastModified : undefined;
-    state.resumeUrl = state.resumeValidator === undefined ? undefined : href;
+    const validator = ranges && identity && response.status === 200 && !userRange ? etag ?? lastModified : undefined;
+    state.resume = validator === undefined ? undefined : {url: href, validator, total: Number.isSafeInteger(declared) ? declared : undefined};
   }
   if (wantsHash(env, state) && state.hash === undefined) state.hash = createHash('sha256');
   if (options.method === 'HEAD') {
     await response.discard();
-    return;
+    return true;
   }
   const decoder = options.compressed ? decoderFor(encoding) : undefined;
-  const declared = Number(headers['content-length']);
   if (options.maxSize !== undefined && decoder === undefined && Number.isFinite(declared) && resumeFrom + declared > options.maxSize && response.status !== 206) {
     response.abort(new Error('body too large'));
     throw new FetchallError('too_large', `body of ${declared} bytes is larger than --max-size ${options.maxSize}`);
@@ -302,6 +337,7 @@ async function receiveBody(env: AttemptEnvironment, state: EntryState, response:
     if (error instanceof FetchallError || error instanceof OutputError) throw error;
     throw classify(error);
   }
+  return true;
 }
 
 /**
@@ -385,10 +421,8 @@ async function discardCounting(response: Exchange, decode: boolean): Promise<num
 }
 
 /** `bytes START-END/TOTAL` → start, and whether the part is the whole body. */
-function parseContentRange(value: string | string[] | undefined): {start: number; complete: boolean} | undefined {
+function parseContentRange(value: string | string[] | undefined): {start: number; end: number; total: number | undefined} | undefined {
   const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(value ?? '').trim());
   if (match === null) return undefined;
-  const start = Number(match[1]);
-  const end = Number(match[2]);
-  return {start, complete: match[3] !== '*' && end + 1 === Number(match[3])};
+  return {start: Number(match[1]), end: Number(match[2]), total: match[3] === '*' ? undefined : Number(match[3])};
 }

@@ -255,6 +255,46 @@ describe('Range / If-Range resume of a broken body', () => {
     expect(await listFiles(out)).toEqual(['new.bin']);
   });
 
+  it('never joins a 206 that does not continue the body (another ETag, total, offset or end): asks for the whole body again', async () => {
+    // The second request (the resume) gets a lying 206; the third must be a plain GET of the whole body.
+    const lies: Record<string, (from: number) => {headers: http.OutgoingHttpHeaders; body: Buffer}> = {
+      etag: (from) => ({headers: {etag: '"v2"', 'content-range': `bytes ${from}-${SIZE - 1}/${SIZE}`}, body: other.subarray(from)}),
+      total: (from) => ({headers: {etag: '"v1"', 'content-range': `bytes ${from}-${SIZE + 99}/${SIZE + 100}`}, body: Buffer.concat([source.subarray(from), other.subarray(0, 100)])}),
+      offset: (from) => ({headers: {etag: '"v1"', 'content-range': `bytes ${from + 10}-${SIZE - 1}/${SIZE}`}, body: source.subarray(from + 10)}),
+      short: (from) => ({headers: {etag: '"v1"', 'content-range': `bytes ${from}-${from + 99}/${SIZE}`}, body: source.subarray(from, from + 100)}),
+      none: (from) => ({headers: {etag: '"v1"'}, body: source.subarray(from)}),
+    };
+    const out = await makeTempDir();
+    for (const [lie, answer] of Object.entries(lies)) {
+      let n = 0;
+      a.route(`/rr/lie-${lie}`, (req, res) => {
+        n++;
+        const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+        if (n === 2 && m !== null) {
+          const {headers, body} = answer(Number(m[1]));
+          res.writeHead(206, {...headers, 'accept-ranges': 'bytes', 'content-length': body.length});
+          res.end(body);
+          return;
+        }
+        res.writeHead(200, {etag: '"v1"', 'accept-ranges': 'bytes', 'content-length': SIZE});
+        if (n === 1) res.write(source.subarray(0, SIZE / 2), () => req.socket.destroy());
+        else res.end(source);
+      });
+    }
+    const names = Object.keys(lies);
+    const list = await writeList(names.map((lie) => `${a.url}/rr/lie-${lie}  ${lie}.bin`));
+    a.resetStats();
+    const result = await runCli(['--json', '--checksum', '-o', out, '--retries', '1', '--retry-delay', '10ms', list]);
+    expect(result.code, result.stderr).toBe(0);
+    for (const record of result.records()) expect(record).toMatchObject({ok: true, status: 200, attempts: 2, bytes: SIZE, sha256: sha256Hex(source)});
+    for (const lie of names) {
+      const reqs = a.requests.filter((r) => r.path === `/rr/lie-${lie}`);
+      expect(reqs.map((r) => [r.headers.range === undefined, r.headers['if-range']])).toEqual([[true, undefined], [false, '"v1"'], [true, undefined]]);
+      expect(sha256Hex(await readFile(join(out, `${lie}.bin`)))).toBe(sha256Hex(source));
+    }
+    expect(await listFiles(out)).toEqual(names.map((lie) => `${lie}.bin`).sort());
+  });
+
   it('starts over cleanly on stdout when the ETag changed', async () => {
     rangeRoute(a, '/rr/changed-stdout', {version: (n) => (n === 1 ? {body: source, etag: '"v1"'} : {body: other, etag: '"v2"'}), ranges: true, breakAt: 0.6});
     const list = await writeList([`${a.url}/rr/changed-stdout`]);
