@@ -2,10 +2,10 @@
 import {join} from 'node:path';
 import type {RunOptions} from './options.js';
 import {inShard} from './parse/shard.js';
-import {skippedRecord, type Entry, type FetchRecord} from './record.js';
+import {blockedRecord, skippedRecord, type Entry, type FetchRecord} from './record.js';
 import type {ResumeSet} from './report/report-file.js';
 import {existingMatches, savedPathOrNull} from './sinks/existing.js';
-import {NameAssigner} from './sinks/naming.js';
+import {blockedMessage, NameAssigner} from './sinks/naming.js';
 
 /** One selected entry of the plan: where its body would go, and the record it would get. */
 export interface PlannedEntry {
@@ -24,12 +24,17 @@ export interface PlannedEntry {
 export async function* planEntries(entries: AsyncIterable<Entry> | Iterable<Entry>, options: RunOptions, resumeOk?: Pick<ResumeSet, 'isOk'>): AsyncGenerator<PlannedEntry> {
   const names = options.outputDir === undefined ? undefined : new NameAssigner(options.name);
   for await (const entry of entries) {
-    const name = names?.assign(entry) ?? undefined;
+    const assigned = names?.assignChecked(entry) ?? undefined;
+    const name = assigned?.name;
     if (options.shard !== undefined && !inShard(entry.index, options.shard)) continue;
     const path = name === undefined || options.outputDir === undefined ? null : join(options.outputDir, name);
     // HEAD saves no file: the plan shows none, as the run's records do.
     const file = options.method === 'HEAD' ? null : path;
     const valid = entry.invalid === undefined;
+    if (valid && file !== null && assigned?.blockedBy !== undefined) {
+      yield {entry, file, record: blockedRecord(entry, blockedMessage(options.outputDir!, assigned.name, assigned.blockedBy))};
+      continue;
+    }
     // What the run would skip (--resume, --skip-existing), as it would: skipped records.
     if (valid && resumeOk?.isOk(entry.url, path) === true) {
       yield {entry, file: path, record: skippedRecord(entry, savedPathOrNull(path))};

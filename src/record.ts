@@ -68,6 +68,18 @@ export function invalidRecord(entry: Entry): FetchRecord {
   };
 }
 
+/**
+ * The record of an entry whose file cannot be written, known before any request: an earlier entry's
+ * file stands where its folder must be (`a`, then `a/b`). No request is sent for it.
+ */
+export function blockedRecord(entry: Entry, message: string): FetchRecord {
+  return {
+    index: entry.index, url: entry.url, ok: false, status: null, final_url: null, bytes: 0, duration_ms: 0,
+    attempts: 0, file: null, skipped: false, sha256: null,
+    error: {code: 'write', message},
+  };
+}
+
 /** The record of an entry skipped without a request (`--resume`, `--skip-existing`). */
 export function skippedRecord(entry: Entry, file: string | null): FetchRecord {
   return {

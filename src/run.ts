@@ -8,9 +8,9 @@ import {HostGate} from './http/host-gate.js';
 import type {EntryState} from './http/attempt.js';
 import type {RunOptions} from './options.js';
 import {RateLimiter} from './rate-limit.js';
-import {invalidRecord, skippedRecord, type Entry, type FetchRecord} from './record.js';
+import {blockedRecord, invalidRecord, skippedRecord, type Entry, type FetchRecord} from './record.js';
 import {Semaphore, type Release} from './semaphore.js';
-import {NameAssigner} from './sinks/naming.js';
+import {blockedMessage, NameAssigner} from './sinks/naming.js';
 import {inShard} from './parse/shard.js';
 import type {BodySink, BodyTarget} from './sinks/types.js';
 import {FileSink} from './sinks/file-sink.js';
@@ -261,6 +261,13 @@ async function* execute(
     });
   };
 
+  /** A verdict known before any request (a blocked name): counted, then the slot given back. */
+  const fail = (record: FetchRecord, permit: Release): void => {
+    finish({seq: seq++, target: undefined, record});
+    permit();
+    completions.wake();
+  };
+
   const skip = (entry: Entry, file: string | null): void => {
     const mySeq = seq++;
     finish({seq: mySeq, target: undefined, record: skippedRecord(entry, file)});
@@ -340,12 +347,17 @@ async function* execute(
             break;
           }
           const entry = step.value;
-          const name = names?.assign(entry) ?? undefined;
+          const assigned = names?.assignChecked(entry) ?? undefined;
+          const name = assigned?.name;
           if (options.shard !== undefined && !inShard(entry.index, options.shard)) {
             permit();
             continue;
           }
           internals.onSelected?.(entry);
+          if (assigned?.blockedBy !== undefined && entry.invalid === undefined && options.method !== 'HEAD') {
+            fail(blockedRecord(entry, blockedMessage(options.outputDir!, assigned.name, assigned.blockedBy)), permit);
+            continue;
+          }
           const resumeFile = name === undefined || options.outputDir === undefined ? null : join(options.outputDir, name);
           if (entry.target !== undefined && internals.resumeOk?.isOk(entry.url, resumeFile) === true) {
             permit();

@@ -300,6 +300,9 @@ async function printPlan(lists: OpenList[], options: RunOptions, flags: RawFlags
     if (entry.invalid !== undefined) {
       invalid++;
       if (flags.quiet !== true && flags.json !== true) err(`fetchall: ${escapeText(entry.invalid)}`);
+    } else if (record.error !== null && flags.quiet !== true && flags.json !== true) {
+      // A name under an earlier file: the line is valid (exit 0), but the run would fail it as `write`.
+      err(`fetchall: ${escapeText(entry.url)}: ${escapeText(record.error.message)}`);
     }
     const line = flags.json === true
       ? recordToJson(record)

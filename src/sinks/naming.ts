@@ -258,13 +258,23 @@ function nameKey(name: string): string {
   return name.normalize('NFC').toLowerCase();
 }
 
+/** An entry's output name, and the earlier file (if any) that stands where one of its folders must be. */
+export interface AssignedName {
+  readonly name: string;
+  /** An earlier entry's name that is a folder of this one (`a` before `a/b`): this one cannot be written. */
+  readonly blockedBy: string | undefined;
+}
+
 /**
  * Gives every entry its output name, in call order (call it for every entry in input order, before any
  * filtering, so shards and reruns agree). A list `name` wins over the template; a taken name
- * (case-insensitively) gets the next unused `-1`, `-2`, … before its last extension.
+ * (case-insensitively) gets the next unused `-1`, `-2`, … before its last extension. A folder of an
+ * earlier name is taken too (`a/b`, then `a`: `a-1`); a name under an earlier file (`a`, then `a/b`)
+ * is blocked, decided here in input order so that it never depends on which body arrives first.
  *
- * Memory: the set of names given (lowercased), plus a next-suffix counter for each name that collided,
- * so that many entries with one name (`index.html`) cost O(1) each rather than a scan from `-1`.
+ * Memory: the set of names given (lowercased), the set of their folders, plus a next-suffix counter for
+ * each name that collided, so that many entries with one name (`index.html`) cost O(1) each rather
+ * than a scan from `-1`.
  *
  * @example
  * const names = new NameAssigner('{basename}');
@@ -274,6 +284,7 @@ function nameKey(name: string): string {
 export class NameAssigner {
   readonly #tokens: readonly Token[];
   readonly #taken = new Set<string>();
+  readonly #folders = new Set<string>();
   readonly #nextSuffix = new Map<string, number>();
 
   /** @throws {UsageError} for an empty template or an unknown placeholder (reported as `--name`). */
@@ -281,11 +292,16 @@ export class NameAssigner {
     this.#tokens = compileTemplate(template, '--name');
   }
 
+  /** The entry's name alone (see {@link assignChecked}). */
+  assign(entry: NameEntry): string | null {
+    return this.assignChecked(entry)?.name ?? null;
+  }
+
   /**
    * The entry's final relative name, or null for an invalid entry with neither a target URL nor a name.
    * An empty `name` counts as none. An invalid entry with a name still takes it, like any other.
    */
-  assign(entry: NameEntry): string | null {
+  assignChecked(entry: NameEntry): AssignedName | null {
     let base: string;
     if (entry.name !== undefined && entry.name !== '') {
       base = sanitizeName(entry.name);
@@ -294,22 +310,55 @@ export class NameAssigner {
     } else {
       return null;
     }
+    const blockedBy = this.#fileAbove(base);
     const baseKey = nameKey(base);
-    if (!this.#taken.has(baseKey)) {
-      this.#taken.add(baseKey);
-      return base;
+    let name = base;
+    let key = baseKey;
+    if (this.#isTaken(baseKey)) {
+      // Numbers below the counter were all taken when last tried, and names are never given back.
+      let n = this.#nextSuffix.get(baseKey) ?? 1;
+      name = withSuffix(base, n);
+      key = nameKey(name);
+      while (this.#isTaken(key)) {
+        n += 1;
+        name = withSuffix(base, n);
+        key = nameKey(name);
+      }
+      this.#nextSuffix.set(baseKey, n + 1);
     }
-    // Numbers below the counter were all taken when last tried, and names are never given back.
-    let n = this.#nextSuffix.get(baseKey) ?? 1;
-    let candidate = withSuffix(base, n);
-    while (this.#taken.has(nameKey(candidate))) {
-      n += 1;
-      candidate = withSuffix(base, n);
-    }
-    this.#taken.add(nameKey(candidate));
-    this.#nextSuffix.set(baseKey, n + 1);
-    return candidate;
+    this.#taken.add(key);
+    // A blocked name is never written, so it makes no folders (and, being under a file, every name
+    // under it is blocked by that same file).
+    if (blockedBy === undefined) this.#addFolders(name);
+    return {name, blockedBy};
   }
+
+  #isTaken(key: string): boolean {
+    return this.#taken.has(key) || this.#folders.has(key);
+  }
+
+  /** The earlier file name that is one of `name`'s folders, if any (the shortest: the one written). */
+  #fileAbove(name: string): string | undefined {
+    for (let slash = name.indexOf('/'); slash > 0; slash = name.indexOf('/', slash + 1)) {
+      const folder = name.slice(0, slash);
+      if (this.#taken.has(nameKey(folder))) return folder;
+    }
+    return undefined;
+  }
+
+  #addFolders(name: string): void {
+    // Longest first: a folder already known has all of its parents known too.
+    for (let slash = name.lastIndexOf('/'); slash > 0; slash = name.lastIndexOf('/', slash - 1)) {
+      const key = nameKey(name.slice(0, slash));
+      if (this.#folders.has(key)) return;
+      this.#folders.add(key);
+    }
+  }
+}
+
+/** Why a blocked name (see {@link AssignedName}) fails as `write`, naming both files. */
+export function blockedMessage(dir: string, name: string, blockedBy: string): string {
+  return `cannot write ${path.join(dir, name)}: an earlier entry's file ${path.join(dir, blockedBy)} stands where its folder must be`;
 }
 
 /**

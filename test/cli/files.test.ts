@@ -212,6 +212,39 @@ describe('collisions', () => {
   });
 });
 
+describe('a name that is another name\'s folder', () => {
+  it('is decided in input order, never by which body comes first: a later file takes a suffix, a later name under a file fails', async () => {
+    // The first entry of each pair is slow, the second fast: decided by timing, the fast one would win.
+    const lines = [
+      `${server.url}/text/ab?delay=400 a/b`,
+      `${server.url}/text/a a`,
+      `${server.url}/text/c?delay=400 c`,
+      `${server.url}/text/cd c/d`,
+    ];
+    for (const args of [[], ['--shard', '2/2'], ['--shard', '1/2']]) {
+      const out = await makeTempDir();
+      const result = await fetchTo(out, lines, args);
+      expect(result.code, result.stderr).toBe(args[1] === '1/2' ? 0 : 1);
+      const records = byIndex(result);
+      if (args.length === 0 || args[1] === '1/2') {
+        expect(records.get(1)).toMatchObject({ok: true, file: join(out, 'a/b')});
+        expect(records.get(3)).toMatchObject({ok: true, file: join(out, 'c')});
+      }
+      if (args.length === 0 || args[1] === '2/2') {
+        expect(records.get(2)).toMatchObject({ok: true, file: join(out, 'a-1')});
+        // No request is sent for a file that cannot be written.
+        expect(records.get(4)).toMatchObject({ok: false, status: null, attempts: 0, file: null, error: {code: 'write'}});
+        expect(records.get(4).error.message).toBe(`cannot write ${join(out, 'c/d')}: an earlier entry's file ${join(out, 'c')} stands where its folder must be`);
+      }
+    }
+    expect(requested().filter((url) => url === '/text/cd')).toEqual([]);
+    const plan = await runCli(['--dry-run', '-o', 'out', await writeList(lines)]);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout.toString()).toBe(lines.map((line) => line.split(' ')[0]).map((url, i) => `${url}\tout/${['a/b', 'a-1', 'c', 'c/d'][i]}\n`).join(''));
+    expect(plan.stderr).toContain(`fetchall: ${server.url}/text/cd: cannot write out/c/d: an earlier entry's file out/c stands where its folder must be`);
+  });
+});
+
 describe('confinement', () => {
   it('keeps ../../x, /abs/x, ..\\x and a %2F-encoded path inside DIR', async () => {
     const root = await makeTempDir();

@@ -190,6 +190,17 @@ describe('sanitizeName', () => {
 });
 
 describe('NameAssigner', () => {
+  test('a name under an earlier file is blocked, in input order, case-insensitively', () => {
+    const names = new NameAssigner('{path}');
+    const give = (path: string, index: number) => names.assignChecked({index, url: `https://a.test/${path}`, target: new URL(`https://a.test/${path}`)});
+    expect(give('a', 1)).toEqual({name: 'a', blockedBy: undefined});
+    expect(give('A/b', 2)).toEqual({name: 'A/b', blockedBy: 'A'});
+    expect(give('a/b/c', 3)).toEqual({name: 'a/b/c', blockedBy: 'a'});
+    expect(give('q/r', 4)).toEqual({name: 'q/r', blockedBy: undefined});
+    expect(give('a/b', 5)).toEqual({name: 'a/b-1', blockedBy: 'a'});
+  });
+
+
   test.each<[string, string, (string | readonly [string, string])[], (string | null)[]]>([
     ['distinct names', '{basename}', ['https://a.test/a.txt', 'https://a.test/b.txt'], ['a.txt', 'b.txt']],
     [
@@ -247,6 +258,12 @@ describe('NameAssigner', () => {
       '{basename}',
       [['https://a.test/1', 'a.txt'], 'https://a.test/a.txt', ['https://a.test/2', 'A.TXT']],
       ['a.txt', 'a-1.txt', 'A-2.TXT'],
+    ],
+    [
+      'a folder of an earlier name is taken: the later file gets a suffix, case-insensitively',
+      '{path}',
+      ['https://a.test/a/b', 'https://a.test/a', 'https://a.test/A', 'https://a.test/x/y/z', 'https://a.test/x/Y'],
+      ['a/b', 'a-1', 'A-2', 'x/y/z', 'x/Y-1'],
     ],
     [
       'an empty list name counts as none',
