@@ -201,7 +201,8 @@ async function* execute(
           // Fatal only as the first cause: after a --deadline or --fail-fast it is one more casualty.
           if (state.stopReason === undefined) state.fatal ??= thrown;
           stop('output', thrown);
-          error = new FetchallError('aborted', thrown.message);
+          // Its own file (or spool) could not be written: `write`, as for a non-fatal write failure.
+          error = new FetchallError('write', thrown.message);
         }
       }
       if (error !== undefined) {

@@ -535,7 +535,7 @@ describe('write failures', () => {
       expect(result.stderr.trim().split('\n').at(-1)).toMatch(/no space left on device \(ENOSPC\)/);
       const records = byIndex(result);
       expect(records.get(1).ok).toBe(true);
-      expect(records.get(2).ok).toBe(false);
+      expect(records.get(2)).toMatchObject({ok: false, error: {code: 'write'}});
       expect(await tree(out)).toEqual(['a.bin']);
       expect(await fileSha(join(out, 'a.bin'))).toBe(bytesSha256(1000));
     } finally {
