@@ -1,5 +1,5 @@
 // --report FILE: one append per record as it completes, and --resume's reading of it.
-import {closeSync, createReadStream, fstatSync, openSync, readSync, writeSync} from 'node:fs';
+import {closeSync, createReadStream, fstatSync, ftruncateSync, openSync, readSync, writeSync} from 'node:fs';
 import {resolve} from 'node:path';
 import {describeErrno, OutputError} from '../errors.js';
 import {readLines} from '../input/lines.js';
@@ -40,12 +40,21 @@ export class ReportFile {
   }
 
   #write(buffer: Buffer): void {
+    let written = 0;
     try {
-      let written = 0;
       while (written < buffer.length) written += writeSync(this.#fd, buffer, written);
     } catch (error) {
+      // A write cut short by a full disk or the file-size limit (then failing) left part of a line:
+      // take it back, so the report still ends with a whole record.
+      if (written > 0) {
+        try {
+          ftruncateSync(this.#fd, fstatSync(this.#fd).size - written);
+        } catch {
+          // nothing more can be done: --resume ignores a torn line
+        }
+      }
       const code = (error as NodeJS.ErrnoException).code;
-      throw new OutputError(`cannot write report ${this.#path}: ${code ?? String(error)}`, {code, cause: error});
+      throw new OutputError(`cannot write report ${this.#path}: ${code === undefined ? String(error) : describeErrno(code)}`, {code, cause: error});
     }
   }
 

@@ -244,6 +244,26 @@ describe('exit codes at the edges', () => {
     expect(full.stderr).toMatch(/standard output.*ENOSPC/);
   });
 
+  it('a report cut short by the file-size limit keeps whole lines only (the torn record is taken back), exit 3', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'r.jsonl');
+    const list = await writeList(Array.from({length: 200}, (_, i) => `${server.url}/text/rep${i}`));
+    // ulimit -f 4: the report may grow to 4096 bytes; the write that crosses it is short, the next EFBIG.
+    const exit = await new Promise<{code: number | null; stderr: string}>((resolve) => {
+      const child = spawn('/bin/bash', ['-c', 'ulimit -f 4 && exec "$0" "$@"', process.execPath, BIN_PATH, '-c', '1', '--report', report, list], {stdio: ['ignore', 'ignore', 'pipe']});
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+      child.once('close', (code) => resolve({code, stderr}));
+    });
+    expect(exit.code, exit.stderr).toBe(3);
+    expect(exit.stderr).toMatch(/cannot write report .*EFBIG/);
+    const text = await readFile(report, 'utf8');
+    expect(text.length).toBeGreaterThan(1000);
+    expect(text.length).toBeLessThanOrEqual(4096);
+    expect(text.endsWith('\n')).toBe(true);
+    for (const line of text.trimEnd().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+  });
+
   it('bodies to a full stdout: exit 3, and no report record calls ok a body the reader did not get', async () => {
     const dir = await makeTempDir();
     const report = join(dir, 'r.jsonl');
