@@ -20,7 +20,9 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   const {readFileSync} = await import('node:fs');
   // A reader that is gone (`| true`) is 141, quietly; a full or broken stdout is 3, in one line.
   process.stdout.on('error', (error) => {
-    if (error.code !== 'EPIPE') process.stderr.write(`fetchall: cannot write to standard output: ${error.code ?? error.message}\n`);
+    // Worded as the CLI words it (src/errors.ts describeErrno), without loading it.
+    const why = error.code === 'ENOSPC' ? 'no space left on device (ENOSPC)' : error.code ?? error.message;
+    if (error.code !== 'EPIPE') process.stderr.write(`fetchall: cannot write to standard output: ${why}\n`);
     process.exit(error.code === 'EPIPE' ? 141 : 3);
   });
   process.stdout.write(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version + '\n');

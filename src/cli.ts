@@ -1,7 +1,7 @@
 // The CLI: argv → validated options → run → stdout/report/stderr → exit code. The only module that touches process.
 import {CommanderError} from 'commander';
 import type {Readable, Writable} from 'node:stream';
-import {UsageError} from './errors.js';
+import {describeErrno, UsageError} from './errors.js';
 import {buildProgram, type RawFlags} from './cli/program.js';
 import {prepareOutputDir} from './sinks/file-sink.js';
 import {cliName, normalizeOptions, type FetchAllOptions, type RunOptions} from './options.js';
@@ -27,14 +27,22 @@ export async function main(io: CliIo): Promise<number> {
   };
   let flags: RawFlags;
   let lists: string[];
-  const program = buildProgram({out: (s) => io.stdout.write(s), err: (s) => io.stderr.write(s)});
+  // What --help or --version printed, and how that write ended: a full stdout is 3, a reader gone 141.
+  let printed: Promise<Error | null | undefined> = Promise.resolve(undefined);
+  const program = buildProgram({out: (s) => (printed = writeChecked(io.stdout, s)), err: (s) => io.stderr.write(s)});
   try {
     program.parse(io.argv as string[], {from: 'user'});
     flags = program.opts<RawFlags>();
     lists = program.args;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') {
+        const failure = (await printed) as NodeJS.ErrnoException | null | undefined;
+        if (failure === null || failure === undefined) return EXIT.ok;
+        if (failure.code === 'EPIPE') return EXIT.pipe;
+        err(`fetchall: cannot write to standard output: ${failure.code === undefined ? failure.message : describeErrno(failure.code)}`);
+        return EXIT.output;
+      }
       // One line: commander puts its "(Did you mean --x?)" on a line of its own.
       err(`fetchall: ${error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see --help)`);
       return EXIT.usage;
@@ -54,6 +62,15 @@ export async function main(io: CliIo): Promise<number> {
   // Loaded only now, so --version and --help stay fast (no undici, no chalk).
   const {execute} = await import('./cli/execute.js');
   return execute(io, flags, lists, options);
+}
+
+/** Write `text` and resolve with how it ended: null or undefined when written, else the error. */
+function writeChecked(out: Writable, text: string): Promise<Error | null | undefined> {
+  return new Promise((resolve) => {
+    // Kept on: the stream emits its 'error' after the write's callback, and may again on the next write.
+    out.on('error', resolve);
+    out.write(text, resolve);
+  });
 }
 
 function validate(flags: RawFlags, lists: string[], io: CliIo): RunOptions {

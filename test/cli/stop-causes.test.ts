@@ -234,14 +234,16 @@ describe('--ordered orders stdout only', () => {
 });
 
 describe('exit codes at the edges', () => {
-  it('--version to a closed pipe is 141 and to a full disk is 3, one line, never a stack', () => {
-    const piped = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN_PATH}" --version | true; echo "rc=\${PIPESTATUS[0]}"`], {encoding: 'utf8'});
-    expect(piped.stdout).toContain('rc=141');
-    expect(piped.stderr).toBe('');
-    const full = spawnSync(process.execPath, [BIN_PATH, '--version'], {stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'], encoding: 'utf8'});
-    expect(full.status).toBe(3);
-    expect(full.stderr.trim().split('\n')).toHaveLength(1);
-    expect(full.stderr).toMatch(/standard output.*ENOSPC/);
+  it('--version and --help to a closed pipe are 141 and to a full disk 3, one line, never a stack', () => {
+    for (const args of [['--version'], ['-V'], ['--help'], ['-h'], ['-c', '3', '--version']]) {
+      const piped = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN_PATH}" ${args.join(' ')} | true; echo "rc=\${PIPESTATUS[0]}"`], {encoding: 'utf8'});
+      expect(piped.stdout, args.join(' ')).toContain('rc=141');
+      expect(piped.stderr).toBe('');
+      const full = spawnSync(process.execPath, [BIN_PATH, ...args], {stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'], encoding: 'utf8'});
+      expect(full.status, args.join(' ')).toBe(3);
+      expect(full.stderr.trim().split('\n')).toHaveLength(1);
+      expect(full.stderr).toMatch(/^fetchall: cannot write to standard output: no space left on device \(ENOSPC\)$/m);
+    }
   });
 
   it('a report cut short by the file-size limit keeps whole lines only (the torn record is taken back), exit 3', async () => {
