@@ -1,22 +1,60 @@
 // Count a list's entries ahead of the run, for the progress total, without holding the list in memory.
 import {createReadStream} from 'node:fs';
 import {inShard, type Shard} from '../parse/shard.js';
-import {readLines} from './lines.js';
 
 /**
  * Entries (non-blank, non-comment lines) in the given files, counted by streaming them;
  * with a shard, only those that fall in it.
+ *
+ * Bytes, not strings: most lines are decided by their first byte that is not ASCII white space (a
+ * `#` is a comment, any other ASCII byte an entry), with one `indexOf` to the line's end. Only a line
+ * whose first such byte is not ASCII (a BOM, a no-break space, U+2028…) is decoded and trimmed as the
+ * reader trims it. A 3,000,000-line list takes a fraction of a second, not seconds: a stopped run's
+ * summary can say how many entries it never started.
+ * @example await countEntries(['urls.txt'], undefined); // 1000
  */
 export async function countEntries(paths: readonly string[], shard: Shard | undefined, signal?: AbortSignal): Promise<number> {
   let index = 0;
   let selected = 0;
+  const count = (): void => {
+    index++;
+    if (shard === undefined || inShard(index, shard)) selected++;
+  };
   for (const path of paths) {
-    for await (const raw of readLines(createReadStream(path, {highWaterMark: 256 * 1024, signal}))) {
-      const line = raw.trim().replace(/^\uFEFF/, '');
-      if (line === '' || line.startsWith('#')) continue;
-      index++;
-      if (shard === undefined || inShard(index, shard)) selected++;
+    // 'start': before the line's first significant byte; 'rest': the line is decided, skip to its end;
+    // 'slow': gathering a line that must be decoded to be decided.
+    let state: 'start' | 'rest' | 'slow' = 'start';
+    let gathered: Buffer[] = [];
+    const decide = (): void => {
+      const line = Buffer.concat(gathered).toString('utf8').trim().replace(/^\uFEFF/, '');
+      gathered = [];
+      if (line !== '' && !line.startsWith('#')) count();
+    };
+    for await (const chunk of createReadStream(path, {highWaterMark: 256 * 1024, signal}) as AsyncIterable<Buffer>) {
+      let i = 0;
+      while (i < chunk.length) {
+        if (state !== 'start') {
+          const end = chunk.indexOf(0x0a, i);
+          if (state === 'slow') gathered.push(chunk.subarray(i, end < 0 ? chunk.length : end));
+          if (end < 0) break;
+          if (state === 'slow') decide();
+          state = 'start';
+          i = end + 1;
+          continue;
+        }
+        const byte = chunk[i]!;
+        if (byte === 0x20 || (byte >= 0x09 && byte <= 0x0d)) {
+          i++;
+        } else if (byte >= 0x80) {
+          state = 'slow';
+        } else {
+          if (byte !== 0x23) count();
+          state = 'rest';
+          i++;
+        }
+      }
     }
+    if (state === 'slow') decide();
   }
   return selected;
 }

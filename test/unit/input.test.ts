@@ -8,6 +8,7 @@ import {runInNewContext} from 'node:vm';
 import {afterAll, beforeAll, describe, expect, test} from 'vitest';
 import {UsageError} from '../../src/errors.js';
 import {entryFromValue, parseLine, parseTargetUrl} from '../../src/input/parse-line.js';
+import {countEntries} from '../../src/input/count.js';
 import {closeLists, openLists, readEntries, type OpenList} from '../../src/input/read-lists.js';
 import type {Entry} from '../../src/record.js';
 
@@ -414,5 +415,49 @@ describe('openLists', () => {
     const lists = await openLists([join(dir, 'a.txt')], stdin);
     closeLists(lists);
     expect(lists[0]!.stream.destroyed).toBe(true);
+  });
+});
+
+describe('countEntries', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fetchall-count-'));
+  });
+  afterAll(async () => {
+    await rm(dir, {recursive: true, force: true});
+  });
+
+  /** The count ahead must equal the entries the reader numbers, whatever the bytes. */
+  async function agree(text: string | Buffer, shard?: {k: number; n: number}): Promise<number> {
+    const path = join(dir, `list-${Math.random().toString(36).slice(2)}.txt`);
+    await writeFile(path, text);
+    const counted = await countEntries([path], shard === undefined ? undefined : {index: shard.k, count: shard.n});
+    const read = (await collect([memoryList('l', Buffer.from(text))])).filter((e) => shard === undefined || (e.index - 1) % shard.n === shard.k - 1);
+    expect(counted).toBe(read.length);
+    return counted;
+  }
+
+  test('blank, comment, BOM, CRLF, Unicode white space, invalid UTF-8 and a last line without LF', async () => {
+    const text = Buffer.concat([
+      Buffer.from('\uFEFFhttp://a.test/1\r\n\r\n   # comment\n\t\v\f\r\n#x\n'),
+      Buffer.from('\u00A0\u2028http://a.test/2\n\u00A0\u3000\n\u00A0# spaced comment\nnot a url\n{"url":"http://a.test/3"}\n'),
+      Buffer.from([0xff, 0xfe, 0x0a, 0x20, 0xc3, 0x0a]),
+      Buffer.from('x\ry\n\u2028\nhttp://a.test/last'),
+    ]);
+    expect(await agree(text)).toBe(8);
+    await agree(text, {k: 2, n: 3});
+  });
+
+  test('agrees with the reader on random lines of tricky bytes', async () => {
+    const pieces = ['', ' ', '\t', '\r', '#', 'h', 'http://a.test/x', '\u00A0', '\uFEFF', '\u2028', '\u3000', 'é', '{"url":"http://a.test/j"}'];
+    let seed = 7;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (let round = 0; round < 20; round++) {
+      const lines = Array.from({length: 200}, () => Array.from({length: random(4)}, () => pieces[random(pieces.length)]).join(''));
+      await agree(lines.join(random(2) === 0 ? '\n' : '\r\n'));
+    }
   });
 });
