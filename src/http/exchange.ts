@@ -337,7 +337,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
     // line before it is `protocol`. During the head, a socket the peer has not ended was cut by the
     // parser, not the network.
     if (this.#headReject !== undefined && (error as {code?: unknown}).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' && this.#socket?.readableEnded === false) {
-      error = new FetchallError('protocol', 'protocol error: the response head does not parse (a malformed header line)');
+      error = new FetchallError('protocol', 'protocol error: the response head does not parse (a malformed header line, a second Content-Length, or Content-Length with Transfer-Encoding)');
     }
     this.#error = error;
     this.#finish();

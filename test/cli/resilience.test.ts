@@ -397,6 +397,20 @@ describe('limits and encodings', () => {
     expect(recs.map((r) => [r.status, r.ok, r.bytes, r.error])).toEqual([[204, true, 0, null], [304, true, 0, null], [200, true, 0, null], [200, true, 0, null], [302, true, 0, null]]);
   });
 
+  it('framing a client must refuse (two Content-Lengths, Content-Length with chunked, obs-fold) is `protocol`, not retried', async () => {
+    const heads: Record<string, string> = {
+      '/frame/two-cl': 'Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!',
+      '/frame/same-cl': 'Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello',
+      '/frame/cl-te': 'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+      '/frame/fold': 'X-Fold: a\r\n  b\r\nContent-Length: 2\r\n\r\nhi',
+    };
+    for (const [path, rest] of Object.entries(heads)) a.route(path, (req) => void req.socket.write(`HTTP/1.1 200 OK\r\n${rest}`, 'latin1'));
+    const {code, recs} = await fetchJson(Object.keys(heads).map((p) => `${a.url}${p}`), ['--retry-delay', '10ms']);
+    expect(code).toBe(1);
+    for (const record of recs) expect(record).toMatchObject({ok: false, status: null, attempts: 1, error: {code: 'protocol'}});
+    expect(recs.find((r) => r.url.endsWith('/two-cl'))!.error.message).toContain('a second Content-Length');
+  });
+
   it('a malformed header line is `protocol`, not retried, before or after Content-Length', async () => {
     for (const [path, head] of [['/bad/before', 'X-A: a\x01b\r\nContent-Length: 5'], ['/bad/after', 'Content-Length: 5\r\nX-A: a\x01b']] as const) {
       a.route(path, (req) => {
