@@ -9,8 +9,8 @@ import {colorLevel, makeChalk} from '../report/color.js';
 import {ProgressTicker} from '../report/progress.js';
 import {readOkUrls, ReportFile, type ResumeSet} from '../report/report-file.js';
 import {RunStats} from '../report/stats.js';
-import {formatFailureLine, formatSummary, formatVerboseLine} from '../report/summary.js';
-import {escapeText} from '../report/escape.js';
+import {formatFailureLine, formatSummary, formatVerboseLine, shownUrl} from '../report/summary.js';
+import {escapeText, safeUrl} from '../report/escape.js';
 import {planEntries} from '../plan.js';
 import {runEntries, type FetchAllRun} from '../run.js';
 import {FileSink} from '../sinks/file-sink.js';
@@ -302,7 +302,7 @@ async function printPlan(lists: OpenList[], options: RunOptions, flags: RawFlags
       if (flags.quiet !== true && flags.json !== true) err(`fetchall: ${escapeText(entry.invalid)}`);
     } else if (record.error !== null && flags.quiet !== true && flags.json !== true) {
       // A name under an earlier file: the line is valid (exit 0), but the run would fail it as `write`.
-      err(`fetchall: ${escapeText(entry.url)}: ${escapeText(record.error.message)}`);
+      err(`fetchall: ${shownUrl(entry.url)}: ${safeUrl(record.error.message)}`);
     }
     const line = flags.json === true
       ? recordToJson(record)

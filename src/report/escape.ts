@@ -32,7 +32,7 @@ export function escapeText(text: string): string {
  * the userinfo end at the authority's last `@`, as the WHATWG parser does (`http://a:b@c@d/` has the
  * password `b@c`). The scheme is capped at 32 characters so that scanning a long text stays linear.
  */
-const USERINFO = /([a-z][a-z\d+.-]{0,31}:\/\/)((?:[^\s/?#\\]|[\t\n\r])*)@/giu;
+const USERINFO = /((?:https?|wss?|ftp):(?:[/\\]|[\t\n\r])*|[a-z][a-z\d+.-]{0,31}:\/\/)((?:[^\s/?#\\]|[\t\n\r])*)@/giu;
 
 /**
  * Replace the password of every `scheme://user:password@` in a text with `***`, keeping the user name.
@@ -50,6 +50,24 @@ export function redactUrl(text: string): string {
     if (colon < 0 || colon === userinfo.length - 1) return match;
     return `${scheme}${userinfo.slice(0, colon)}:***@`;
   });
+}
+
+// A whole URL as given (a list's URL text): its authority runs to the first `/`, `\`, `?` or `#`,
+// spaces included (a JSON entry's URL may hold one, which the parser percent-encodes).
+const WHOLE_URL_USERINFO = /^(\s*[a-z][a-z\d+.-]*:[/\\\t\n\r]*)([^/\\?#]*)@/iu;
+
+/**
+ * {@link redactUrl} for a text that is one URL as given (an entry's `url`): also a password with spaces
+ * in it, which in free text would end the match. The special schemes' other spellings that the URL
+ * parser takes (`http:u:p@h`, `http:\\u:p@h`, `http:///u:p@h`) are redacted by both.
+ * @example redactWholeUrl('http://u:sec ret@h/') // → 'http://u:***@h/'
+ */
+export function redactWholeUrl(text: string): string {
+  return redactUrl(text.replace(WHOLE_URL_USERINFO, (match, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(':');
+    if (colon < 0 || colon === userinfo.length - 1) return match;
+    return `${scheme}${userinfo.slice(0, colon)}:***@`;
+  }));
 }
 
 /**

@@ -1,7 +1,7 @@
 // The end-of-run summary, the -q failure lines and the -v per-URL lines, plus the number formats they share.
 import type {ChalkInstance} from 'chalk';
 import type {FetchRecord} from '../record.js';
-import {escapeText, safeUrl} from './escape.js';
+import {escapeText, redactWholeUrl, safeUrl} from './escape.js';
 import type {FailureInfo, RunStats} from './stats.js';
 
 const BYTE_UNITS = ['kB', 'MB', 'GB', 'TB', 'PB'] as const;
@@ -171,7 +171,7 @@ const SHOWN_URL_CHARS = 300;
 
 /** A URL as shown on stderr: escaped, password masked, and cut in the middle past 300 characters. */
 export function shownUrl(url: string): string {
-  const safe = safeUrl(url);
+  const safe = escapeText(redactWholeUrl(url));
   if (safe.length <= SHOWN_URL_CHARS) return safe;
   return `${safe.slice(0, SHOWN_URL_CHARS - 60)}…${safe.slice(-59)}`;
 }

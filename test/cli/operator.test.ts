@@ -411,6 +411,11 @@ describe('escaping', () => {
       `${server.url}/text/${ESC}[2J\u202etxt.exe`,
       `http://user:hunter2@127.0.0.1:${port}/status/500`,
       `http://user:hunter2@127.0.0.1:${port}/text/ok`,
+      // Spellings the URL parser takes, and a JSON entry's password with a space: masked all the same.
+      `http:user:hunter2@127.0.0.1:${port}/status/404`,
+      `http:\\\\user:hunter2@127.0.0.1:${port}/status/404`,
+      `https:///user:hunter2@127.0.0.1:1/x`,
+      JSON.stringify({url: `http://user:hunter2 x@127.0.0.1:${port}/status/404`}),
     ]);
     for (const extra of [[], ['-v'], ['-q']]) {
       const result = await runCli([list, '--retries', '0', '--json', ...extra], {env: {NO_COLOR: '1'}});

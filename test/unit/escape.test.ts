@@ -1,6 +1,6 @@
 // Terminal escaping and password masking: nothing printed can steer the terminal or leak a password.
 import {describe, expect, test} from 'vitest';
-import {escapeText, redactUrl, safeUrl} from '../../src/report/escape.js';
+import {escapeText, redactUrl, redactWholeUrl, safeUrl} from '../../src/report/escape.js';
 
 describe('escapeText', () => {
   test.each([
@@ -51,8 +51,24 @@ describe('redactUrl', () => {
     ['newline inside the userinfo', 'http://u:p\n@h/', 'http://u:***@h/'],
     ['space ends the authority', 'http://h and u:p@x', 'http://h and u:p@x'],
     ['other scheme', 'ftp://u:p@h/', 'ftp://u:***@h/'],
+    ['special scheme without slashes', 'http:user:secret3@h/x', 'http:user:***@h/x'],
+    ['special scheme with backslashes', 'http:\\\\user:secret4@h/x', 'http:\\\\user:***@h/x'],
+    ['special scheme with three slashes', 'https:///user:secret5@h/x', 'https:///user:***@h/x'],
+    ['a time in prose is no userinfo', 'at 10:30@noon', 'at 10:30@noon'],
   ])('%s', (_name, input, expected) => {
     expect(redactUrl(input)).toBe(expected);
+  });
+});
+
+describe('redactWholeUrl', () => {
+  test.each([
+    ['a space in the password', 'http://user:sec ret@h/x', 'http://user:***@h/x'],
+    ['leading space and upper case', ' HTTP://U:P Q@H/', ' HTTP://U:***@H/'],
+    ['special scheme without slashes', 'http:u:p w@h', 'http:u:***@h'],
+    ['no password', 'http://u@h/a:b@c', 'http://u@h/a:b@c'],
+    ['an embedded URL is redacted too', 'http://h/?next=http://a:b@c/', 'http://h/?next=http://a:***@c/'],
+  ])('%s', (_name, input, expected) => {
+    expect(redactWholeUrl(input)).toBe(expected);
   });
 });
 
