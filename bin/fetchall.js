@@ -50,6 +50,9 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
     }
   }, 20);
   watch.unref();
+  // Node's deprecation warnings are for the developers of fetchall, not its users: undici names an
+  // https:// proxy given by IP address as the TLS server name, which Node warns about on stderr.
+  process.noDeprecation = true;
   const {run} = await import('../dist/cli.js');
   await run();
 }

@@ -3,6 +3,7 @@ import {CommanderError} from 'commander';
 import type {Readable, Writable} from 'node:stream';
 import {describeErrno, UsageError} from './errors.js';
 import {buildProgram, type RawFlags} from './cli/program.js';
+import {proxyVariable} from './http/proxy-env.js';
 import {prepareOutputDir} from './sinks/file-sink.js';
 import {cliName, normalizeOptions, type FetchAllOptions, type RunOptions} from './options.js';
 
@@ -113,6 +114,11 @@ function validate(flags: RawFlags, lists: string[], io: CliIo): RunOptions {
     deadline: flags.deadline,
   };
   const options = normalizeOptions(raw, (camel) => (camel === 'header' ? '-H/--header' : camel === 'outputDir' ? '-o/--output-dir' : cliName(camel)));
+  // A proxy variable that is no proxy URL is the user's to fix, found before the first request.
+  if (options.proxy === undefined) {
+    proxyVariable(io.env, 'http_proxy');
+    proxyVariable(io.env, 'https_proxy');
+  }
   return options;
 }
 

@@ -7,6 +7,7 @@ import {parseShard} from './parse/shard.js';
 import {parseHeader, toWire, validateHeaderPair} from './parse/header.js';
 import {parseMaxFailures, parseWholeNumber} from './parse/number.js';
 import {validateTemplate} from './sinks/naming.js';
+import {escapeText, redactWholeUrl} from './report/escape.js';
 import {VERSION} from './version.js';
 
 /** What `fetchAll` and the CLI accept: the long flags in camelCase. */
@@ -211,15 +212,26 @@ export function normalizeOptions(raw: FetchAllOptions, name: Namer = libraryName
 }
 
 function proxyUrl(value: string | undefined, flag: string): string | undefined {
-  if (value === undefined) return undefined;
+  return value === undefined ? undefined : proxyOrigin(value, flag);
+}
+
+/**
+ * A proxy URL as undici takes it: scheme, credentials, host and port. A path, query or fragment is
+ * dropped, as curl drops them (undici refuses them). Messages mask the password.
+ * @throws {UsageError} naming `what` (a flag or a variable) for a value that is no http(s) URL
+ * @example proxyOrigin('http://u:p@proxy:3128/x?y', '--proxy'); // 'http://u:p@proxy:3128'
+ */
+export function proxyOrigin(value: string, what: string): string {
+  const shown = escapeText(redactWholeUrl(value));
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new UsageError(`${flag} must be a URL such as http://proxy:3128 (got "${value}")`);
+    throw new UsageError(`${what} must be a URL such as http://proxy:3128 (got "${shown}")`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`${flag} must be an http:// or https:// URL (got "${value}")`);
+    throw new UsageError(`${what} must be an http:// or https:// URL (got "${shown}")`);
   }
-  return value;
+  const credentials = url.username === '' && url.password === '' ? '' : `${url.username}${url.password === '' ? '' : `:${url.password}`}@`;
+  return `${url.protocol}//${credentials}${url.host}`;
 }

@@ -1,18 +1,10 @@
 // The one undici dispatcher a run shares: keep-alive, timeouts, TLS and proxy settings built once.
 import type {Dispatcher} from 'undici';
 import {wrapConnector} from './connector.js';
-import {loadAgent, loadBuildConnector, loadEnvHttpProxyAgent, loadProxyAgent} from './undici-parts.js';
+import {loadAgent, loadBuildConnector, loadEnvHttpProxyAgent, loadPool, loadProxyAgent} from './undici-parts.js';
+import {proxyVariable, variableValue, type Env} from './proxy-env.js';
 import type {RunOptions} from '../options.js';
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-/** A proxy variable, the lowercase form winning when it is set and not empty (curl's rule). */
-function variable(env: Env, name: string): string | undefined {
-  const lower = env[name.toLowerCase()];
-  if (lower !== undefined && lower !== '') return lower;
-  const upper = env[name.toUpperCase()];
-  return upper !== undefined && upper !== '' ? upper : undefined;
-}
 
 /**
  * Build the run's dispatcher. `--proxy` wins; else the proxy environment variables; else a plain Agent.
@@ -31,21 +23,31 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
     maxHeaderSize: 64 * 1024,
     connect: tls,
   };
+  const Pool = options.proxy !== undefined || proxyVariable(env, 'http_proxy') !== undefined || proxyVariable(env, 'https_proxy') !== undefined ? loadPool() : undefined;
+  const proxied = {
+    ...common,
+    requestTls: tls,
+    // -k covers an https:// proxy's own certificate too.
+    proxyTls: tls,
+    // undici waits for the proxy's answer to CONNECT with its connection's headers timeout, 300 s by
+    // default: a proxy that took the connection and said nothing held an https request that long.
+    // The tunnel is part of connecting: --connect-timeout bounds it (0: no bound, as for any connect).
+    clientFactory: (origin: URL, opts: object) => new Pool!(origin, {...opts, headersTimeout: options.connectTimeout}),
+  };
   if (options.proxy !== undefined) {
     const ProxyAgent = loadProxyAgent();
-    return new ProxyAgent({...common, uri: options.proxy, requestTls: tls, proxyTls: {timeout: options.connectTimeout}});
+    return new ProxyAgent({...proxied, uri: options.proxy});
   }
-  const httpProxy = variable(env, 'http_proxy');
-  const httpsProxy = variable(env, 'https_proxy');
+  const httpProxy = proxyVariable(env, 'http_proxy');
+  const httpsProxy = proxyVariable(env, 'https_proxy');
   if (httpProxy !== undefined || httpsProxy !== undefined) {
     // Pass the variables explicitly: undici would read process.env, not the environment we were given.
     const EnvHttpProxyAgent = loadEnvHttpProxyAgent();
     return new EnvHttpProxyAgent({
-      ...common,
-      requestTls: tls,
-      httpProxy: httpProxy ?? '',
-      httpsProxy: httpsProxy ?? '',
-      noProxy: variable(env, 'no_proxy') ?? '',
+      ...proxied,
+      httpProxy: httpProxy?.url ?? '',
+      httpsProxy: httpsProxy?.url ?? '',
+      noProxy: variableValue(env, 'no_proxy') ?? '',
     });
   }
   const Agent = loadAgent();

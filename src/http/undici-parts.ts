@@ -1,7 +1,7 @@
 // The undici dispatchers fetchall uses, the plain Agent loaded on its own: undici's index also loads fetch,
 // WebSocket, caches and more (measured here: ~160 ms of start-up; the agent alone, ~80 ms).
 import {createRequire} from 'node:module';
-import type {Agent, buildConnector, EnvHttpProxyAgent, ProxyAgent} from 'undici';
+import type {Agent, buildConnector, EnvHttpProxyAgent, Pool, ProxyAgent} from 'undici';
 
 const require = createRequire(import.meta.url);
 
@@ -36,4 +36,9 @@ export function loadProxyAgent(): typeof ProxyAgent {
 /** undici's EnvHttpProxyAgent class. */
 export function loadEnvHttpProxyAgent(): typeof EnvHttpProxyAgent {
   return (require('undici') as {EnvHttpProxyAgent: typeof EnvHttpProxyAgent}).EnvHttpProxyAgent;
+}
+
+/** undici's Pool class (the proxy agents' connection to the proxy itself). */
+export function loadPool(): typeof Pool {
+  return (require('undici') as {Pool: typeof Pool}).Pool;
 }

@@ -615,4 +615,60 @@ describe('TLS and proxies', () => {
     expect(code).toBe(0);
     expect(proxy.requests).toContain(new URL(secure.url).host);
   });
+
+  it('a proxy that never answers CONNECT is a timeout within --connect-timeout, by flag and by variable', async () => {
+    const stalled = await startProxy({stallConnect: true});
+    try {
+      for (const how of [{args: ['--proxy', stalled.url], env: {}}, {args: [], env: {HTTPS_PROXY: stalled.url}}]) {
+        const started = performance.now();
+        const {code, recs} = await fetchJson([`${secure.url}/text/stalled`], ['-k', '--connect-timeout', '500ms', '--retries', '0', ...how.args], {env: how.env, timeoutMs: 15_000});
+        expect(code).toBe(1);
+        expect(recs[0]).toMatchObject({ok: false, attempts: 1, error: {code: 'timeout'}});
+        // undici's headers timer ticks coarsely (up to a second late): far from its 300 s default.
+        expect(performance.now() - started).toBeLessThan(6000);
+      }
+      expect(stalled.requests).toHaveLength(2);
+    } finally {
+      await stalled.close();
+    }
+  });
+
+  it('a proxy URL may carry a path (dropped, as curl does); a variable without a scheme is http://', async () => {
+    const viaPath = `${a.url}/text/proxy-path`;
+    expect((await fetchJson([viaPath], ['--proxy', `${proxy.url}/some/path?x#y`])).code).toBe(0);
+    expect(proxy.requests).toContain(viaPath);
+    const viaBare = `${a.url}/text/proxy-bare`;
+    expect((await fetchJson([viaBare], [], {env: {HTTP_PROXY: proxy.url.replace('http://', '')}})).code).toBe(0);
+    expect(proxy.requests).toContain(viaBare);
+  });
+
+  it('a proxy variable that is no proxy URL is a usage error naming it, before any request; passwords masked', async () => {
+    for (const [env, named] of [[{HTTPS_PROXY: 'ftp://u:hunter2@x'}, 'HTTPS_PROXY'], [{http_proxy: 'http://u:hunter2@[bad'}, 'http_proxy']] as const) {
+      const {code, stderr} = await fetchJson([`${a.url}/text/never`], [], {env});
+      expect(code).toBe(2);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(stderr).toContain(named);
+      expect(stderr).not.toContain('hunter2');
+    }
+    const flag = await fetchJson([`${a.url}/text/never`], ['--proxy', 'http://u:hunter2@127.0.0.1:99999']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain('--proxy');
+    expect(flag.stderr).not.toContain('hunter2');
+    expect(a.hits('/text/never')).toBe(0);
+  });
+
+  it('an https:// proxy: -k covers its certificate too, and no Node warning reaches stderr', async () => {
+    const tlsProxy = await startProxy({tls: selfSigned});
+    try {
+      const url = `${a.url}/text/via-tls-proxy`;
+      const strict = await fetchJson([url], ['--proxy', tlsProxy.url, '--retries', '0']);
+      expect(strict.recs[0]).toMatchObject({ok: false, error: {code: 'tls'}});
+      const {code, stderr} = await fetchJson([url], ['--proxy', tlsProxy.url, '-k', '-q']);
+      expect(code, stderr).toBe(0);
+      expect(stderr).toBe('');
+      expect(tlsProxy.requests).toContain(url);
+    } finally {
+      await tlsProxy.close();
+    }
+  });
 });

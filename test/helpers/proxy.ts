@@ -1,6 +1,7 @@
 // A minimal forward HTTP proxy for tests: absolute-URI requests for http, CONNECT tunnels for https.
 import {once} from 'node:events';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import type {AddressInfo, Socket} from 'node:net';
 
@@ -26,8 +27,15 @@ export interface TestProxy {
 // Hop-by-hop headers a proxy must not forward.
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
+export interface TestProxyOptions {
+  /** Serve the proxy itself over TLS (an `https://` proxy) with this key and certificate. */
+  tls?: {key: string | Buffer; cert: string | Buffer};
+  /** Take CONNECT requests and never answer them (a proxy that hangs a tunnel). */
+  stallConnect?: boolean;
+}
+
 /** Start a forward proxy on 127.0.0.1:0. @example const proxy = await startProxy(); runCli(['--proxy', proxy.url, list]) */
-export async function startProxy(): Promise<TestProxy> {
+export async function startProxy(options: TestProxyOptions = {}): Promise<TestProxy> {
   const requests: string[] = [];
   const log: ProxyLogEntry[] = [];
   const sockets = new Set<Socket>();
@@ -37,7 +45,7 @@ export async function startProxy(): Promise<TestProxy> {
   };
   let closing: Promise<void> | undefined;
 
-  const server = http.createServer((req, res) => {
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const target = req.url ?? '';
     requests.push(target);
     log.push({method: req.method ?? 'GET', target, headers: {...req.headers}});
@@ -73,13 +81,15 @@ export async function startProxy(): Promise<TestProxy> {
     });
     res.once('close', () => upstream.destroy());
     req.pipe(upstream);
-  });
+  };
+  const server = options.tls === undefined ? http.createServer(handle) : https.createServer(options.tls, handle);
 
   server.on('connect', (req: http.IncomingMessage, client: Socket, head: Buffer) => {
     const target = req.url ?? '';
     requests.push(target);
     log.push({method: 'CONNECT', target, headers: {...req.headers}});
     track(client);
+    if (options.stallConnect === true) return;
     const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(target);
     if (m === null) {
       client.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
@@ -102,7 +112,8 @@ export async function startProxy(): Promise<TestProxy> {
     client.once('error', () => upstream.destroy());
     client.once('close', () => upstream.destroy());
   });
-  server.on('connection', track);
+  server.on(options.tls === undefined ? 'connection' : 'secureConnection', track);
+  if (options.tls !== undefined) server.on('connection', track);
   server.on('clientError', (_err, socket: Socket) => socket.destroy());
 
   server.listen(0, '127.0.0.1');
@@ -110,7 +121,7 @@ export async function startProxy(): Promise<TestProxy> {
   const {port} = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
     requests,
     log,
     close() {
