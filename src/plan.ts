@@ -31,10 +31,6 @@ export async function* planEntries(entries: AsyncIterable<Entry> | Iterable<Entr
     // HEAD saves no file: the plan shows none, as the run's records do.
     const file = options.method === 'HEAD' ? null : path;
     const valid = entry.invalid === undefined;
-    if (valid && file !== null && assigned?.blockedBy !== undefined) {
-      yield {entry, file, record: blockedRecord(entry, blockedMessage(options.outputDir!, assigned.name, assigned.blockedBy))};
-      continue;
-    }
     // What the run would skip (--resume, --skip-existing), as it would: skipped records.
     if (valid && resumeOk?.isOk(entry.url, path) === true) {
       yield {entry, file: path, record: skippedRecord(entry, savedPathOrNull(path))};
@@ -42,6 +38,10 @@ export async function* planEntries(entries: AsyncIterable<Entry> | Iterable<Entr
     }
     if (valid && options.skipExisting && path !== null && (await existingMatches(path, entry.sha256, options.outputDir!))) {
       yield {entry, file: path, record: skippedRecord(entry, path)};
+      continue;
+    }
+    if (valid && file !== null && assigned?.blockedBy !== undefined) {
+      yield {entry, file, record: blockedRecord(entry, blockedMessage(options.outputDir!, assigned.name, assigned.blockedBy))};
       continue;
     }
     yield {

@@ -198,11 +198,13 @@ async function* execute(
           error = thrown;
         } else {
           if (!(thrown instanceof OutputError)) throw thrown;
+          // Another entry's fatal error, as the reason the run stopped: this one was only in flight.
+          const casualty = signal.aborted && signal.reason === thrown;
           // Fatal only as the first cause: after a --deadline or --fail-fast it is one more casualty.
           if (state.stopReason === undefined) state.fatal ??= thrown;
           stop('output', thrown);
           // Its own file (or spool) could not be written: `write`, as for a non-fatal write failure.
-          error = new FetchallError('write', thrown.message);
+          error = new FetchallError(casualty ? 'aborted' : 'write', thrown.message);
         }
       }
       if (error !== undefined) {
@@ -355,10 +357,6 @@ async function* execute(
             continue;
           }
           internals.onSelected?.(entry);
-          if (assigned?.blockedBy !== undefined && entry.invalid === undefined && options.method !== 'HEAD') {
-            fail(blockedRecord(entry, blockedMessage(options.outputDir!, assigned.name, assigned.blockedBy)), permit);
-            continue;
-          }
           const resumeFile = name === undefined || options.outputDir === undefined ? null : join(options.outputDir, name);
           if (entry.target !== undefined && internals.resumeOk?.isOk(entry.url, resumeFile) === true) {
             permit();
@@ -372,6 +370,11 @@ async function* execute(
               skip(entry, path);
               continue;
             }
+          }
+          // After the skips: a file saved by an earlier run (under a folder, then) is still done.
+          if (assigned?.blockedBy !== undefined && entry.invalid === undefined && options.method !== 'HEAD') {
+            fail(blockedRecord(entry, blockedMessage(options.outputDir!, assigned.name, assigned.blockedBy)), permit);
+            continue;
           }
           launch(entry, name, permit);
         }

@@ -238,6 +238,16 @@ describe('a name that is another name\'s folder', () => {
       }
     }
     expect(requested().filter((url) => url === '/text/cd')).toEqual([]);
+
+    // A file an earlier run saved under that folder is still done: --skip-existing and --resume skip it.
+    const earlier = await makeTempDir();
+    const report = join(earlier, 'run.jsonl');
+    const first = await fetchTo(join(earlier, 'out'), [`${server.url}/text/cd c/d`], ['--report', report]);
+    expect(first.code, first.stderr).toBe(0);
+    for (const args of [['--skip-existing'], ['--resume', '--report', report]]) {
+      const again = await fetchTo(join(earlier, 'out'), [`${server.url}/text/c c`, `${server.url}/text/cd c/d`], args);
+      expect(byIndex(again).get(2), args[0]).toMatchObject({ok: true, skipped: true, file: join(earlier, 'out', 'c/d')});
+    }
     const plan = await runCli(['--dry-run', '-o', 'out', await writeList(lines)]);
     expect(plan.code).toBe(0);
     expect(plan.stdout.toString()).toBe(lines.map((line) => line.split(' ')[0]).map((url, i) => `${url}\tout/${['a/b', 'a-1', 'c', 'c/d'][i]}\n`).join(''));
@@ -530,12 +540,14 @@ describe('write failures', () => {
     // A 2 MiB tmpfs needs root and mount rights; elsewhere the case cannot be built.
     if (process.getuid?.() !== 0 || spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', out]).status !== 0) ctx.skip();
     try {
-      const result = await fetchTo(out, [`${server.url}/bytes/1000 a.bin`, `${server.url}/bytes/5000000 b.bin`], ['-c', '1']);
+      // Entry 3 is in flight (its answer comes late) when entry 2 fills the disk: it is `aborted`.
+      const result = await fetchTo(out, [`${server.url}/bytes/1000 a.bin`, `${server.url}/bytes/5000000?delay=300 b.bin`, `${server.url}/text/late?delay=5000 c.bin`], ['-c', '3']);
       expect(result.code, result.stderr).toBe(3);
       expect(result.stderr.trim().split('\n').at(-1)).toMatch(/no space left on device \(ENOSPC\)/);
       const records = byIndex(result);
       expect(records.get(1).ok).toBe(true);
       expect(records.get(2)).toMatchObject({ok: false, error: {code: 'write'}});
+      expect(records.get(3)).toMatchObject({ok: false, status: null, error: {code: 'aborted'}});
       expect(await tree(out)).toEqual(['a.bin']);
       expect(await fileSha(join(out, 'a.bin'))).toBe(bytesSha256(1000));
     } finally {
