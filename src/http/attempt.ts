@@ -92,10 +92,44 @@ function wantsHash(env: AttemptEnvironment, state: EntryState): boolean {
 }
 
 /**
- * Make one attempt. Resolves when the body is complete and verified (not yet committed);
- * throws a FetchallError (or OutputError for a fatal write) otherwise.
+ * --timeout's clock for one attempt: it runs while the attempt works, and is held while the attempt
+ * waits at a gate (its --rate start slot, a host's pause, another host's permit on a redirect), as an
+ * entry waiting at the gates before its attempt is not timed either.
+ * @example const clock = new AttemptClock(5000, () => controller.abort()); clock.run(); … clock.hold();
  */
-export async function attempt(env: AttemptEnvironment, state: EntryState, signal: AbortSignal): Promise<void> {
+export class AttemptClock {
+  #left: number;
+  #since: number | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #expire: () => void;
+
+  constructor(ms: number, expire: () => void) {
+    this.#left = ms;
+    this.#expire = expire;
+  }
+
+  /** Count from now (no-op while running). */
+  run(): void {
+    if (this.#since !== undefined) return;
+    this.#since = performance.now();
+    this.#timer = setTimeout(this.#expire, Math.max(0, this.#left));
+  }
+
+  /** Stop counting, keeping what is left (no-op while held). */
+  hold(): void {
+    if (this.#since === undefined) return;
+    clearTimeout(this.#timer);
+    this.#left -= performance.now() - this.#since;
+    this.#since = undefined;
+  }
+}
+
+/**
+ * Make one attempt. Resolves when the body is complete and verified (not yet committed);
+ * throws a FetchallError (or OutputError for a fatal write) otherwise. With `clock` (--timeout), the
+ * attempt runs it while it works.
+ */
+export async function attempt(env: AttemptEnvironment, state: EntryState, signal: AbortSignal, clock?: AttemptClock): Promise<void> {
   const {options} = env;
   const origin = state.entry.target!;
   let url = origin;
@@ -108,12 +142,14 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     // validator belong to that resource, not to a redirector before it.
     const resumeFrom = url.href === state.resume?.url ? resumeOffset(state) : 0;
     const sent = resumeFrom > 0 ? {...headers, range: `bytes=${resumeFrom}-`, 'if-range': state.resume!.validator} : headers;
+    clock?.hold();
     for (;;) {
       const waiting = env.beforeRequest(signal);
       if (waiting !== undefined) await waiting;
       const paused = env.waitOutPause?.(state, hostKey(url), signal);
       if (paused === undefined || !(await paused)) break;
     }
+    clock?.run();
     state.startedAt ??= performance.now();
     // final_url names the last request actually sent: set once the request has its connection (a
     // refused or timed-out connection sends nothing, and leaves the previous value, or null).
@@ -151,7 +187,10 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       const home = requestHeaders(options, state.entry, origin);
       headers = next.origin === origin.origin ? home : crossOriginHeaders(home);
       visited.add(next.href);
-      if (env.enterHost !== undefined && hostKey(next) !== hostKey(url)) await env.enterHost(state, hostKey(next), signal);
+      if (env.enterHost !== undefined && hostKey(next) !== hostKey(url)) {
+        clock?.hold();
+        await env.enterHost(state, hostKey(next), signal);
+      }
       url = next;
       continue;
     }

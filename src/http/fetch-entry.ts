@@ -4,7 +4,7 @@ import {classify} from '../classify.js';
 import {FetchallError, OutputError} from '../errors.js';
 import type {Release, Semaphore} from '../semaphore.js';
 import {sleep} from '../sleep.js';
-import {attempt, hostKey, type AttemptEnvironment, type EntryState, type HeldPermits} from './attempt.js';
+import {attempt, AttemptClock, hostKey, type AttemptEnvironment, type EntryState, type HeldPermits} from './attempt.js';
 import type {HostGate} from './host-gate.js';
 import {retryWait} from './retry-policy.js';
 
@@ -239,16 +239,17 @@ function attemptWithTimeout(env: EntryEnvironment, state: EntryState): Promise<v
 async function attemptWithinTimeout(env: EntryEnvironment, state: EntryState, timeout: number): Promise<void> {
   const controller = new AbortController();
   const expired = new FetchallError('timeout', `no complete answer within --timeout ${timeout} ms`, {retryable: true});
-  const timer = setTimeout(() => controller.abort(expired), timeout);
+  // Started by the attempt at its first request, held while it waits at a gate.
+  const clock = new AttemptClock(timeout, () => controller.abort(expired));
   const forward = (): void => controller.abort(env.signal.reason);
   env.signal.addEventListener('abort', forward, {once: true});
   try {
-    await attempt(env, state, controller.signal);
+    await attempt(env, state, controller.signal, clock);
   } catch (error) {
     if (controller.signal.aborted && !env.signal.aborted) throw expired;
     throw error;
   } finally {
-    clearTimeout(timer);
+    clock.hold();
     env.signal.removeEventListener('abort', forward);
   }
 }

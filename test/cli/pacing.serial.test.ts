@@ -189,6 +189,26 @@ describe('--rate', () => {
   });
 });
 
+describe('--timeout times the attempt, not its waits at the gates', () => {
+  test('--rate 2 --timeout 1s: requests waiting for their start slot do not time out', async () => {
+    a.resetStats();
+    const lines = Array.from({length: 6}, (_, i) => `${a.url}/text/slot${i}`);
+    const result = await runCli(['--json', '--rate', '2', '--timeout', '1s', '-c', '6', '--retries', '0', await writeList(lines)]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.records().map((r) => [r.ok, r.attempts])).toEqual(lines.map(() => [true, 1]));
+    expect(arrivals(a, '/text/slot')).toHaveLength(6);
+  });
+
+  test('nor do requests waiting out a host pause that began after their start slot was taken', async () => {
+    a.resetStats();
+    const lines = [`${a.url}/status/429?retryAfter=2`, `${a.url}/text/held1`, `${a.url}/text/held2`];
+    const result = await runCli(['--json', '--rate', '4', '--timeout', '1s', '--retries', '0', await writeList(lines)]);
+    expect(result.code).toBe(1);
+    const records = result.records().sort((x, y) => x.index - y.index);
+    expect(records.map((r) => [r.ok, r.status])).toEqual([[false, 429], [true, 200], [true, 200]]);
+  });
+});
+
 describe('--rate and a host paused by Retry-After', () => {
   test('an entry whose start slot comes during the pause waits it out; another host goes on', async () => {
     a.resetStats();
