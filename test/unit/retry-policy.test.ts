@@ -24,6 +24,16 @@ describe('parseRetryAfter', () => {
     ['2025-13-45', undefined],
     ['Wed Jan  1 12:00:30 2025', 30_000],
     ['Wednesday, 01-Jan-25 12:00:45 GMT', 45_000],
+    ['wed, 01 jan 2025 12:00:10 utc', 10_000],
+    ['Wed, 01 Jan 2025 13:00:10 +0100', 10_000],
+    ['Wed, 01 Jan 2025 12:00:10', 10_000],
+    // Text with a year in it is no date (Date.parse took these for dates far ahead).
+    ['soon 2030', undefined],
+    ['x 2099', undefined],
+    ['Nov 2099', undefined],
+    ['Wed, 31 Feb 2025 12:00:10 GMT', undefined],
+    ['Wed, 01 Jan 2025 25:00:10 GMT', undefined],
+    ['2025-01-01T12:00:10Z', undefined],
   ])('%j → %s', (value, expected) => {
     expect(parseRetryAfter(value, NOW)).toBe(expected);
   });
