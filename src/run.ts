@@ -5,7 +5,7 @@ import {FetchallError, OutputError} from './errors.js';
 import {createDispatcher} from './http/dispatcher.js';
 import {enterHost, waitOutPause, fetchEntry, type EntryEnvironment} from './http/fetch-entry.js';
 import {HostGate} from './http/host-gate.js';
-import type {EntryState} from './http/attempt.js';
+import {hostKey, type EntryState} from './http/attempt.js';
 import type {RunOptions} from './options.js';
 import {RateLimiter} from './rate-limit.js';
 import {blockedRecord, invalidRecord, skippedRecord, type Entry, type FetchRecord} from './record.js';
@@ -132,7 +132,11 @@ async function* execute(
         },
     pauseHost: (host, ms) => hosts.pause(host, ms),
     enterHost: (state, host, s) => enterHost({hosts, global}, state, host, s),
-    waitOutPause: (state, host, s) => (hosts.pausedFor(host) > 0 ? waitOutPause({hosts, global}, state, host, s) : undefined),
+    waitOutPause: (state, url, s) => {
+      if (!hosts.anyPaused) return undefined;
+      const host = hostKey(url);
+      return hosts.pausedFor(host) > 0 ? waitOutPause({hosts, global}, state, host, s) : undefined;
+    },
     onSent: rate === undefined ? undefined : () => rate.sent(performance.now()),
     // Stop while the failing attempt still holds its slot, so no other entry starts in the gap.
     onFinalFailure: options.failFast ? () => stop('fail-fast') : undefined,

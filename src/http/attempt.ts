@@ -35,7 +35,7 @@ export interface AttemptEnvironment {
    * waited for its start slot, or during its previous hop), give back the attempt's permits and wait
    * out the pause, then resolve true (the start slot is then taken again). Nothing when not paused.
    */
-  readonly waitOutPause?: ((state: EntryState, hostKey: string, signal: AbortSignal) => Promise<boolean> | undefined) | undefined;
+  readonly waitOutPause?: ((state: EntryState, url: URL, signal: AbortSignal) => Promise<boolean> | undefined) | undefined;
 }
 
 /** The permits an attempt holds, and the host they are for: a redirect to another host swaps them. */
@@ -146,7 +146,7 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     for (;;) {
       const waiting = env.beforeRequest(signal);
       if (waiting !== undefined) await waiting;
-      const paused = env.waitOutPause?.(state, hostKey(url), signal);
+      const paused = env.waitOutPause?.(state, url, signal);
       if (paused === undefined || !(await paused)) break;
     }
     clock?.run();

@@ -25,6 +25,11 @@ export class HostGate {
     if ((this.#pausedUntil.get(host) ?? 0) < until) this.#pausedUntil.set(host, until);
   }
 
+  /** Whether any host may be paused now (cheap: lets the common path skip building host keys). */
+  get anyPaused(): boolean {
+    return this.#pausedUntil.size > 0;
+  }
+
   /** Milliseconds left of `host`'s pause (0 when it is not paused). */
   pausedFor(host: string): number {
     const until = this.#pausedUntil.get(host);
