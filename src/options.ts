@@ -140,8 +140,8 @@ function headers(raw: FetchAllOptions, name: Namer): Record<string, string> {
   const out = Object.create(null) as Record<string, string>;
   out['user-agent'] = raw.userAgent === undefined ? `fetchall/${VERSION}` : toWire(raw.userAgent);
   out['accept'] = '*/*';
-  if (raw.userAgent !== undefined && /[\r\n\0]/.test(raw.userAgent)) {
-    throw new UsageError(`${name('userAgent')} must not contain CR, LF or NUL`);
+  if (raw.userAgent !== undefined && validateHeaderPair('User-Agent', raw.userAgent) !== null) {
+    throw new UsageError(`${name('userAgent')} must not contain CR, LF, NUL or another control character`);
   }
   const given = raw.header;
   if (given === undefined) return out;

@@ -185,7 +185,7 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       if (status === 303 && method !== 'HEAD') method = 'GET';
       // The user's headers belong to the origin they named: another origin gets only the safe few.
       const home = requestHeaders(options, state.entry, origin);
-      headers = next.origin === origin.origin ? home : crossOriginHeaders(home);
+      headers = next.origin === origin.origin ? home : crossOriginHeaders(home, options, state.entry);
       visited.add(next.href);
       if (env.enterHost !== undefined && hostKey(next) !== hostKey(url)) {
         clock?.hold();

@@ -24,8 +24,12 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
     connect: tls,
   };
   const Pool = options.proxy !== undefined || proxyVariable(env, 'http_proxy') !== undefined || proxyVariable(env, 'https_proxy') !== undefined ? loadPool() : undefined;
+  // A Proxy-Authorization the user gave (-H) is the proxy's: undici sends it from the agent (and
+  // refuses it on a request, failing every URL). On the requests themselves it is dropped.
+  const token = options.headers['proxy-authorization'];
   const proxied = {
     ...common,
+    ...(token === undefined || token === '' ? {} : {token}),
     requestTls: tls,
     // -k covers an https:// proxy's own certificate too.
     proxyTls: tls,
@@ -36,23 +40,33 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
   };
   if (options.proxy !== undefined) {
     const ProxyAgent = loadProxyAgent();
-    return new ProxyAgent({...proxied, uri: options.proxy});
+    return withoutProxyAuthorization(new ProxyAgent({...proxied, uri: options.proxy}));
   }
   const httpProxy = proxyVariable(env, 'http_proxy');
   const httpsProxy = proxyVariable(env, 'https_proxy');
   if (httpProxy !== undefined || httpsProxy !== undefined) {
     // Pass the variables explicitly: undici would read process.env, not the environment we were given.
     const EnvHttpProxyAgent = loadEnvHttpProxyAgent();
-    return new EnvHttpProxyAgent({
+    return withoutProxyAuthorization(new EnvHttpProxyAgent({
       ...proxied,
       httpProxy: httpProxy?.url ?? '',
       httpsProxy: httpsProxy?.url ?? '',
       noProxy: variableValue(env, 'no_proxy') ?? '',
-    });
+    }));
   }
   const Agent = loadAgent();
   // The connector undici would build from `connect`, minus its coarse timer, plus our exact one and the
   // reset check (see connector.ts).
   const connect = wrapConnector(loadBuildConnector()({...tls, allowH2: false, timeout: 0}), options.connectTimeout);
   return new Agent({...common, connect});
+}
+
+/** The proxy agent, minus any Proxy-Authorization on a request (-H's went to the agent; an entry's is dropped). */
+function withoutProxyAuthorization(agent: Dispatcher): Dispatcher {
+  return agent.compose((dispatch) => (opts, handler) => {
+    const headers = opts.headers as Record<string, string> | null | undefined;
+    if (headers === null || headers === undefined || !('proxy-authorization' in headers)) return dispatch(opts, handler);
+    const {'proxy-authorization': _dropped, ...rest} = headers;
+    return dispatch({...opts, headers: rest}, handler);
+  });
 }

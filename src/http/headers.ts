@@ -3,7 +3,10 @@ import type {RunOptions} from '../options.js';
 import type {Entry} from '../record.js';
 
 /** Headers that may follow a redirect to another origin; everything else the user gave stays home. */
-const CROSS_ORIGIN_SAFE: ReadonlySet<string> = new Set(['accept', 'accept-language', 'user-agent', 'accept-encoding']);
+const CROSS_ORIGIN_SAFE: ReadonlySet<string> = new Set(['accept', 'accept-language', 'user-agent']);
+
+/** What --compressed asks for, unless the user set Accept-Encoding themselves. */
+const COMPRESSED = 'gzip, deflate, br';
 
 /**
  * The URL as sent: without user name or password (they travel as Authorization instead), and without
@@ -42,18 +45,34 @@ function build(options: RunOptions, entry: Entry, origin: URL): Record<string, s
   // No prototype (so `__proto__` is a header name like any other, not a prototype to set).
   const headers = Object.assign(Object.create(null) as Record<string, string>, options.headers);
   if (entry.headers !== undefined) Object.assign(headers, entry.headers);
-  if (options.compressed) headers['accept-encoding'] = 'gzip, deflate, br';
+  // The user's own Accept-Encoding (or its removal) wins over --compressed, as with curl.
+  if (options.compressed && headers['accept-encoding'] === undefined) headers['accept-encoding'] = COMPRESSED;
   if ((origin.username !== '' || origin.password !== '') && headers['authorization'] === undefined) {
-    const user = decodeURIComponent(origin.username);
-    const password = decodeURIComponent(origin.password);
-    headers['authorization'] = 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
+    headers['authorization'] = 'Basic ' + Buffer.from(`${lenientlyDecoded(origin.username)}:${lenientlyDecoded(origin.password)}`).toString('base64');
   }
+  // An empty value removes the header, a default one too (`-H 'Accept:'`), as curl does.
+  for (const [name, value] of Object.entries(headers)) if (value === '') delete headers[name];
   return headers;
 }
 
-/** What crosses to another origin: Accept, Accept-Language, User-Agent (and our Accept-Encoding). */
-export function crossOriginHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+/** Percent-decoded, or as written where an escape is not valid UTF-8 (`%ZZ`, `%E0%A4`): sent as typed. */
+function lenientlyDecoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * What crosses to another origin: Accept, Accept-Language, User-Agent, and the Accept-Encoding of
+ * --compressed when it is fetchall's own (the user's own value stays home with their other headers).
+ */
+export function crossOriginHeaders(headers: Readonly<Record<string, string>>, options: RunOptions, entry: Entry): Record<string, string> {
   const out = Object.create(null) as Record<string, string>;
   for (const [name, value] of Object.entries(headers)) if (CROSS_ORIGIN_SAFE.has(name)) out[name] = value;
+  if (options.compressed && options.headers['accept-encoding'] === undefined && entry.headers?.['accept-encoding'] === undefined) {
+    out['accept-encoding'] = COMPRESSED;
+  }
   return out;
 }

@@ -395,6 +395,32 @@ describe('request headers', () => {
     expect(pairs(first!)).toContainEqual(['x-utf', wire('café 例')]);
   });
 
+  test('an empty value removes the header, a default one too, as curl does; -A "" removes User-Agent', async () => {
+    const headers = await echoed(['-H', 'Accept:', '-H', 'X-Gone: x', '-H', 'x-gone:']);
+    expect(headers['accept']).toBeUndefined();
+    expect(headers['x-gone']).toBeUndefined();
+    expect(headers['user-agent']).toBe(`fetchall/${VERSION}`);
+    expect((await echoed(['-A', '']))['user-agent']).toBeUndefined();
+    expect((await echoed(['-H', 'User-Agent:']))['user-agent']).toBeUndefined();
+  });
+
+  test('the user\'s Accept-Encoding wins over --compressed; a control character in -A is a usage error', async () => {
+    expect((await echoed(['--compressed', '-H', 'Accept-Encoding: identity']))['accept-encoding']).toBe('identity');
+    expect((await echoed(['--compressed', '-H', 'Accept-Encoding:']))['accept-encoding']).toBeUndefined();
+    expect((await echoed(['--compressed']))['accept-encoding']).toBe('gzip, deflate, br');
+    const bad = await runCli(['-A', 'bot\x01', await writeList([`${server.url}/echo-headers`])]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--user-agent');
+  });
+
+  test('URL credentials whose escapes are not UTF-8 go out as written', async () => {
+    const list = await writeList([`http://a%ZZ:p%E0@127.0.0.1:${server.port}/echo-headers`]);
+    const result = await runCli([list]);
+    expect(result.code, result.stderr).toBe(0);
+    const headers = JSON.parse(result.stdout.toString()) as Record<string, string>;
+    expect(headers['authorization']).toBe(`Basic ${Buffer.from('a%ZZ:p%E0').toString('base64')}`);
+  });
+
   test('-H "User-Agent: x" beats -A, whichever comes first', async () => {
     expect((await echoed(['-A', 'from-a', '-H', 'User-Agent: from-h']))['user-agent']).toBe('from-h');
     expect((await echoed(['-H', 'User-Agent: from-h', '-A', 'from-a']))['user-agent']).toBe('from-h');

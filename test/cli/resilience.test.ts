@@ -364,6 +364,24 @@ describe('redirects', () => {
     expect(away.headers['accept-language']).toBe('fr');
   });
 
+  it('the user\'s Accept-Encoding stays home; --compressed\'s own crosses with the hop', async () => {
+    const target = `${b.url}/echo-headers`;
+    const hop = `${a.url}/redirect-abs?to=${encodeURIComponent(target)}`;
+    expect((await fetchJson([hop], ['-H', 'Accept-Encoding: gzip'])).code).toBe(0);
+    expect(b.requests.at(-1)!.headers['accept-encoding']).toBeUndefined();
+    expect((await fetchJson([hop], ['--compressed'])).code).toBe(0);
+    expect(b.requests.at(-1)!.headers['accept-encoding']).toBe('gzip, deflate, br');
+  });
+
+  it('-H Proxy-Authorization goes to the proxy, not as a request header undici refuses', async () => {
+    const url = `${a.url}/text/proxy-auth`;
+    const {code, recs} = await fetchJson([url], ['--proxy', proxy.url, '-H', 'Proxy-Authorization: Basic dTpw']);
+    expect(code, JSON.stringify(recs)).toBe(0);
+    expect(proxy.log.find((entry) => entry.target === url)!.headers['proxy-authorization']).toBe('Basic dTpw');
+    const viaEnv = await fetchJson([`${a.url}/text/proxy-auth-env`], ['-H', 'Proxy-Authorization: Basic dTpw'], {env: {HTTP_PROXY: proxy.url}});
+    expect(viaEnv.code).toBe(0);
+  });
+
   it('never sends URL credentials to another origin', async () => {
     const target = `${b.url}/echo-headers?creds=1`;
     const origin = new URL(a.url);
