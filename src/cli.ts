@@ -2,6 +2,7 @@
 import {CommanderError} from 'commander';
 import type {Readable, Writable} from 'node:stream';
 import {describeErrno, UsageError} from './errors.js';
+import {escapeText} from './report/escape.js';
 import {buildProgram, type RawFlags} from './cli/program.js';
 import {proxyVariable} from './http/proxy-env.js';
 import {prepareOutputDir} from './sinks/file-sink.js';
@@ -45,7 +46,7 @@ export async function main(io: CliIo): Promise<number> {
         return EXIT.output;
       }
       // One line: commander puts its "(Did you mean --x?)" on a line of its own.
-      err(`fetchall: ${error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see --help)`);
+      err(`fetchall: ${escapeText(error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' '))} (see --help)`);
       return EXIT.usage;
     }
     throw error;
@@ -55,7 +56,7 @@ export async function main(io: CliIo): Promise<number> {
     options = validate(flags, lists, io);
   } catch (error) {
     if (error instanceof UsageError) {
-      err(`fetchall: ${error.message}`);
+      err(`fetchall: ${escapeText(error.message)}`);
       return EXIT.usage;
     }
     throw error;

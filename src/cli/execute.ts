@@ -30,7 +30,7 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
     lists = await openLists(listPaths, () => io.stdin);
   } catch (error) {
     if (error instanceof UsageError) {
-      err(`fetchall: ${error.message}`);
+      err(`fetchall: ${escapeText(error.message)}`);
       return EXIT.usage;
     }
     throw error;
@@ -50,7 +50,7 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
     } catch (error) {
       closeLists(lists);
       if (!(error instanceof OutputError)) throw error;
-      err(`fetchall: ${error.message}`);
+      err(`fetchall: ${escapeText(error.message)}`);
       return EXIT.output;
     }
     return dryRun(lists, options, flags, out, err, planResume);
@@ -65,7 +65,7 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
   } catch (error) {
     closeLists(lists);
     if (error instanceof OutputError) {
-      err(`fetchall: ${error.message}`);
+      err(`fetchall: ${escapeText(error.message)}`);
       return EXIT.output;
     }
     throw error;

@@ -279,6 +279,16 @@ describe('usage errors: exit 2, one line, no stack, no request', () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  test('control characters the user typed are shown escaped in the message (DEL and ESC too)', async () => {
+    const list = await writeList([`${server.url}/text/x`]);
+    for (const args of [['-H', 'X-A: a\x7fb'], ['--x\x1b[31m']]) {
+      const result = await runCli([...args, list]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).not.toMatch(/[\x1b\x7f]/);
+      expect(result.stderr).toMatch(/\\x7f|\\x1b/);
+    }
+  });
+
   test('- given twice', async () => {
     const result = await runCli(['-', '-'], {stdin: `${server.url}/text/x\n`});
     expect(result.code).toBe(2);
