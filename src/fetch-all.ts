@@ -5,7 +5,7 @@ import {checkOptionValues} from './library-options.js';
 import {libraryName, normalizeOptions, type FetchAllOptions, type RunOptions} from './options.js';
 import {recordToJson, type Entry, type FetchRecord} from './record.js';
 import {readOkUrls, ReportFile, type ResumeSet} from './report/report-file.js';
-import {planEntries} from './plan.js';
+import {planEntries, untilStopped} from './plan.js';
 import {runEntries, type FetchAllRun} from './run.js';
 import {prepareOutputDir} from './sinks/file-sink.js';
 
@@ -24,7 +24,8 @@ export function fetchAll(entries: Iterable<EntryInput> | AsyncIterable<EntryInpu
   let normalized: RunOptions;
   try {
     const {headers, ...rest} = options as FetchAllOptions & {headers?: FetchAllOptions['header']};
-    normalized = normalizeOptions(headers === undefined ? rest : {...rest, header: headers}, libraryName);
+    // Given as `headers`, the option is named so in messages.
+    normalized = normalizeOptions(headers === undefined ? rest : {...rest, header: headers}, headers === undefined ? libraryName : (camel) => (camel === 'header' ? 'options.headers' : libraryName(camel)));
   } catch (error) {
     if (error instanceof UsageError) throw new TypeError(error.message);
     throw error;
@@ -79,7 +80,10 @@ async function* iterate(
       if (error instanceof OutputError) failedEarly(error);
       throw error;
     }
-    for await (const planned of planEntries(toEntries(entries), normalized, planResume)) yield planned.record;
+    // The caller's signal and a deadline stop a plan as they stop a run (a list may be slow or endless).
+    const stops = [options.signal, normalized.deadline > 0 ? AbortSignal.timeout(Math.ceil(normalized.deadline)) : undefined].filter((s) => s !== undefined);
+    const stop = stops.length === 0 ? undefined : AbortSignal.any(stops);
+    for await (const planned of untilStopped(planEntries(toEntries(entries), normalized, planResume), stop)) yield planned.record;
     return;
   }
   let resumeOk: ResumeSet | undefined;

@@ -55,3 +55,43 @@ export async function* planEntries(entries: AsyncIterable<Entry> | Iterable<Entr
     };
   }
 }
+
+/**
+ * `source`'s items until `signal` aborts: a step still pending then (a list that is slow to give its
+ * next line) is abandoned, not awaited. A dry run stops so on the caller's signal or a --deadline.
+ * @example for await (const planned of untilStopped(planEntries(entries, options), signal)) …
+ */
+export async function* untilStopped<T>(source: AsyncIterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
+  if (signal === undefined) {
+    yield* source;
+    return;
+  }
+  const iterator = source[Symbol.asyncIterator]();
+  let abandoned = false;
+  try {
+    while (!signal.aborted) {
+      const step = await new Promise<IteratorResult<T> | undefined>((resolve, reject) => {
+        const onAbort = (): void => resolve(undefined);
+        signal.addEventListener('abort', onAbort, {once: true});
+        iterator.next().then(
+          (result) => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(result);
+          },
+          (error: unknown) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(error instanceof Error ? error : new Error(String(error)));
+          },
+        );
+      });
+      if (step === undefined) abandoned = true;
+      if (step === undefined || step.done === true) return;
+      yield step.value;
+    }
+  } finally {
+    // An async generator's return() waits for a pending step: do not wait for one abandoned.
+    const closing = Promise.resolve(iterator.return?.());
+    if (abandoned) closing.catch(() => {});
+    else await closing;
+  }
+}

@@ -158,7 +158,18 @@ async function* execute(
     if (reason !== undefined) stop(reason);
   };
 
-  const onComplete = internals.onComplete;
+  const told = internals.onComplete;
+  // A report that cannot take a record (a full disk) stops the run as any fatal output error does:
+  // this record and the later ones are still yielded, and the iteration throws it at the end.
+  const onComplete = told === undefined ? undefined : (record: FetchRecord): void => {
+    try {
+      told(record);
+    } catch (error) {
+      if (!(error instanceof OutputError)) throw error;
+      if (state.stopReason === undefined) state.fatal ??= error;
+      stop('output', error);
+    }
+  };
   const finish = (pending: Pending): void => {
     if (pending.record !== null) {
       judge(pending.record);

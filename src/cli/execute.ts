@@ -11,7 +11,7 @@ import {readOkUrls, ReportFile, type ResumeSet} from '../report/report-file.js';
 import {RunStats} from '../report/stats.js';
 import {formatFailureLine, formatSummary, formatVerboseLine, shownUrl} from '../report/summary.js';
 import {escapeText, safeUrl} from '../report/escape.js';
-import {planEntries} from '../plan.js';
+import {planEntries, untilStopped} from '../plan.js';
 import {runEntries, type FetchAllRun} from '../run.js';
 import {FileSink} from '../sinks/file-sink.js';
 import {StdoutSink} from '../sinks/stdout-sink.js';
@@ -279,8 +279,10 @@ function failureRecord(failure: RunStats['failures'][number]): FetchRecord {
 /** --dry-run: the plan, one `URL<TAB>FILE` per selected entry (or the would-be records); no request. */
 async function dryRun(lists: OpenList[], options: RunOptions, flags: RawFlags, out: StreamWriter, err: (line: string) => void, resumeOk: ResumeSet | undefined): Promise<number> {
   let invalid = 0;
+  // --deadline bounds a dry run too (a list read from a slow pipe), counted from the process start.
+  const deadline = options.deadline > 0 ? AbortSignal.timeout(Math.max(1, Math.ceil(options.deadline - performance.now()))) : undefined;
   try {
-    invalid = await printPlan(lists, options, flags, out, err, resumeOk);
+    invalid = await printPlan(lists, options, flags, out, err, resumeOk, deadline);
   } catch (error) {
     // A list that fails while it is read (an I/O error) is the user's input: exit 2, naming it.
     if (!(error instanceof UsageError)) throw error;
@@ -290,13 +292,17 @@ async function dryRun(lists: OpenList[], options: RunOptions, flags: RawFlags, o
   if (invalid < 0) return outputFailed(out, err);
   await out.flush();
   if (out.failure !== undefined) return outputFailed(out, err);
+  if (deadline?.aborted === true) {
+    if (flags.quiet !== true) err('fetchall: --deadline reached: the plan stops here');
+    return EXIT.deadline;
+  }
   return invalid > 0 ? EXIT.failed : EXIT.ok;
 }
 
 /** Print the plan; resolves with the number of invalid entries, or -1 once stdout has failed. */
-async function printPlan(lists: OpenList[], options: RunOptions, flags: RawFlags, out: StreamWriter, err: (line: string) => void, resumeOk: ResumeSet | undefined): Promise<number> {
+async function printPlan(lists: OpenList[], options: RunOptions, flags: RawFlags, out: StreamWriter, err: (line: string) => void, resumeOk: ResumeSet | undefined, stop: AbortSignal | undefined): Promise<number> {
   let invalid = 0;
-  for await (const {entry, file, record} of planEntries(readEntries(lists), options, resumeOk)) {
+  for await (const {entry, file, record} of untilStopped(planEntries(readEntries(lists), options, resumeOk), stop)) {
     if (entry.invalid !== undefined) {
       invalid++;
       if (flags.quiet !== true && flags.json !== true) err(`fetchall: ${escapeText(entry.invalid)}`);

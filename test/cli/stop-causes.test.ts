@@ -233,6 +233,22 @@ describe('--ordered orders stdout only', () => {
   });
 });
 
+describe('--dry-run and --deadline', () => {
+  it('a plan read from a slow pipe stops at the deadline with 124, whole lines only', () => {
+    const feed = `for i in $(seq 1 40); do echo http://127.0.0.1:9/$i; sleep 0.1; done`;
+    const started = performance.now();
+    const result = spawnSync('bash', ['-c', `(${feed}) | "${process.execPath}" "${BIN_PATH}" --dry-run --deadline 700ms; echo "rc=$?" >&2`], {encoding: 'utf8', timeout: 15_000});
+    expect(result.stderr).toContain('rc=124');
+    expect(result.stderr).toContain('--deadline');
+    // The pipe holds 4 s of lines: the plan ends near the deadline, not when the pipe does.
+    expect(performance.now() - started).toBeLessThan(3500);
+    const lines = result.stdout.split('\n').filter((line) => line !== '');
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length).toBeLessThan(40);
+    for (const line of lines) expect(line).toMatch(/^http:\/\/127\.0\.0\.1:9\/\d+\t-$/);
+  });
+});
+
 describe('exit codes at the edges', () => {
   it('--version and --help to a closed pipe are 141 and to a full disk 3, one line, never a stack', () => {
     for (const args of [['--version'], ['-V'], ['--help'], ['-h'], ['-c', '3', '--version']]) {

@@ -204,6 +204,9 @@ describe('fetchAll: bad options', () => {
     expect(records.map((r) => r.ok)).toEqual([true]);
     expect(server.requests[0]!.headers['x-lib']).toBe('yes');
     expect(() => fetchAll([], {header: ['a: 1'], headers: {b: '2'}} as never)).toThrow(TypeError);
+    // A bad value is named as the caller spelled the option.
+    expect(() => fetchAll([], {headers: ['bad']})).toThrow(/options\.headers must be/);
+    expect(() => fetchAll([], {headers: {Host: 'x'}})).toThrow(/options\.headers: header "Host" cannot be set/);
   });
 
   test('a head trickling in is not an idle timeout, even once Node\'s own fetch() has run in the process', async () => {
@@ -242,6 +245,41 @@ describe('fetchAll: output folder and report', () => {
     expect(server.requests).toHaveLength(0);
     expect(run.fatal).toMatchObject({name: 'OutputError', code: 'ENOTDIR'});
     expect(run.stopReason).toBe('output');
+  });
+
+  test('dryRun stops on the signal and at the deadline, even with an endless, slow source', async () => {
+    async function* endless(): AsyncGenerator<string> {
+      for (let i = 0; ; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        yield `${server.url}/text/plan${i}`;
+      }
+    }
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 150);
+    const bySignal = await collect(fetchAll(endless(), {dryRun: true, signal: controller.signal}));
+    expect(bySignal.length).toBeGreaterThan(0);
+    expect(await collect(fetchAll(endless(), {dryRun: true, signal: AbortSignal.abort()}))).toEqual([]);
+    const byDeadline = await collect(fetchAll(endless(), {dryRun: true, deadline: '150ms'}));
+    expect(byDeadline.length).toBeGreaterThan(0);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  test('a report that cannot be written mid-run: every record still yielded, then the OutputError, stopReason output', async () => {
+    const urls = Array.from({length: 12}, (_, i) => `${server.url}/text/full${i}`);
+    const run = fetchAll(urls, {concurrency: 2, report: '/dev/full'});
+    const records: FetchRecord[] = [];
+    let thrown: unknown;
+    try {
+      for await (const record of run) records.push(record);
+    } catch (error) {
+      thrown = error;
+    }
+    expect((thrown as {code?: string}).code).toBe('ENOSPC');
+    expect(run.stopReason).toBe('output');
+    expect(run.fatal).toBe(thrown);
+    // The first record (its append failed) and those in flight then: none is lost.
+    expect(records.length).toBeGreaterThanOrEqual(1);
+    expect(records.filter((r) => r.ok).length).toBeGreaterThanOrEqual(1);
   });
 
   test('dryRun yields the would-be records: no request, no folder, no report', async () => {
