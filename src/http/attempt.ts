@@ -144,6 +144,10 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     const sent = resumeFrom > 0 ? {...headers, range: `bytes=${resumeFrom}-`, 'if-range': state.resume!.validator} : headers;
     clock?.hold();
     for (;;) {
+      // A pause known now is waited out before a --rate start slot is taken (a slot is not given
+      // back); one that began while this waited for its slot, after.
+      const pausedBefore = env.waitOutPause?.(state, url, signal);
+      if (pausedBefore !== undefined) await pausedBefore;
       const waiting = env.beforeRequest(signal);
       if (waiting !== undefined) await waiting;
       const paused = env.waitOutPause?.(state, url, signal);
