@@ -19,10 +19,6 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
     headersTimeout: options.idleTimeout,
     bodyTimeout: options.idleTimeout,
     keepAliveTimeout: 4_000,
-    // At most as many connections to one origin as requests may be in flight to it. Left unbounded,
-    // undici opened a second socket per slot: the next request of a slot was dispatched before the
-    // socket of its last one was marked free, so a server saw twice -c's connections.
-    connections: Math.min(options.concurrency, options.perHost ?? Infinity),
     // Servers that send more than this in headers get a clean `protocol` failure, not a hang.
     maxHeaderSize: 64 * 1024,
     connect: tls,

@@ -45,27 +45,6 @@ describe('the concurrency bound', () => {
     expect(server.maxInFlight).toBe(3);
   });
 
-  test('-c N opens at most N connections to a host, reused across URLs (keep-alive)', async () => {
-    // A server of its own, to count the connections it is given.
-    const {createServer} = await import('node:http');
-    let connections = 0;
-    const counting = createServer((_req, res) => res.end('x')).on('connection', () => connections++);
-    await new Promise<void>((resolve) => counting.listen(0, '127.0.0.1', resolve));
-    try {
-      const port = (counting.address() as import('node:net').AddressInfo).port;
-      for (const n of [1, 3]) {
-        connections = 0;
-        const result = await runCli(['-c', String(n), '-q', await writeList(Array.from({length: 60}, (_, i) => `http://127.0.0.1:${port}/k${i}`))]);
-        expect(result.code).toBe(0);
-        expect(connections).toBeGreaterThanOrEqual(1);
-        expect(connections).toBeLessThanOrEqual(n);
-      }
-    } finally {
-      counting.closeAllConnections();
-      counting.close();
-    }
-  });
-
   test('-c 1 is strictly one at a time', async () => {
     const list = await writeList(Array.from({length: 6}, (_, i) => `${server.url}/slow?ms=50&i=${i}`));
     const result = await runCli(['-c', '1', list]);
