@@ -364,6 +364,28 @@ describe('redirects', () => {
     expect(away.headers['accept-language']).toBe('fr');
   });
 
+  it('a server that closes each connection after its answer (no Connection: close): every URL and hop ok at -c 1', async () => {
+    const closing = createServer((socket) => {
+      socket.once('data', (head: Buffer) => {
+        const path = head.toString('latin1').split(' ')[1] ?? '/';
+        const answer = path.startsWith('/r') ? `HTTP/1.1 302 Found\r\nLocation: /final${path}\r\nContent-Length: 0\r\n\r\n` : 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+        socket.end(answer);
+      });
+      socket.on('error', () => {});
+    });
+    closing.listen(0, '127.0.0.1');
+    await once(closing, 'listening');
+    try {
+      const port = (closing.address() as AddressInfo).port;
+      const urls = [...Array.from({length: 20}, (_, i) => `http://127.0.0.1:${port}/p${i}`), `http://127.0.0.1:${port}/r1`, `http://127.0.0.1:${port}/r2`];
+      const {code, recs} = await fetchJson(urls, ['-c', '1', '--retries', '0']);
+      expect(code, JSON.stringify(recs.filter((r) => !r.ok))).toBe(0);
+      expect(recs.every((r) => r.ok && r.attempts === 1)).toBe(true);
+    } finally {
+      closing.close();
+    }
+  });
+
   it('the user\'s Accept-Encoding stays home; --compressed\'s own crosses with the hop', async () => {
     const target = `${b.url}/echo-headers`;
     const hop = `${a.url}/redirect-abs?to=${encodeURIComponent(target)}`;
