@@ -211,6 +211,16 @@ export function normalizeOptions(raw: FetchAllOptions, name: Namer = libraryName
   });
 }
 
+/** A URL's user name or password that undici will percent-decode: one that does not decode is sent as typed. */
+function asTyped(part: string): string {
+  try {
+    decodeURIComponent(part);
+    return part;
+  } catch {
+    return part.replace(/%/g, '%25');
+  }
+}
+
 function proxyUrl(value: string | undefined, flag: string): string | undefined {
   return value === undefined ? undefined : proxyOrigin(value, flag);
 }
@@ -222,16 +232,18 @@ function proxyUrl(value: string | undefined, flag: string): string | undefined {
  * @example proxyOrigin('http://u:p@proxy:3128/x?y', '--proxy'); // 'http://u:p@proxy:3128'
  */
 export function proxyOrigin(value: string, what: string): string {
-  const shown = escapeText(redactWholeUrl(value));
+  // As curl takes `-x proxy:3128`: no scheme is http://.
+  const text = /^[a-z][a-z\d+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+  const shown = escapeText(redactWholeUrl(text));
   let url: URL;
   try {
-    url = new URL(value);
+    url = new URL(text);
   } catch {
     throw new UsageError(`${what} must be a URL such as http://proxy:3128 (got "${shown}")`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UsageError(`${what} must be an http:// or https:// URL (got "${shown}")`);
   }
-  const credentials = url.username === '' && url.password === '' ? '' : `${url.username}${url.password === '' ? '' : `:${url.password}`}@`;
+  const credentials = url.username === '' && url.password === '' ? '' : `${asTyped(url.username)}${url.password === '' ? '' : `:${asTyped(url.password)}`}@`;
   return `${url.protocol}//${credentials}${url.host}`;
 }

@@ -184,7 +184,7 @@ async function* execute(
     let slot: Release | undefined;
     try {
       const started = performance.now();
-      const entryState: EntryState = {entry, name, target: undefined, hash: undefined, bytes: 0, status: null, finalUrl: null, attempts: 0, resume: undefined, permits: undefined, startedAt: undefined};
+      const entryState: EntryState = {entry, name, target: undefined, hash: undefined, bytes: 0, status: null, finalUrl: null, attempts: 0, resume: undefined, discarded: 0, permits: undefined, startedAt: undefined};
       let error: FetchallError | undefined;
       let attempts = 0;
       let file: string | null = null;

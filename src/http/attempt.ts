@@ -11,6 +11,7 @@ import type {Entry} from '../record.js';
 import type {BodySink, BodyTarget} from '../sinks/types.js';
 import {parseRetryAfter} from './retry-policy.js';
 import {crossOriginHeaders, requestHeaders, withoutCredentials} from './headers.js';
+import {redactWholeUrl} from '../report/escape.js';
 
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 
@@ -68,6 +69,8 @@ export interface EntryState {
   attempts: number;
   /** Where a broken body can be continued with a Range, when the last 200 offered ranges. */
   resume: ResumePoint | undefined;
+  /** Without a target (bodies read and discarded), the bytes of the body read so far: a resume skips them. */
+  discarded: number;
   /** The running attempt's permits. */
   permits: HeldPermits | undefined;
   /**
@@ -230,7 +233,8 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
 }
 
 function resumeOffset(state: EntryState): number {
-  return state.target !== undefined && state.target.size > 0 && state.resume !== undefined ? state.target.size : 0;
+  if (state.resume === undefined) return 0;
+  return state.target === undefined ? state.discarded : state.target.size;
 }
 
 function nextHop(from: URL, location: string, visited: Set<string>, hops: number, max: number): URL {
@@ -238,7 +242,7 @@ function nextHop(from: URL, location: string, visited: Set<string>, hops: number
   try {
     next = new URL(escapeRawBytes(location), from);
   } catch {
-    throw new FetchallError('protocol', `redirect to an invalid Location "${location.slice(0, 200)}"`);
+    throw new FetchallError('protocol', `redirect to an invalid Location "${redactWholeUrl(location).slice(0, 200)}"`);
   }
   if (next.protocol !== 'http:' && next.protocol !== 'https:') {
     throw new FetchallError('protocol', `redirect to unsupported scheme "${next.protocol.slice(0, -1)}"`);
@@ -348,6 +352,7 @@ async function receiveBody(env: AttemptEnvironment, state: EntryState, response:
   } else {
     if (state.target !== undefined && state.target.size > 0) await state.target.reset();
     state.bytes = 0;
+    state.discarded = 0;
     state.hash = undefined;
     const ranges = String(headers['accept-ranges'] ?? '').toLowerCase().includes('bytes');
     const etag = typeof headers.etag === 'string' && !headers.etag.startsWith('W/') ? headers.etag : undefined;
@@ -372,7 +377,11 @@ async function receiveBody(env: AttemptEnvironment, state: EntryState, response:
     state.bytes += chunk.length;
     if (state.bytes > maxSize) throw new FetchallError('too_large', `body is larger than --max-size ${options.maxSize} bytes`);
     state.hash?.update(chunk);
-    return target?.write(chunk);
+    if (target === undefined) {
+      state.discarded += chunk.length;
+      return;
+    }
+    return target.write(chunk);
   };
   try {
     await (decoder === undefined ? response.body(take) : decodeInto(response, decoder, take));

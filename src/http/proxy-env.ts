@@ -27,6 +27,5 @@ function named(env: Env, name: string): {name: string; value: string} | undefine
 export function proxyVariable(env: Env, name: 'http_proxy' | 'https_proxy'): {name: string; url: string} | undefined {
   const found = named(env, name);
   if (found === undefined) return undefined;
-  const withScheme = /^[a-z][a-z\d+.-]*:\/\//i.test(found.value) ? found.value : `http://${found.value}`;
-  return {name: found.name, url: proxyOrigin(withScheme, found.name)};
+  return {name: found.name, url: proxyOrigin(found.value, found.name)};
 }

@@ -52,9 +52,10 @@ export function redactUrl(text: string): string {
   });
 }
 
-// A whole URL as given (a list's URL text): its authority runs to the first `/`, `\`, `?` or `#`,
-// spaces included (a JSON entry's URL may hold one, which the parser percent-encodes).
-const WHOLE_URL_USERINFO = /^(\s*[a-z][a-z\d+.-]*:[/\\\t\n\r]*)([^/\\?#]*)@/iu;
+// A whole URL as given (a list's URL text, a Location): its authority runs to the first `/`, `\`, `?`
+// or `#`, spaces included (a JSON entry's URL may hold one, which the parser percent-encodes); the
+// scheme may be missing (`//u:p@h`, `u:p@h:3128`).
+const WHOLE_URL_USERINFO = /^(\s*(?:[a-z][a-z\d+.-]*:)?[/\\\t\n\r]*)([^/\\?#]*)@/iu;
 
 /**
  * {@link redactUrl} for a text that is one URL as given (an entry's `url`): also a password with spaces

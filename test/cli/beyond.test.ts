@@ -190,6 +190,19 @@ describe('Range / If-Range resume of a broken body', () => {
     expect(sha256Hex(result.stdout)).toBe(sha256Hex(source));
   });
 
+  it('with --json and no -o (bodies read and discarded) resumes with Range too; bytes and sha256 whole', async () => {
+    rangeRoute(a, '/rr/discard', {version: () => ({body: source, etag: '"v1"'}), ranges: true, breakAt: 0.6});
+    const list = await writeList([`${a.url}/rr/discard`]);
+    a.resetStats();
+    const result = await runCli(['--json', '--checksum', '--retries', '1', '--retry-delay', '10ms', list]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.records()[0]).toMatchObject({ok: true, status: 206, attempts: 2, bytes: SIZE, file: null, sha256: sha256Hex(source)});
+    const reqs = a.requests.filter((r) => r.path === '/rr/discard');
+    expect(reqs).toHaveLength(2);
+    expect(reqs[1]!.headers.range).toMatch(/^bytes=[1-9]\d*-$/);
+    expect(reqs[1]!.headers['if-range']).toBe('"v1"');
+  });
+
   it('behind a redirect, resumes at the URL that sent the body, not at the redirector', async () => {
     rangeRoute(b, '/rr/behind', {version: () => ({body: source, etag: '"v1"'}), ranges: true, breakAt: 0.6});
     const out = await makeTempDir();

@@ -682,6 +682,27 @@ describe('TLS and proxies', () => {
     expect(proxy.requests).toContain(viaBare);
   });
 
+  it('--proxy without a scheme is http://, as curl -x takes it; credentials that do not decode go out as typed', async () => {
+    const bare = `${a.url}/text/proxy-flag-bare`;
+    expect((await fetchJson([bare], ['--proxy', proxy.url.replace('http://', '')])).code).toBe(0);
+    expect(proxy.requests).toContain(bare);
+    const odd = `${a.url}/text/proxy-odd-creds`;
+    const result = await fetchJson([odd], ['--proxy', proxy.url.replace('http://', 'http://u:p%ZZ@')]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(proxy.log.find((entry) => entry.target === odd)!.headers['proxy-authorization']).toBe(`Basic ${Buffer.from('u:p%ZZ').toString('base64')}`);
+  });
+
+  it('a password in a bad Location is masked in the record and on stderr, whatever its spelling', async () => {
+    for (const [path, location] of [['/loc/rel', '//u:hunter2@[bad'], ['/loc/space', 'http://u:hunter2 x@[bad']] as const) {
+      a.route(path, (_req, res) => res.writeHead(302, {location}).end());
+    }
+    const {code, recs, stderr} = await fetchJson([`${a.url}/loc/rel`, `${a.url}/loc/space`]);
+    expect(code).toBe(1);
+    for (const record of recs) expect(record.error).toMatchObject({code: 'protocol'});
+    expect(JSON.stringify(recs)).not.toContain('hunter2');
+    expect(stderr).not.toContain('hunter2');
+  });
+
   it('a proxy variable that is no proxy URL is a usage error naming it, before any request; passwords masked', async () => {
     for (const [env, named] of [[{HTTPS_PROXY: 'ftp://u:hunter2@x'}, 'HTTPS_PROXY'], [{http_proxy: 'http://u:hunter2@[bad'}, 'http_proxy']] as const) {
       const {code, stderr} = await fetchJson([`${a.url}/text/never`], [], {env});

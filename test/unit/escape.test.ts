@@ -67,6 +67,8 @@ describe('redactWholeUrl', () => {
     ['special scheme without slashes', 'http:u:p w@h', 'http:u:***@h'],
     ['no password', 'http://u@h/a:b@c', 'http://u@h/a:b@c'],
     ['an embedded URL is redacted too', 'http://h/?next=http://a:b@c/', 'http://h/?next=http://a:***@c/'],
+    ['scheme-relative', '//u:p@h/x', '//u:***@h/x'],
+    ['no userinfo, no change', 'localhost:8080/x@y', 'localhost:8080/x@y'],
   ])('%s', (_name, input, expected) => {
     expect(redactWholeUrl(input)).toBe(expected);
   });
