@@ -1,6 +1,7 @@
 // Count a list's entries ahead of the run, for the progress total, without holding the list in memory.
 import {createReadStream} from 'node:fs';
 import {inShard, type Shard} from '../parse/shard.js';
+import {MAX_LINE_BYTES} from './lines.js';
 
 /**
  * Entries (non-blank, non-comment lines) in the given files, counted by streaming them;
@@ -25,9 +26,11 @@ export async function countEntries(paths: readonly string[], shard: Shard | unde
     // 'slow': gathering a line that must be decoded to be decided.
     let state: 'start' | 'rest' | 'slow' = 'start';
     let gathered: Buffer[] = [];
+    let gatheredBytes = 0;
     const decide = (): void => {
       const line = Buffer.concat(gathered).toString('utf8').trim().replace(/^\uFEFF/, '');
       gathered = [];
+      gatheredBytes = 0;
       if (line !== '' && !line.startsWith('#')) count();
     };
     for await (const chunk of createReadStream(path, {highWaterMark: 256 * 1024, signal}) as AsyncIterable<Buffer>) {
@@ -35,7 +38,18 @@ export async function countEntries(paths: readonly string[], shard: Shard | unde
       while (i < chunk.length) {
         if (state !== 'start') {
           const end = chunk.indexOf(0x0a, i);
-          if (state === 'slow') gathered.push(chunk.subarray(i, end < 0 ? chunk.length : end));
+          if (state === 'slow') {
+            const piece = chunk.subarray(i, end < 0 ? chunk.length : end);
+            gathered.push(piece);
+            gatheredBytes += piece.length;
+            // Past the reader's cap the line is an (invalid) entry: its first byte is no `#`.
+            if (gatheredBytes > MAX_LINE_BYTES) {
+              gathered = [];
+              gatheredBytes = 0;
+              count();
+              state = 'rest';
+            }
+          }
           if (end < 0) break;
           if (state === 'slow') decide();
           state = 'start';

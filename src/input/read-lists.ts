@@ -163,6 +163,8 @@ class EntryReader implements AsyncIterable<Entry> {
   #queue: string[] = [];
   // Lines of the current list (by number) whose bytes are not valid UTF-8.
   #notUtf8 = new Set<number>();
+  // Lines longer than MAX_LINE_BYTES (only their head was kept).
+  #overlong = new Set<number>();
   #splitLines = 0;
   #head = 0;
   #closed = true;
@@ -229,7 +231,8 @@ class EntryReader implements AsyncIterable<Entry> {
     const line = this.#lineNumber === 1 && raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
     const list = this.#lists[this.#listIndex]!;
     const notUtf8 = this.#notUtf8.size > 0 && this.#notUtf8.delete(this.#lineNumber);
-    const entry = parseLine(line, this.#index + 1, {list: list.name, line: this.#lineNumber, notUtf8});
+    const overlong = this.#overlong.size > 0 && this.#overlong.delete(this.#lineNumber);
+    const entry = parseLine(line, this.#index + 1, {list: list.name, line: this.#lineNumber, notUtf8, overlong});
     if (entry !== null) this.#index++;
     return entry;
   }
@@ -245,12 +248,14 @@ class EntryReader implements AsyncIterable<Entry> {
     this.#lineNumber = 0;
     this.#splitLines = 0;
     this.#notUtf8.clear();
+    this.#overlong.clear();
     this.#closed = false;
     const stream = list.stream;
     this.#stream = stream;
-    const split = new LineSplitter((line, utf8) => {
+    const split = new LineSplitter((line, utf8, overlong) => {
       this.#splitLines++;
-      if (!utf8) this.#notUtf8.add(this.#splitLines);
+      if (overlong) this.#overlong.add(this.#splitLines);
+      else if (!utf8) this.#notUtf8.add(this.#splitLines);
       this.#queue.push(line);
     });
     stream.on('data', (chunk: Buffer | string) => {

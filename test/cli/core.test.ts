@@ -172,6 +172,16 @@ describe('input', () => {
     expect(server.requests.map((r) => r.path).sort()).toEqual(['/text/a', '/text/b', '/text/c']);
   });
 
+  test('a line over 16 MiB is one invalid entry, one short line on stderr; the others are fetched', async () => {
+    const list = await writeList([`${server.url}/text/before`, 'x'.repeat(20 * 1024 * 1024), `${server.url}/text/after`]);
+    const result = await runCli(['--json', list]);
+    expect(result.code).toBe(1);
+    const records = result.records().sort((a, b) => a.index - b.index);
+    expect(records.map((r) => [r.ok, r.error?.code ?? null])).toEqual([[true, null], [false, 'invalid_url'], [true, null]]);
+    expect(records[1]!.error.message).toMatch(/:2: the line is longer than 16 MiB$/);
+    expect(result.stderr.length).toBeLessThan(2000);
+  });
+
   test('CRLF ends and a BOM are tolerated', async () => {
     const list = await writeList([`${server.url}/text/crlf1`, `${server.url}/text/crlf2`], {eol: '\r\n', bom: true});
     const result = await runCli(['--json', '--ordered', list]);

@@ -252,15 +252,29 @@ describe('readEntries', () => {
     ]);
   });
 
-  test('one very long line (32 MiB in 64 KiB chunks) is joined once, not at every chunk', {timeout: 15_000}, async () => {
-    const {LineSplitter} = await import('../../src/input/lines.js');
-    const big = Buffer.alloc(32 * 1024 * 1024, 0x61);
-    const seen: number[] = [];
-    const split = new LineSplitter((line) => seen.push(line.length));
+  test('one very long line (16 MiB in 64 KiB chunks) is joined once, not at every chunk', {timeout: 15_000}, async () => {
+    const {LineSplitter, MAX_LINE_BYTES} = await import('../../src/input/lines.js');
+    const big = Buffer.alloc(MAX_LINE_BYTES, 0x61);
+    const seen: [number, boolean][] = [];
+    const split = new LineSplitter((line, _utf8, overlong) => seen.push([line.length, overlong]));
     for (let i = 0; i < big.length; i += 65536) split.push(big.subarray(i, i + 65536));
     split.push(Buffer.from('\nb'));
     split.end();
-    expect(seen).toEqual([big.length, 1]);
+    expect(seen).toEqual([[big.length, false], [1, false]]);
+  });
+
+  test('a line past 16 MiB is cut to its first KiB and flagged, in any chunking, and memory is not kept', async () => {
+    const {LineSplitter, MAX_LINE_BYTES} = await import('../../src/input/lines.js');
+    const seen: [number, boolean][] = [];
+    const split = new LineSplitter((line, _utf8, overlong) => seen.push([line.length, overlong]));
+    const piece = Buffer.alloc(1024 * 1024, 0x61);
+    for (let i = 0; i < 40; i++) split.push(piece);
+    split.push(Buffer.from('\nok\n'));
+    // One chunk holding a whole overlong line, then one with no end at all.
+    split.push(Buffer.concat([Buffer.alloc(MAX_LINE_BYTES + 1, 0x62), Buffer.from('\n')]));
+    for (let i = 0; i < 20; i++) split.push(piece);
+    split.end();
+    expect(seen).toEqual([[1024, true], [2, false], [1024, true], [1024, true]]);
   });
 
   test('a line that is not valid UTF-8 is invalid_url naming list:line (a comment is still a comment)', async () => {
@@ -446,6 +460,20 @@ describe('countEntries', () => {
     ]);
     expect(await agree(text)).toBe(8);
     await agree(text, {k: 2, n: 3});
+  });
+
+  test('a line over 16 MiB is one invalid entry naming list:line, held only by its head; the next lines go on', async () => {
+    const long = 'h'.repeat(17 * 1024 * 1024);
+    const text = `http://a.test/1\n${long}\n#${long}\nhttp://a.test/2\n${long}`;
+    const entries = await collect([memoryList('big.txt', text)]);
+    expect(entries.map((e) => [e.index, e.invalid ?? 'ok'])).toEqual([
+      [1, 'ok'],
+      [2, 'big.txt:2: the line is longer than 16 MiB'],
+      [3, 'ok'],
+      [4, 'big.txt:5: the line is longer than 16 MiB'],
+    ]);
+    expect(entries[1]!.url.length).toBeLessThanOrEqual(101);
+    expect(await agree(text)).toBe(4);
   });
 
   test('agrees with the reader on random lines of tricky bytes', async () => {
