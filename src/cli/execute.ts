@@ -1,5 +1,5 @@
 // The CLI's run: lists → fetchAll → records to stdout/report, progress and summary to stderr → exit code.
-import {fstatSync, readFileSync, readlinkSync, statSync} from 'node:fs';
+import {readlinkSync} from 'node:fs';
 import {OutputError, UsageError} from '../errors.js';
 import {countEntries} from '../input/count.js';
 import {closeLists, listAtPath, openLists, readEntries, type OpenList} from '../input/read-lists.js';
@@ -42,11 +42,6 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
     return EXIT.usage;
   }
   const out = new StreamWriter(io.stdout, 'standard output');
-  if ((flags.dryRun === true || flags.json === true || options.outputDir === undefined) && closedByShell(io.stdout)) {
-    closeLists(lists);
-    err('fetchall: cannot write to standard output: it is closed (>&-)');
-    return EXIT.output;
-  }
   if (flags.dryRun === true) {
     // The plan shows what --resume would skip: the report is read (never created or written).
     let planResume: ResumeSet | undefined;
@@ -279,24 +274,6 @@ function failureRecord(failure: RunStats['failures'][number]): FetchRecord {
     duration_ms: 0, attempts: 0, file: null, skipped: false, sha256: null,
     error: failure.code === null ? null : {code: failure.code, message: failure.message},
   };
-}
-
-/**
- * Whether standard output was closed by the shell (`fetchall … >&-`): Node then opens /dev/null in
- * its place, read-write, where a shell's `> /dev/null` is write-only. Every body or record would be
- * lost without an error, so it is a fatal output error before the first request, as curl's is.
- * Linux only (it reads /proc); false wherever it cannot tell.
- */
-function closedByShell(stream: CliIo['stdout']): boolean {
-  if ((stream as {fd?: unknown}).fd !== 1) return false;
-  try {
-    const flags = /^flags:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/fdinfo/1', 'utf8'))?.[1];
-    if (flags === undefined || (Number.parseInt(flags, 8) & 3) !== 2) return false;
-    const stat = fstatSync(1);
-    return stat.isCharacterDevice() && stat.rdev === statSync('/dev/null').rdev;
-  } catch {
-    return false;
-  }
 }
 
 /** --dry-run: the plan, one `URL<TAB>FILE` per selected entry (or the would-be records); no request. */

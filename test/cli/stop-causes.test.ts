@@ -249,26 +249,6 @@ describe('--dry-run and --deadline', () => {
   });
 });
 
-describe('exit codes at the edges: a closed stdout', () => {
-  it('stdout closed by the shell (>&-) is exit 3 before any request when bodies or records go there; fine with -o', async () => {
-    const list = await writeList([`${server.url}/text/closed-out`]);
-    for (const extra of ['', '--json']) {
-      const result = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN_PATH}" ${extra} "${list}" >&-; echo "rc=$?" >&2`], {encoding: 'utf8', timeout: 15_000});
-      expect(result.stderr).toContain('rc=3');
-      expect(result.stderr).toContain('standard output');
-    }
-    expect(server.hits('/text/closed-out')).toBe(0);
-    // These two make requests: spawned without blocking, so the server in this process can answer.
-    const bash = (command: string): Promise<number | null> => new Promise((resolve) => {
-      spawn('bash', ['-c', command], {stdio: 'ignore'}).once('close', (code) => resolve(code));
-    });
-    const dir = await makeTempDir();
-    expect(await bash(`"${process.execPath}" "${BIN_PATH}" -q -o "${dir}" "${list}" >&-`)).toBe(0);
-    // A real > /dev/null is a reader like any other.
-    expect(await bash(`"${process.execPath}" "${BIN_PATH}" -q "${list}" > /dev/null`)).toBe(0);
-  });
-});
-
 describe('exit codes at the edges', () => {
   it('--version and --help to a closed pipe are 141 and to a full disk 3, one line, never a stack', () => {
     for (const args of [['--version'], ['-V'], ['--help'], ['-h'], ['-c', '3', '--version']]) {
