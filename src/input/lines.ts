@@ -12,16 +12,23 @@ import type {Readable} from 'node:stream';
  */
 export class LineSplitter {
   readonly #onLine: (line: string, utf8: boolean, overlong: boolean) => void;
+  readonly #maxBytes: number;
   // The start of a line whose end has not come yet, in the pieces it came in (joined once, at its end:
   // joining at every chunk made one long line quadratic).
   #rest: Buffer[] = [];
   #restBytes = 0;
-  // The line now being split is longer than MAX_LINE_BYTES: only its head is kept, the rest dropped.
+  // The line now being split is longer than the cap: only its head is kept, the rest dropped. The head
+  // starts at its first byte that is not ASCII white space, so that a long blank line stays blank and
+  // a long comment a comment.
   #overlong = false;
 
-  /** `overlong`: the line was longer than {@link MAX_LINE_BYTES}; `line` is then its first KiB only. */
-  constructor(onLine: (line: string, utf8: boolean, overlong: boolean) => void) {
+  /**
+   * `overlong`: the line was longer than `maxBytes` (a CR before its LF not counted); `line` is then
+   * its first KiB from its first character that is not white space.
+   */
+  constructor(onLine: (line: string, utf8: boolean, overlong: boolean) => void, maxBytes = MAX_LINE_BYTES) {
     this.#onLine = onLine;
+    this.#maxBytes = maxBytes;
   }
 
   push(chunk: Buffer): void {
@@ -38,8 +45,12 @@ export class LineSplitter {
       end = chunk.indexOf(0x0a, start);
     }
     while (end !== -1) {
-      if (end - start > MAX_LINE_BYTES) this.#emit(chunk, start, start + HEAD_BYTES, true);
-      else this.#emit(chunk, start, end, false);
+      if (end - start > this.#maxBytes) {
+        this.#keep(chunk.subarray(start, end));
+        this.#flush();
+      } else {
+        this.#emit(chunk, start, end);
+      }
       start = end + 1;
       end = chunk.indexOf(0x0a, start);
     }
@@ -52,33 +63,66 @@ export class LineSplitter {
   }
 
   #keep(piece: Buffer): void {
-    if (this.#overlong || piece.length === 0) return;
-    if (this.#restBytes + piece.length > MAX_LINE_BYTES) {
-      // Past the cap: keep the head (for the message), drop the rest up to the line's end.
+    if (piece.length === 0) return;
+    if (!this.#overlong && this.#restBytes + piece.length > this.#maxBytes + 1) {
+      // Past the cap (one byte spared for a CR): from now on only the head is kept.
       this.#overlong = true;
-      this.#rest = [Buffer.from(Buffer.concat([...this.#rest, piece.subarray(0, HEAD_BYTES)]).subarray(0, HEAD_BYTES))];
+      const kept = this.#rest;
+      this.#rest = [];
       this.#restBytes = 0;
+      for (const earlier of kept) this.#keepHead(earlier);
+    }
+    if (this.#overlong) {
+      this.#keepHead(piece);
       return;
     }
     this.#rest.push(piece);
     this.#restBytes += piece.length;
   }
 
+  /** Add to an overlong line's head: from its first significant byte, HEAD_BYTES at most. */
+  #keepHead(piece: Buffer): void {
+    let from = 0;
+    if (this.#restBytes === 0) {
+      while (from < piece.length && isAsciiSpace(piece[from]!)) from++;
+    }
+    const room = HEAD_BYTES - this.#restBytes;
+    if (room <= 0 || from >= piece.length) return;
+    const head = Buffer.from(piece.subarray(from, from + room));
+    this.#rest.push(head);
+    this.#restBytes += head.length;
+  }
+
   #flush(): void {
     const line = Buffer.concat(this.#rest);
-    const overlong = this.#overlong;
+    let overlong = this.#overlong;
     this.#rest = [];
     this.#restBytes = 0;
     this.#overlong = false;
+    // Exactly one byte over: overlong unless that byte is the CR of a CRLF.
+    if (!overlong && line.length > this.#maxBytes && !(line.length === this.#maxBytes + 1 && line[line.length - 1] === 0x0d)) {
+      overlong = true;
+      this.#keepHead(line);
+      const head = Buffer.concat(this.#rest);
+      this.#rest = [];
+      this.#restBytes = 0;
+      this.#emit(head, 0, head.length, true);
+      return;
+    }
     this.#emit(line, 0, line.length, overlong);
   }
 
-  #emit(bytes: Buffer, start: number, end: number, overlong: boolean): void {
+  #emit(bytes: Buffer, start: number, end: number, overlong = false): void {
     if (!overlong && end > start && bytes[end - 1] === 0x0d) end--;
     const line = bytes.toString('utf8', start, end);
     // U+FFFD is rare in a list: only then are the bytes checked again.
     this.#onLine(line, !line.includes('\uFFFD') || isUtf8(bytes.subarray(start, end)), overlong);
   }
+}
+
+/** TAB, LF, VT, FF, CR and space: the ASCII white space `trim()` removes. */
+function isAsciiSpace(byte: number): boolean {
+  return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
 }
 
 /**
@@ -92,9 +136,9 @@ const HEAD_BYTES = 1024;
  * The lines of a stream, as {@link LineSplitter} splits them (invalid UTF-8 decoded as U+FFFD).
  * @example for await (const line of readLines(createReadStream('report.jsonl'))) …
  */
-export async function* readLines(stream: Readable): AsyncGenerator<string> {
+export async function* readLines(stream: Readable, maxBytes = MAX_LINE_BYTES): AsyncGenerator<string> {
   let lines: string[] = [];
-  const split = new LineSplitter((line) => lines.push(line));
+  const split = new LineSplitter((line) => lines.push(line), maxBytes);
   for await (const chunk of stream) {
     split.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
     if (lines.length === 0) continue;

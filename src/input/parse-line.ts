@@ -44,11 +44,10 @@ export function parseTargetUrl(text: string): URL | string {
  */
 export function parseLine(raw: string, index: number, origin: LineOrigin): Entry | null {
   const line = raw.trim();
-  if (line.startsWith('#')) return null;
+  if (line === '' || line.startsWith('#')) return null;
   const where = `${origin.list}:${origin.line}`;
   // Too long to be a URL or an entry: one invalid entry, named, whatever follows its head.
   if (origin.overlong === true) return invalid(index, `${line.slice(0, 100)}…`, `${where}: the line is longer than 16 MiB`);
-  if (line === '') return null;
   // Fetching the text with U+FFFD in place of the bytes would fetch another URL: refuse the line.
   if (origin.notUtf8 === true) {
     return invalid(index, line.startsWith('{') ? line : line.split(/\s/, 1)[0]!, `${where}: the line is not valid UTF-8 text`);

@@ -2,7 +2,7 @@
 import {closeSync, createReadStream, fstatSync, ftruncateSync, openSync, readSync, writeSync} from 'node:fs';
 import {resolve} from 'node:path';
 import {describeErrno, OutputError} from '../errors.js';
-import {readLines} from '../input/lines.js';
+import {MAX_LINE_BYTES, readLines} from '../input/lines.js';
 
 /**
  * Appends records to a report. One write(2) per line on an O_APPEND descriptor, so a crash leaves only
@@ -139,7 +139,8 @@ export async function readOkUrls(path: string): Promise<ResumeSet> {
   });
   if (!opened) return ok;
   try {
-    for await (const line of readLines(stream)) {
+    // A record holds its URL (up to a list's 16 MiB line) and some 300 bytes more: room for four.
+    for await (const line of readLines(stream, 4 * MAX_LINE_BYTES)) {
       if (!line.startsWith('{')) continue;
       let record: {url?: unknown; ok?: unknown; file?: unknown};
       try {

@@ -277,6 +277,22 @@ describe('readEntries', () => {
     expect(seen).toEqual([[1024, true], [2, false], [1024, true], [1024, true]]);
   });
 
+  test('at the cap: 16 MiB and a CRLF is a line; a long blank line stays blank and a long comment a comment', async () => {
+    const {LineSplitter, MAX_LINE_BYTES} = await import('../../src/input/lines.js');
+    const seen: [string, boolean][] = [];
+    const split = new LineSplitter((line, _utf8, overlong) => seen.push([line.slice(0, 3), overlong]));
+    const exact = Buffer.alloc(MAX_LINE_BYTES, 0x61);
+    split.push(Buffer.concat([exact, Buffer.from('\r\n')]));
+    for (let i = 0; i < exact.length; i += 65536) split.push(exact.subarray(i, i + 65536));
+    split.push(Buffer.from('\r\n'));
+    split.push(Buffer.concat([Buffer.alloc(MAX_LINE_BYTES + 5, 0x20), Buffer.from('\n')]));
+    split.push(Buffer.concat([Buffer.alloc(MAX_LINE_BYTES + 5, 0x20), Buffer.from('#c\nok')]));
+    split.end();
+    expect(seen).toEqual([['aaa', false], ['aaa', false], ['', true], ['#c', true], ['ok', false]]);
+    const entries = await collect([memoryList('l.txt', Buffer.concat([Buffer.alloc(MAX_LINE_BYTES + 5, 0x20), Buffer.from('\n \t'), Buffer.alloc(MAX_LINE_BYTES, 0x20), Buffer.from('#c\nhttp://a.test/x\n')]))]);
+    expect(entries.map((e) => [e.index, e.url, e.invalid ?? 'ok'])).toEqual([[1, 'http://a.test/x', 'ok']]);
+  });
+
   test('a line that is not valid UTF-8 is invalid_url naming list:line (a comment is still a comment)', async () => {
     const latin1 = Buffer.concat([
       Buffer.from('# caf'), Buffer.from([0xe9]), Buffer.from('\nhttps://a.test/caf'), Buffer.from([0xe9]),
@@ -429,6 +445,22 @@ describe('openLists', () => {
     const lists = await openLists([join(dir, 'a.txt')], stdin);
     closeLists(lists);
     expect(lists[0]!.stream.destroyed).toBe(true);
+  });
+});
+
+describe('readOkUrls (--resume) and long records', () => {
+  test('an ok record whose URL is a whole 16 MiB list line is read back: its URL is skipped', async () => {
+    const {readOkUrls} = await import('../../src/report/report-file.js');
+    const dir = await mkdtemp(join(tmpdir(), 'fetchall-report-'));
+    try {
+      const url = `http://a.test/${'p'.repeat(16 * 1024 * 1024 - 14)}`;
+      const record = {index: 1, url, ok: true, status: 200, final_url: url, bytes: 1, duration_ms: 1, attempts: 1, file: null, skipped: false, sha256: null, error: null};
+      const report = join(dir, 'r.jsonl');
+      await writeFile(report, JSON.stringify(record) + '\n');
+      expect((await readOkUrls(report)).isOk(url, null)).toBe(true);
+    } finally {
+      await rm(dir, {recursive: true, force: true});
+    }
   });
 });
 
