@@ -37,7 +37,7 @@ export async function* planEntries(entries: AsyncIterable<Entry> | Iterable<Entr
       continue;
     }
     if (valid && options.skipExisting && path !== null && (await existingMatches(path, entry.sha256, options.outputDir!))) {
-      yield {entry, file: path, record: skippedRecord(entry, path)};
+      yield {entry, file: path, record: skippedRecord(entry, path, entry.sha256 ?? null)};
       continue;
     }
     if (valid && file !== null && assigned?.blockedBy !== undefined) {

@@ -81,9 +81,9 @@ export function blockedRecord(entry: Entry, message: string): FetchRecord {
 }
 
 /** The record of an entry skipped without a request (`--resume`, `--skip-existing`). */
-export function skippedRecord(entry: Entry, file: string | null): FetchRecord {
+export function skippedRecord(entry: Entry, file: string | null, sha256: string | null = null): FetchRecord {
   return {
     index: entry.index, url: entry.url, ok: true, status: null, final_url: null, bytes: 0, duration_ms: 0,
-    attempts: 0, file, skipped: true, sha256: null, error: null,
+    attempts: 0, file, skipped: true, sha256, error: null,
   };
 }

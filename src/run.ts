@@ -286,9 +286,9 @@ async function* execute(
     completions.wake();
   };
 
-  const skip = (entry: Entry, file: string | null): void => {
+  const skip = (entry: Entry, file: string | null, sha256: string | null = null): void => {
     const mySeq = seq++;
-    finish({seq: mySeq, target: undefined, record: skippedRecord(entry, file)});
+    finish({seq: mySeq, target: undefined, record: skippedRecord(entry, file, sha256)});
     completions.wake();
   };
 
@@ -382,7 +382,8 @@ async function* execute(
             const path = join(options.outputDir, name);
             if (await existingMatches(path, entry.sha256, options.outputDir)) {
               permit();
-              skip(entry, path);
+              // With an expected digest the file was hashed to match it: the record says so.
+              skip(entry, path, entry.sha256 ?? null);
               continue;
             }
           }

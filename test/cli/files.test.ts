@@ -404,7 +404,8 @@ describe('--skip-existing', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(requested()).toEqual(['/text/stale.txt']);
     const records = byIndex(result);
-    expect(records.get(1).skipped).toBe(true);
+    // The file was hashed to be skipped: its digest is in the record.
+    expect(records.get(1)).toMatchObject({ok: true, skipped: true, attempts: 0, sha256: sha256Hex(textBody('match.txt'))});
     expect(records.get(2)).toMatchObject({ok: true, skipped: false, status: 200, file: join(out, 'stale.txt')});
     expect(await readFile(join(out, 'stale.txt'), 'utf8')).toBe(textBody('stale.txt'));
   });
