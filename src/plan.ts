@@ -24,7 +24,7 @@ export interface PlannedEntry {
 export async function* planEntries(entries: AsyncIterable<Entry> | Iterable<Entry>, options: RunOptions, resumeOk?: Pick<ResumeSet, 'isOk'>): AsyncGenerator<PlannedEntry> {
   const names = options.outputDir === undefined ? undefined : new NameAssigner(options.name);
   for await (const entry of entries) {
-    const assigned = names?.assignChecked(entry) ?? undefined;
+    const assigned = names?.assign(entry) ?? undefined;
     const name = assigned?.name;
     if (options.shard !== undefined && !inShard(entry.index, options.shard)) continue;
     const path = name === undefined || options.outputDir === undefined ? null : join(options.outputDir, name);

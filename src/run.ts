@@ -279,16 +279,10 @@ async function* execute(
     });
   };
 
-  /** A verdict known before any request (a blocked name): counted, then the slot given back. */
-  const fail = (record: FetchRecord, permit: Release): void => {
+  /** A verdict known before any request (a skip, a blocked name): counted, then the slot given back. */
+  const settle = (record: FetchRecord, permit: Release): void => {
     finish({seq: seq++, target: undefined, record});
     permit();
-    completions.wake();
-  };
-
-  const skip = (entry: Entry, file: string | null, sha256: string | null = null): void => {
-    const mySeq = seq++;
-    finish({seq: mySeq, target: undefined, record: skippedRecord(entry, file, sha256)});
     completions.wake();
   };
 
@@ -365,7 +359,7 @@ async function* execute(
             break;
           }
           const entry = step.value;
-          const assigned = names?.assignChecked(entry) ?? undefined;
+          const assigned = names?.assign(entry) ?? undefined;
           const name = assigned?.name;
           if (options.shard !== undefined && !inShard(entry.index, options.shard)) {
             permit();
@@ -374,22 +368,20 @@ async function* execute(
           internals.onSelected?.(entry);
           const resumeFile = name === undefined || options.outputDir === undefined ? null : join(options.outputDir, name);
           if (entry.target !== undefined && internals.resumeOk?.isOk(entry.url, resumeFile) === true) {
-            permit();
-            skip(entry, savedPathOrNull(resumeFile));
+            settle(skippedRecord(entry, savedPathOrNull(resumeFile)), permit);
             continue;
           }
           if (options.skipExisting && name !== undefined && entry.target !== undefined && options.outputDir !== undefined) {
             const path = join(options.outputDir, name);
             if (await existingMatches(path, entry.sha256, options.outputDir)) {
-              permit();
               // With an expected digest the file was hashed to match it: the record says so.
-              skip(entry, path, entry.sha256 ?? null);
+              settle(skippedRecord(entry, path, entry.sha256 ?? null), permit);
               continue;
             }
           }
           // After the skips: a file saved by an earlier run (under a folder, then) is still done.
           if (assigned?.blockedBy !== undefined && entry.invalid === undefined && options.method !== 'HEAD') {
-            fail(blockedRecord(entry, blockedMessage(options.outputDir!, assigned.name, assigned.blockedBy)), permit);
+            settle(blockedRecord(entry, blockedMessage(options.outputDir!, assigned.name, assigned.blockedBy)), permit);
             continue;
           }
           launch(entry, name, permit);

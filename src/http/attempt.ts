@@ -338,8 +338,10 @@ async function receiveBody(env: AttemptEnvironment, state: EntryState, response:
   const continues = partial && resumeFrom > 0 && continuesBody(state.resume!, headers, resumeFrom);
   if (partial && !continues) {
     const range = parseContentRange(headers['content-range']);
-    // A part we did not ask for (or not the one we asked for) is never taken for the whole body.
-    if (range === undefined || range.start !== 0 || range.end + 1 !== range.total || resumeFrom > 0) {
+    const whole = range !== undefined && range.start === 0 && range.end + 1 === range.total;
+    // A part we did not ask for (or not the one we asked for) is never taken for the whole body; a
+    // whole body sent as a 206 is, unless our Range asked for a continuation.
+    if (!whole || resumeFrom > 0) {
       await response.discard();
       if (resumeFrom > 0) return false;
       throw new FetchallError('protocol', `unexpected 206 Partial Content (Content-Range: ${String(headers['content-range'] ?? 'none').slice(0, 100)})`);

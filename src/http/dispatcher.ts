@@ -23,7 +23,9 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
     maxHeaderSize: 64 * 1024,
     connect: tls,
   };
-  const Pool = options.proxy !== undefined || proxyVariable(env, 'http_proxy') !== undefined || proxyVariable(env, 'https_proxy') !== undefined ? loadPool() : undefined;
+  // The proxy variables count only without --proxy (which ignores them, NO_PROXY included).
+  const httpProxy = options.proxy === undefined ? proxyVariable(env, 'http_proxy') : undefined;
+  const httpsProxy = options.proxy === undefined ? proxyVariable(env, 'https_proxy') : undefined;
   // A Proxy-Authorization the user gave (-H) is the proxy's: undici sends it from the agent (and
   // refuses it on a request, failing every URL). On the requests themselves it is dropped.
   const token = options.headers['proxy-authorization'];
@@ -36,14 +38,12 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
     // undici waits for the proxy's answer to CONNECT with its connection's headers timeout, 300 s by
     // default: a proxy that took the connection and said nothing held an https request that long.
     // The tunnel is part of connecting: --connect-timeout bounds it (0: no bound, as for any connect).
-    clientFactory: (origin: URL, opts: object) => new Pool!(origin, {...opts, headersTimeout: options.connectTimeout}),
+    clientFactory: (origin: URL, opts: object) => new (loadPool())(origin, {...opts, headersTimeout: options.connectTimeout}),
   };
   if (options.proxy !== undefined) {
     const ProxyAgent = loadProxyAgent();
     return withoutProxyAuthorization(new ProxyAgent({...proxied, uri: options.proxy}));
   }
-  const httpProxy = proxyVariable(env, 'http_proxy');
-  const httpsProxy = proxyVariable(env, 'https_proxy');
   if (httpProxy !== undefined || httpsProxy !== undefined) {
     // Pass the variables explicitly: undici would read process.env, not the environment we were given.
     const EnvHttpProxyAgent = loadEnvHttpProxyAgent();

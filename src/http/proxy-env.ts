@@ -1,5 +1,4 @@
 // The proxy environment variables, read as curl reads them, and checked before the first request.
-import {UsageError} from '../errors.js';
 import {proxyOrigin} from '../options.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;

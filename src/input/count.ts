@@ -1,7 +1,7 @@
 // Count a list's entries ahead of the run, for the progress total, without holding the list in memory.
 import {createReadStream} from 'node:fs';
 import {inShard, type Shard} from '../parse/shard.js';
-import {MAX_LINE_BYTES} from './lines.js';
+import {isAsciiSpace, MAX_LINE_BYTES} from './lines.js';
 
 /**
  * Entries (non-blank, non-comment lines) in the given files, counted by streaming them;
@@ -57,7 +57,7 @@ export async function countEntries(paths: readonly string[], shard: Shard | unde
           continue;
         }
         const byte = chunk[i]!;
-        if (byte === 0x20 || (byte >= 0x09 && byte <= 0x0d)) {
+        if (isAsciiSpace(byte)) {
           i++;
         } else if (byte >= 0x80) {
           state = 'slow';

@@ -121,7 +121,7 @@ export class LineSplitter {
 }
 
 /** TAB, LF, VT, FF, CR and space: the ASCII white space `trim()` removes. */
-function isAsciiSpace(byte: number): boolean {
+export function isAsciiSpace(byte: number): boolean {
   return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
 }
 

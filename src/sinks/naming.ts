@@ -278,8 +278,8 @@ export interface AssignedName {
  *
  * @example
  * const names = new NameAssigner('{basename}');
- * names.assign({index: 1, url: 'https://a.test/a.txt', target: new URL('https://a.test/a.txt')}); // 'a.txt'
- * names.assign({index: 2, url: 'https://b.test/A.TXT', target: new URL('https://b.test/A.TXT')}); // 'A-1.TXT'
+ * names.assign({index: 1, url: 'https://a.test/a.txt', target: new URL('https://a.test/a.txt')}); // {name: 'a.txt', blockedBy: undefined}
+ * names.assign({index: 2, url: 'https://b.test/A.TXT', target: new URL('https://b.test/A.TXT')}); // {name: 'A-1.TXT', …}
  */
 export class NameAssigner {
   readonly #tokens: readonly Token[];
@@ -292,16 +292,11 @@ export class NameAssigner {
     this.#tokens = compileTemplate(template, '--name');
   }
 
-  /** The entry's name alone (see {@link assignChecked}). */
-  assign(entry: NameEntry): string | null {
-    return this.assignChecked(entry)?.name ?? null;
-  }
-
   /**
    * The entry's final relative name, or null for an invalid entry with neither a target URL nor a name.
    * An empty `name` counts as none. An invalid entry with a name still takes it, like any other.
    */
-  assignChecked(entry: NameEntry): AssignedName | null {
+  assign(entry: NameEntry): AssignedName | null {
     let base: string;
     if (entry.name !== undefined && entry.name !== '') {
       base = sanitizeName(entry.name);

@@ -30,7 +30,7 @@ function assignAll(template: string, entries: readonly (string | readonly [strin
     } catch {
       target = undefined;
     }
-    return names.assign({index: offset + 1, url, target, name});
+    return names.assign({index: offset + 1, url, target, name})?.name ?? null;
   });
 }
 
@@ -192,7 +192,7 @@ describe('sanitizeName', () => {
 describe('NameAssigner', () => {
   test('a name under an earlier file is blocked, in input order, case-insensitively', () => {
     const names = new NameAssigner('{path}');
-    const give = (path: string, index: number) => names.assignChecked({index, url: `https://a.test/${path}`, target: new URL(`https://a.test/${path}`)});
+    const give = (path: string, index: number) => names.assign({index, url: `https://a.test/${path}`, target: new URL(`https://a.test/${path}`)});
     expect(give('a', 1)).toEqual({name: 'a', blockedBy: undefined});
     expect(give('A/b', 2)).toEqual({name: 'A/b', blockedBy: 'A'});
     expect(give('a/b/c', 3)).toEqual({name: 'a/b/c', blockedBy: 'a'});
