@@ -65,7 +65,18 @@ function codeOf(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/**
+ * llhttp's "Invalid EOF state": the connection closed mid-message after a response that said
+ * `Connection: close` (without that header undici calls the same cut a socket error). A broken body,
+ * not bad framing. undici leaves this parser error without a code (its table of llhttp's codes is
+ * keyed by name), so it is known by its reason.
+ */
+function isCutAtClose(error: unknown): boolean {
+  return error instanceof Error && error.name === 'HTTPParserError' && error.message.endsWith('(Invalid EOF state)');
+}
+
 function codeFor(error: unknown): ErrorCode | undefined {
+  if (isCutAtClose(error)) return 'reset';
   // Walk the cause chain: undici wraps socket and TLS errors.
   for (let e = error, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as {cause?: unknown}).cause, depth++) {
     const code = codeOf(e);
@@ -89,7 +100,7 @@ function codeFor(error: unknown): ErrorCode | undefined {
 export function classify(error: unknown): FetchallError {
   if (error instanceof FetchallError) return error;
   const code = codeFor(error) ?? 'protocol';
-  let detail = describe(error);
+  let detail = isCutAtClose(error) ? 'the server closed the connection before the response ended' : describe(error);
   // Node's own advice names a Node flag nobody passes to fetchall: point at fetchall's ways instead.
   if (code === 'tls') detail = tlsAdvice(error, detail.replace(/[;,]?[^;,()]*--use-(?:system|openssl)-ca[^;,()]*/i, '').replace(/;[^;()]*locally,?\s*(?=\(|$)/i, '').replace(/(\S)\(/, '$1 (').trim());
   return new FetchallError(code, detail === '' ? HUMAN[code] : `${HUMAN[code]}: ${detail}`, {

@@ -28,6 +28,8 @@ interface RangeRouteOptions {
   ranges: boolean;
   /** On the first request, send this fraction of the body, then destroy the connection. */
   breakAt: number;
+  /** Chunked with `Connection: close`, and the break a clean FIN: llhttp calls that end of stream an invalid EOF state. */
+  chunkedClose?: boolean;
 }
 
 /**
@@ -50,11 +52,12 @@ function rangeRoute(server: TestServer, path: string, opts: RangeRouteOptions): 
       status = 206;
       headers['content-range'] = `bytes ${start}-${body.length - 1}/${body.length}`;
     }
-    headers['content-length'] = body.length - start;
+    if (opts.chunkedClose === true) headers.connection = 'close';
+    else headers['content-length'] = body.length - start;
     res.writeHead(status, headers);
     if (n === 1) {
       const cut = Math.floor(body.length * opts.breakAt);
-      res.write(body.subarray(0, cut), () => req.socket.destroy());
+      res.write(body.subarray(0, cut), () => (opts.chunkedClose === true ? req.socket.end() : req.socket.destroy()));
       return;
     }
     res.end(body.subarray(start));
@@ -174,6 +177,20 @@ describe('Range / If-Range resume of a broken body', () => {
     expect(reqs[1]!.headers['if-range']).toBe('"v1"');
     expect(sha256Hex(await readFile(join(out, 'big.bin')))).toBe(sha256Hex(source));
     expect(await listFiles(out)).toEqual(['big.bin']);
+  });
+
+  it('a chunked body with Connection: close cut short by a FIN is `reset`, retried and resumed', async () => {
+    rangeRoute(a, '/rr/chunked-fin', {version: () => ({body: source, etag: '"v1"'}), ranges: true, breakAt: 0.6, chunkedClose: true});
+    const out = await makeTempDir();
+    a.resetStats();
+    const result = await runCli(['--json', '-o', out, '--retries', '1', '--retry-delay', '10ms', await writeList([`${a.url}/rr/chunked-fin  big.bin`])]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.records()[0]).toMatchObject({ok: true, status: 206, attempts: 2, bytes: SIZE});
+    expect(a.requests.filter((r) => r.path === '/rr/chunked-fin')[1]!.headers['if-range']).toBe('"v1"');
+    expect(sha256Hex(await readFile(join(out, 'big.bin')))).toBe(sha256Hex(source));
+    rangeRoute(a, '/rr/chunked-fin-once', {version: () => ({body: source, etag: '"v1"'}), ranges: true, breakAt: 0.6, chunkedClose: true});
+    const once = await runCli(['--json', '--retries', '0', await writeList([`${a.url}/rr/chunked-fin-once`])]);
+    expect(once.records()[0]).toMatchObject({ok: false, error: {code: 'reset', message: expect.stringContaining('closed the connection')}});
   });
 
   it('continues a body broken at 60% with Range and If-Range on stdout', async () => {

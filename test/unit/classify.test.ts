@@ -51,6 +51,9 @@ describe('classify', () => {
     ['undici BodyTimeoutError', new errors.BodyTimeoutError(), 'timeout'],
     ['undici HeadersOverflowError', new errors.HeadersOverflowError(), 'protocol'],
     ['undici ResponseContentLengthMismatchError', new errors.ResponseContentLengthMismatchError(), 'reset'],
+    // As undici makes it for a body cut at the close of a `Connection: close` response: no code.
+    ['undici HTTPParserError, Invalid EOF state', new errors.HTTPParserError('Response does not match the HTTP/1.1 protocol (Invalid EOF state)', undefined), 'reset'],
+    ['undici HTTPParserError, another reason', new errors.HTTPParserError('Response does not match the HTTP/1.1 protocol (Invalid header value char)', undefined), 'protocol'],
   ])('%s → %s', (_name, error, expected) => {
     expect(classify(error).code).toBe(expected);
   });
