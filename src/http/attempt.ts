@@ -184,8 +184,8 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     // page, a broken 200) stays counted when this one is a redirect or an error of its own.
     state.status = status;
     state.bytes = 0;
-    const location = response.headers.location;
-    if (REDIRECTS.has(status) && typeof location === 'string' && options.maxRedirects > 0) {
+    const location = locationOf(response.headers.location);
+    if (REDIRECTS.has(status) && location !== undefined && options.maxRedirects > 0) {
       await response.discard();
       visited ??= new Set<string>([url.href]);
       const next = nextHop(url, location, visited, hop + 1, options.maxRedirects);
@@ -235,6 +235,15 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
 function resumeOffset(state: EntryState): number {
   if (state.resume === undefined) return 0;
   return state.target === undefined ? state.discarded : state.target.size;
+}
+
+/**
+ * The redirect target: a `Location` sent twice comes as an array, and counts as one, the first that is
+ * not empty (curl and wget follow it too).
+ */
+function locationOf(value: string | string[] | undefined): string | undefined {
+  if (!Array.isArray(value)) return value;
+  return value.find((v) => v.trim() !== '') ?? value[0];
 }
 
 function nextHop(from: URL, location: string, visited: Set<string>, hops: number, max: number): URL {

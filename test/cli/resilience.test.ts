@@ -386,6 +386,15 @@ describe('redirects', () => {
     }
   });
 
+  it('a Location sent twice is followed: the first that is not empty', async () => {
+    for (const [path, locations] of [['/twice/same', ['/text/t1', '/text/t1']], ['/twice/empty-first', ['', '/text/t2']], ['/twice/differ', ['/text/t3', '/text/other']]] as const) {
+      a.route(path, (req) => void req.socket.write(`HTTP/1.1 302 Found\r\n${locations.map((l) => `Location: ${l}\r\n`).join('')}Content-Length: 13\r\n\r\nredirect page`, 'latin1'));
+    }
+    const {code, recs} = await fetchJson(['/twice/same', '/twice/empty-first', '/twice/differ'].map((p) => `${a.url}${p}`), ['--ordered']);
+    expect(code).toBe(0);
+    expect(recs.map((r) => [r.status, r.final_url])).toEqual([[200, `${a.url}/text/t1`], [200, `${a.url}/text/t2`], [200, `${a.url}/text/t3`]]);
+  });
+
   it('the user\'s Accept-Encoding stays home; --compressed\'s own crosses with the hop', async () => {
     const target = `${b.url}/echo-headers`;
     const hop = `${a.url}/redirect-abs?to=${encodeURIComponent(target)}`;
