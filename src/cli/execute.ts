@@ -117,9 +117,13 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
       wakeWaits?.();
       return;
     }
-    // A second signal, or one after the run already stopped: skip the wait, but leave no temporary file.
+    // A second signal, or one after the run already stopped: skip the wait, but leave no temporary file,
+    // and still say how the run went (stderr writes are synchronous: they land before the exit).
     sink?.cleanupSync?.();
-    process.exit(exitStatus());
+    const status = exitStatus();
+    ticker.stop();
+    sayEnd(status);
+    process.exit(status);
   });
   const exitStatus = (): number => {
     if (signalled !== undefined) return signalCode(signalled);
@@ -134,6 +138,15 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
       default:
         return stats.failed > 0 ? EXIT.failed : EXIT.ok;
     }
+  };
+  // The summary (or with -q the failed URLs) and the fatal error's line, once, unless the reader is gone.
+  let said = false;
+  const sayEnd = (status: number): void => {
+    if (said || status === EXIT.pipe) return;
+    said = true;
+    printEnd(flags, stats, chalk, err);
+    const failure = failed();
+    if (status === EXIT.output && failure !== undefined) err(`fetchall: ${escapeText(failure.message)}`);
   };
   // stdout failing (a reader gone, a full disk) stops the run at once, not at the next record or body.
   out.onFailure = (failure) => {
@@ -219,10 +232,7 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
       return EXIT.usage;
     }
     const status = exitStatus();
-    if (status === EXIT.pipe) return status;
-    printEnd(flags, stats, chalk, err);
-    const failure = failed();
-    if (status === EXIT.output && failure !== undefined) err(`fetchall: ${escapeText(failure.message)}`);
+    sayEnd(status);
     return status;
   } finally {
     removeSignals();

@@ -154,6 +154,7 @@ describe('the first cause that stops the run sets the status', () => {
     }, {readStdout: false});
     expect(exit.signal).toBeNull();
     expect(exit.code).toBe(124);
+    expect(exit.stderr).toMatch(/^fetchall: \d+ URLs? in .*1 failed/m);
   });
 
   it('stdout closed after --deadline stopped the run (held bodies draining) leaves 124', async () => {
@@ -180,6 +181,9 @@ describe('the first cause that stops the run sets the status', () => {
     }, {readStdout: false});
     expect(exit.signal).toBeNull();
     expect(exit.code).toBe(1);
+    // The signal cut the drain short, not the report of the run: the summary and the URL that stopped it.
+    expect(exit.stderr).toMatch(/^fetchall: \d+ URLs? in .*1 failed/m);
+    expect(exit.stderr).toMatch(/FAIL .*\/late-404 — HTTP 404/);
   });
 });
 
