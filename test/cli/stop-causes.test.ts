@@ -154,7 +154,7 @@ describe('the first cause that stops the run sets the status', () => {
     }, {readStdout: false});
     expect(exit.signal).toBeNull();
     expect(exit.code).toBe(124);
-    expect(exit.stderr).toMatch(/^fetchall: \d+ URLs? in .*1 failed/m);
+    expect(exit.stderr).toMatch(/^fetchall: \d+ URLs? in .*[1-9]\d* failed/m);
   });
 
   it('stdout closed after --deadline stopped the run (held bodies draining) leaves 124', async () => {
@@ -239,16 +239,17 @@ describe('--ordered orders stdout only', () => {
 
 describe('--dry-run and --deadline', () => {
   it('a plan read from a slow pipe stops at the deadline with 124, whole lines only', () => {
-    const feed = `for i in $(seq 1 40); do echo http://127.0.0.1:9/$i; sleep 0.1; done`;
+    const feed = `for i in $(seq 1 80); do echo http://127.0.0.1:9/$i; sleep 0.1; done`;
     const started = performance.now();
-    const result = spawnSync('bash', ['-c', `(${feed}) | "${process.execPath}" "${BIN_PATH}" --dry-run --deadline 700ms; echo "rc=$?" >&2`], {encoding: 'utf8', timeout: 15_000});
+    const result = spawnSync('bash', ['-c', `(${feed}) | "${process.execPath}" "${BIN_PATH}" --dry-run --deadline 1500ms; echo "rc=$?" >&2`], {encoding: 'utf8', timeout: 15_000});
     expect(result.stderr).toContain('rc=124');
     expect(result.stderr).toContain('--deadline');
-    // The pipe holds 4 s of lines: the plan ends near the deadline, not when the pipe does.
-    expect(performance.now() - started).toBeLessThan(3500);
+    // The pipe holds 8 s of lines (the deadline counts from the process start: a loaded machine takes
+    // most of a second to start Node): the plan ends near the deadline, not when the pipe does.
+    expect(performance.now() - started).toBeLessThan(6000);
     const lines = result.stdout.split('\n').filter((line) => line !== '');
     expect(lines.length).toBeGreaterThan(0);
-    expect(lines.length).toBeLessThan(40);
+    expect(lines.length).toBeLessThan(80);
     for (const line of lines) expect(line).toMatch(/^http:\/\/127\.0\.0\.1:9\/\d+\t-$/);
   });
 });
