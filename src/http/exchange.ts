@@ -68,6 +68,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
   // Phase 2: body.
   #early: Buffer[] | undefined = [];
   #earlyBytes = 0;
+  // Body bytes as they came off the wire (before any decoding): checked against Content-Length below.
+  #received = 0;
   #consumer: ChunkConsumer | undefined;
   #writing: Promise<void> | undefined;
   #queued: Buffer[] = [];
@@ -194,6 +196,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
     // spooled to disk for stdout). An empty chunk carries nothing: skip it, and never pause on it.
     if (chunk.length === 0) return;
     this.#activity++;
+    this.#received += chunk.length;
     if (this.#early !== undefined) {
       this.#early.push(chunk);
       this.#earlyBytes += chunk.length;
@@ -217,7 +220,22 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.#abortReason === undefined && this.#wholeDespiteUndici(error)) {
+      this.onResponseEnd();
+      return;
+    }
     this.#fail(this.#abortReason ?? error);
+  }
+
+  /**
+   * undici adds up Content-Length's digits itself and takes a space after them for one more digit
+   * (`Content-Length: 5 ` counts as 34), so a body of exactly the length sent, with the white space
+   * RFC 9112 allows after a value, "does not match": curl and wget take it whole, and so do we.
+   */
+  #wholeDespiteUndici(error: Error): boolean {
+    if ((error as {code?: unknown}).code !== 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || !this.#headersIn) return false;
+    const declared = this.headers['content-length'];
+    return typeof declared === 'string' && /^\d+[ \t]+$/.test(declared) && Number(declared.trim()) === this.#received;
   }
 
   // --- internals ---

@@ -386,6 +386,30 @@ describe('redirects', () => {
     }
   });
 
+  it('white space after a Content-Length value (RFC 9112 allows it) is no length mismatch; a short body still is', async () => {
+    const heads: Record<string, [string, boolean]> = {
+      '/cl-space/trail': ['Content-Length: 5 \r\n\r\nhello', false],
+      '/cl-space/two': ['Content-Length:  5  \r\n\r\nhello', false],
+      '/cl-space/close': ['Content-Length: 5 \r\nConnection: close\r\n\r\nhello', true],
+      '/cl-space/zero': ['Content-Length: 0 \r\n\r\n', false],
+      '/cl-space/short': ['Content-Length: 9 \r\nConnection: close\r\n\r\nhello', true],
+    };
+    for (const [path, [rest, close]] of Object.entries(heads)) {
+      a.route(path, (req) => {
+        const answer = `HTTP/1.1 200 OK\r\n${rest}`;
+        if (close) req.socket.end(answer, 'latin1');
+        else req.socket.write(answer, 'latin1');
+      });
+    }
+    const {code, recs} = await fetchJson(Object.keys(heads).map((p) => `${a.url}${p}`), ['--ordered', '--retries', '0']);
+    expect(code).toBe(1);
+    expect(recs.map((r) => [r.ok, r.bytes, r.error?.code ?? null])).toEqual([[true, 5, null], [true, 5, null], [true, 5, null], [true, 0, null], [false, 5, 'reset']]);
+    const out = await makeTempDir();
+    const saved = await runCli(['-o', out, await writeList([`${a.url}/cl-space/trail  t.txt`])]);
+    expect(saved.code, saved.stderr).toBe(0);
+    expect(await readFile(join(out, 't.txt'), 'utf8')).toBe('hello');
+  });
+
   it('a Location sent twice is followed: the first that is not empty', async () => {
     for (const [path, locations] of [['/twice/same', ['/text/t1', '/text/t1']], ['/twice/empty-first', ['', '/text/t2']], ['/twice/differ', ['/text/t3', '/text/other']]] as const) {
       a.route(path, (req) => void req.socket.write(`HTTP/1.1 302 Found\r\n${locations.map((l) => `Location: ${l}\r\n`).join('')}Content-Length: 13\r\n\r\nredirect page`, 'latin1'));
