@@ -3,7 +3,7 @@ import {createHash, type Hash} from 'node:crypto';
 import type {Transform} from 'node:stream';
 import {createBrotliDecompress, createGunzip, createInflate, createInflateRaw} from 'node:zlib';
 import type {Dispatcher} from 'undici';
-import {DISCARD_BYTES, Exchange} from './exchange.js';
+import {DISCARD_BYTES, Exchange, failedUnanswered, type ExchangeRequest} from './exchange.js';
 import {classify, RETRYABLE_STATUSES} from '../classify.js';
 import {FetchallError, OutputError} from '../errors.js';
 import type {RunOptions} from '../options.js';
@@ -166,7 +166,7 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       state.finalUrl = shown;
       onSent?.();
     };
-    const response = await Exchange.send(env.dispatcher, {
+    const response = await sendResendingUnanswered(env.dispatcher, {
       origin: url.origin,
       path: url.pathname + url.search,
       method,
@@ -235,6 +235,24 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
 function resumeOffset(state: EntryState): number {
   if (state.resume === undefined) return 0;
   return state.target === undefined ? state.discarded : state.target.size;
+}
+
+// As curl: how many times one request is sent again after kept-alive connections closed under it.
+const MAX_UNANSWERED_RESENDS = 5;
+
+/**
+ * Send a request; when it went out on a kept-alive connection that the server closed before a byte
+ * of the answer (its idle timeout racing ours), send it again on another, as curl does: the server
+ * never answered it, so it is not a failed attempt. A new connection that closes so is a `reset`.
+ */
+async function sendResendingUnanswered(dispatcher: Dispatcher, request: ExchangeRequest, signal: AbortSignal, onSent: () => void): Promise<Exchange> {
+  for (let resent = 0; ; resent++) {
+    try {
+      return await Exchange.send(dispatcher, request, signal, onSent);
+    } catch (error) {
+      if (resent >= MAX_UNANSWERED_RESENDS || signal.aborted || !failedUnanswered(error)) throw error;
+    }
+  }
 }
 
 /**

@@ -68,6 +68,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
   // Phase 2: body.
   #early: Buffer[] | undefined = [];
   #earlyBytes = 0;
+  // Sent on a connection that had carried an earlier request: the socket's bytes read at that moment.
+  #reusedAt: number | undefined;
   // Body bytes as they came off the wire (before any decoding): checked against Content-Length below.
   #received = 0;
   #consumer: ChunkConsumer | undefined;
@@ -84,10 +86,10 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
     const exchange = new Exchange();
     exchange.#onSent = onSent;
     exchange.#idleMs = request.idleTimeout ?? 0;
-    if (exchange.#idleMs > 0) {
-      exchange.#idle = idleSweeper(exchange.#idleMs);
-      watchSockets();
-    }
+    // The socket each request goes out on: for the idle timer's look at header bytes, and to tell a
+    // reused connection the server closed under us.
+    watchSockets();
+    if (exchange.#idleMs > 0) exchange.#idle = idleSweeper(exchange.#idleMs);
     return new Promise<Exchange>((resolve, reject) => {
       if (signal?.aborted) {
         reject(signal.reason);
@@ -304,6 +306,9 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
   attachSocket(socket: Socket): void {
     this.#socket = socket;
     this.#bytesSeen = socket.bytesRead;
+    const used = requestsOn.get(socket) ?? 0;
+    requestsOn.set(socket, used + 1);
+    if (used > 0) this.#reusedAt = socket.bytesRead;
   }
 
   /**
@@ -350,6 +355,12 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
 
   #fail(error: unknown): void {
     if (this.#done) return;
+    // A kept-alive connection the server closed as this request went out (its idle timeout racing
+    // ours): not a word of an answer came. Marked so the request is sent again on another connection.
+    if (this.#reusedAt !== undefined && this.#abortReason === undefined && !this.#headersIn
+      && this.#socket?.bytesRead === this.#reusedAt && error instanceof Error) {
+      unanswered.add(error);
+    }
     // undici reports any parse error after a Content-Length header as a length mismatch (llhttp's
     // reason is dropped): a bad header line after it read as `reset`, and was retried, where the same
     // line before it is `protocol`. During the head, a socket the peer has not ended was cut by the
@@ -383,11 +394,24 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
 // undici's Request keeps its handler under a private symbol named 'handler'; found once, by name.
 let handlerKey: symbol | undefined;
 let watching = false;
+// Requests written on each socket, to tell a reused connection from a new one.
+const requestsOn = new WeakMap<Socket, number>();
+// Failures of requests that went out on a reused connection and got not one byte back.
+const unanswered = new WeakSet<Error>();
+
+/**
+ * Whether `error` failed a request sent on a kept-alive connection that closed before a byte of the
+ * answer came: the server never saw it, or dropped it with the connection, so it is sent again on
+ * another connection (as curl does) instead of counting as a failed attempt.
+ */
+export function failedUnanswered(error: unknown): boolean {
+  return error instanceof Error && unanswered.has(error);
+}
 
 /**
  * Tell each Exchange the socket its request was written to, from undici's `undici:client:sendHeaders`
  * diagnostics event (published right after the request's head is written, for HTTP/1.1). Subscribed
- * once, when the first request with an idle timeout is made.
+ * once, when the first request is made.
  */
 function watchSockets(): void {
   if (watching) return;

@@ -412,11 +412,48 @@ describe('redirects', () => {
 
   it('a Location sent twice is followed: the first that is not empty', async () => {
     for (const [path, locations] of [['/twice/same', ['/text/t1', '/text/t1']], ['/twice/empty-first', ['', '/text/t2']], ['/twice/differ', ['/text/t3', '/text/other']]] as const) {
-      a.route(path, (req) => void req.socket.write(`HTTP/1.1 302 Found\r\n${locations.map((l) => `Location: ${l}\r\n`).join('')}Content-Length: 13\r\n\r\nredirect page`, 'latin1'));
+      // Written past node:http (which would fold the two into one line), on a connection then closed:
+      // the server's own response on it never ends, and a request kept alive behind it would wait.
+      a.route(path, (req) => void req.socket.end(`HTTP/1.1 302 Found\r\n${locations.map((l) => `Location: ${l}\r\n`).join('')}Content-Length: 13\r\nConnection: close\r\n\r\nredirect page`, 'latin1'));
     }
     const {code, recs} = await fetchJson(['/twice/same', '/twice/empty-first', '/twice/differ'].map((p) => `${a.url}${p}`), ['--ordered']);
     expect(code).toBe(0);
     expect(recs.map((r) => [r.status, r.final_url])).toEqual([[200, `${a.url}/text/t1`], [200, `${a.url}/text/t2`], [200, `${a.url}/text/t3`]]);
+  });
+
+  it('a request on a kept-alive connection the server closes unanswered goes again on a new one, not a failed attempt', async () => {
+    for (const how of ['fin', 'rst'] as const) {
+      let fresh = 0;
+      let dropped = 0;
+      // Answers the first request on each connection and keeps it alive; closes it at the next one.
+      const dropping = createServer((socket) => {
+        let served = 0;
+        socket.on('data', () => {
+          if (served++ === 0) {
+            fresh++;
+            socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+            return;
+          }
+          dropped++;
+          if (how === 'fin') socket.end();
+          else socket.resetAndDestroy();
+        });
+        socket.on('error', () => {});
+      });
+      dropping.listen(0, '127.0.0.1');
+      await once(dropping, 'listening');
+      try {
+        const port = (dropping.address() as AddressInfo).port;
+        const {code, recs} = await fetchJson(Array.from({length: 6}, (_, i) => `http://127.0.0.1:${port}/k${i}`), ['-c', '1', '--retries', '0']);
+        expect(code, how + JSON.stringify(recs.filter((r) => !r.ok))).toBe(0);
+        expect(recs.map((r) => r.attempts)).toEqual([1, 1, 1, 1, 1, 1]);
+        // Each URL answered once, on a new connection; at least one went first on a reused one and was dropped.
+        expect(fresh, how).toBe(6);
+        expect(dropped, how).toBeGreaterThan(0);
+      } finally {
+        dropping.close();
+      }
+    }
   });
 
   it('the user\'s Accept-Encoding stays home; --compressed\'s own crosses with the hop', async () => {
