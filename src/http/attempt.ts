@@ -201,6 +201,14 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       url = next;
       continue;
     }
+    if (status === 416 && resumeFrom > 0) {
+      // Our own Range refused (the resource shrank, or the server counts its ranges otherwise): the
+      // resume point is forgotten and the whole body asked for again, in this same attempt.
+      await response.discard();
+      state.resume = undefined;
+      hop--;
+      continue;
+    }
     if (status >= 400) {
       // The record's bytes are the body bytes received, an error page's too (read up to 64 KiB, then
       // the connection is closed rather than drained), decoded with --compressed like any body.

@@ -193,6 +193,28 @@ describe('Range / If-Range resume of a broken body', () => {
     expect(once.records()[0]).toMatchObject({ok: false, error: {code: 'reset', message: expect.stringContaining('closed the connection')}});
   });
 
+  it('a 416 to our own Range starts the body over in the same attempt', async () => {
+    let n = 0;
+    a.route('/rr/416', (req, res) => {
+      n++;
+      if (req.headers.range !== undefined) {
+        res.writeHead(416, {'content-range': `bytes */${SIZE}`, 'content-length': 0});
+        res.end();
+        return;
+      }
+      res.writeHead(200, {etag: '"v1"', 'accept-ranges': 'bytes', 'content-length': SIZE});
+      if (n === 1) res.write(source.subarray(0, SIZE / 2), () => req.socket.destroy());
+      else res.end(source);
+    });
+    const out = await makeTempDir();
+    a.resetStats();
+    const result = await runCli(['--json', '-o', out, '--retries', '1', '--retry-delay', '10ms', await writeList([`${a.url}/rr/416  whole.bin`])]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.records()[0]).toMatchObject({ok: true, status: 200, attempts: 2, bytes: SIZE});
+    expect(a.requests.filter((r) => r.path === '/rr/416').map((r) => r.headers.range === undefined)).toEqual([true, false, true]);
+    expect(sha256Hex(await readFile(join(out, 'whole.bin')))).toBe(sha256Hex(source));
+  });
+
   it('continues a body broken at 60% with Range and If-Range on stdout', async () => {
     rangeRoute(a, '/rr/stdout', {version: () => ({body: source, etag: '"v1"'}), ranges: true, breakAt: 0.6});
     const list = await writeList([`${a.url}/rr/stdout`]);
