@@ -100,7 +100,9 @@ function codeFor(error: unknown): ErrorCode | undefined {
 export function classify(error: unknown): FetchallError {
   if (error instanceof FetchallError) return error;
   const code = codeFor(error) ?? 'protocol';
-  let detail = isCutAtClose(error) ? 'the server closed the connection before the response ended' : describe(error);
+  let detail = isCutAtClose(error) ? 'the server closed the connection before the response ended'
+    // undici asserts what its parser let through (a status below 100): its assertion text means nothing to a user.
+    : codeOf(error) === 'ERR_ASSERTION' ? 'the response does not parse as HTTP/1.1' : describe(error);
   // Node's own advice names a Node flag nobody passes to fetchall: point at fetchall's ways instead.
   if (code === 'tls') detail = tlsAdvice(error, detail.replace(/[;,]?[^;,()]*--use-(?:system|openssl)-ca[^;,()]*/i, '').replace(/;[^;()]*locally,?\s*(?=\(|$)/i, '').replace(/(\S)\(/, '$1 (').trim());
   return new FetchallError(code, detail === '' ? HUMAN[code] : `${HUMAN[code]}: ${detail}`, {

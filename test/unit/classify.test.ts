@@ -58,6 +58,11 @@ describe('classify', () => {
     expect(classify(error).code).toBe(expected);
   });
 
+  test('an assertion undici trips on a malformed response is `protocol`, in words a user can read', () => {
+    const error = classify(withCode('ERR_ASSERTION', 'The expression evaluated to a falsy value:\n\n  assert(statusCode >= 100)\n'));
+    expect([error.code, error.message]).toEqual(['protocol', 'protocol error: the response does not parse as HTTP/1.1']);
+  });
+
   test('walks the cause chain (undici wraps socket and TLS errors)', () => {
     const wrapped = new TypeError('fetch failed', {cause: new Error('x', {cause: withCode('ECONNREFUSED')})});
     expect(classify(wrapped).code).toBe('connect');
