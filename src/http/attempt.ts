@@ -3,7 +3,7 @@ import {createHash, type Hash} from 'node:crypto';
 import type {Transform} from 'node:stream';
 import {createBrotliDecompress, createGunzip, createInflate, createInflateRaw} from 'node:zlib';
 import type {Dispatcher} from 'undici';
-import {DISCARD_BYTES, Exchange, failedUnanswered, type ExchangeRequest} from './exchange.js';
+import {DISCARD_BYTES, Exchange, failedUnanswered} from './exchange.js';
 import {classify, RETRYABLE_STATUSES} from '../classify.js';
 import {FetchallError, OutputError} from '../errors.js';
 import type {RunOptions} from '../options.js';
@@ -14,6 +14,9 @@ import {crossOriginHeaders, requestHeaders, withoutCredentials} from './headers.
 import {redactWholeUrl} from '../report/escape.js';
 
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+// As curl: how many times one request is sent again after kept-alive connections closed under it.
+const MAX_UNANSWERED_RESENDS = 5;
 
 /** Run-wide things an attempt uses. */
 export interface AttemptEnvironment {
@@ -145,19 +148,6 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     // validator belong to that resource, not to a redirector before it.
     const resumeFrom = url.href === state.resume?.url ? resumeOffset(state) : 0;
     const sent = resumeFrom > 0 ? {...headers, range: `bytes=${resumeFrom}-`, 'if-range': state.resume!.validator} : headers;
-    clock?.hold();
-    for (;;) {
-      // A pause known now is waited out before a --rate start slot is taken (a slot is not given
-      // back); one that began while this waited for its slot, after.
-      const pausedBefore = env.waitOutPause?.(state, url, signal);
-      if (pausedBefore !== undefined) await pausedBefore;
-      const waiting = env.beforeRequest(signal);
-      if (waiting !== undefined) await waiting;
-      const paused = env.waitOutPause?.(state, url, signal);
-      if (paused === undefined || !(await paused)) break;
-    }
-    clock?.run();
-    state.startedAt ??= performance.now();
     // final_url names the last request actually sent: set once the request has its connection (a
     // refused or timed-out connection sends nothing, and leaves the previous value, or null).
     const shown = withoutCredentials(url);
@@ -166,19 +156,31 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       state.finalUrl = shown;
       onSent?.();
     };
-    const response = await sendResendingUnanswered(env.dispatcher, {
-      origin: url.origin,
-      path: url.pathname + url.search,
-      method,
-      headers: sent,
-      // undici's headers timeout bounds the whole head, however steadily its bytes come: the exchange's
-      // own idle timer guards the head instead (it sees header bytes trickle in). Its body timeout is
-      // per chunk, like ours but coarser (a half-second tick): kept as a backstop only, at twice the
-      // idle time, so ours fires first and the message is always fetchall's own.
-      headersTimeout: 0,
-      bodyTimeout: options.idleTimeout * 2,
-      idleTimeout: options.idleTimeout,
-    }, signal, onConnected);
+    let response: Exchange | undefined;
+    for (let resent = 0; response === undefined; resent++) {
+      // Every request passes the gates, one sent again after a dropped connection too.
+      await passGates(env, state, url, signal, clock);
+      state.startedAt ??= performance.now();
+      try {
+        response = await Exchange.send(env.dispatcher, {
+          origin: url.origin,
+          path: url.pathname + url.search,
+          method,
+          headers: sent,
+          // undici's headers timeout bounds the whole head, however steadily its bytes come: the
+          // exchange's own idle timer guards the head instead (it sees header bytes trickle in). Its
+          // body timeout is per chunk, like ours but coarser (a half-second tick): kept as a backstop
+          // only, at twice the idle time, so ours fires first and the message is always fetchall's own.
+          headersTimeout: 0,
+          bodyTimeout: options.idleTimeout * 2,
+          idleTimeout: options.idleTimeout,
+        }, signal, onConnected);
+      } catch (error) {
+        // A kept-alive connection the server closed before a byte of answer (its idle timeout racing
+        // ours): the request goes again on another connection, as curl does; no attempt is spent.
+        if (resent >= MAX_UNANSWERED_RESENDS || signal.aborted || !failedUnanswered(error)) throw error;
+      }
+    }
     const status = response.status;
     // status and bytes describe the same, last response: nothing of an earlier attempt's body (a 503's
     // page, a broken 200) stays counted when this one is a redirect or an error of its own.
@@ -245,22 +247,23 @@ function resumeOffset(state: EntryState): number {
   return state.target === undefined ? state.discarded : state.target.size;
 }
 
-// As curl: how many times one request is sent again after kept-alive connections closed under it.
-const MAX_UNANSWERED_RESENDS = 5;
 
 /**
- * Send a request; when it went out on a kept-alive connection that the server closed before a byte
- * of the answer (its idle timeout racing ours), send it again on another, as curl does: the server
- * never answered it, so it is not a failed attempt. A new connection that closes so is a `reset`.
+ * Wait at the gates before a request goes: a pause of its host known now is waited out before a
+ * --rate start slot is taken (a slot is not given back); one that began while this waited for its
+ * slot, after. --timeout's clock is held meanwhile.
  */
-async function sendResendingUnanswered(dispatcher: Dispatcher, request: ExchangeRequest, signal: AbortSignal, onSent: () => void): Promise<Exchange> {
-  for (let resent = 0; ; resent++) {
-    try {
-      return await Exchange.send(dispatcher, request, signal, onSent);
-    } catch (error) {
-      if (resent >= MAX_UNANSWERED_RESENDS || signal.aborted || !failedUnanswered(error)) throw error;
-    }
+async function passGates(env: AttemptEnvironment, state: EntryState, url: URL, signal: AbortSignal, clock: AttemptClock | undefined): Promise<void> {
+  clock?.hold();
+  for (;;) {
+    const pausedBefore = env.waitOutPause?.(state, url, signal);
+    if (pausedBefore !== undefined) await pausedBefore;
+    const waiting = env.beforeRequest(signal);
+    if (waiting !== undefined) await waiting;
+    const paused = env.waitOutPause?.(state, url, signal);
+    if (paused === undefined || !(await paused)) break;
   }
+  clock?.run();
 }
 
 /**

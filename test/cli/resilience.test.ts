@@ -421,14 +421,16 @@ describe('redirects', () => {
     expect(recs.map((r) => [r.status, r.final_url])).toEqual([[200, `${a.url}/text/t1`], [200, `${a.url}/text/t2`], [200, `${a.url}/text/t3`]]);
   });
 
-  it('a request on a kept-alive connection the server closes unanswered goes again on a new one, not a failed attempt', async () => {
-    for (const how of ['fin', 'rst'] as const) {
+  it('a request on a kept-alive connection the server closes unanswered goes again on another, not a failed attempt, through the --rate gate', async () => {
+    for (const [how, rate] of [['fin', undefined], ['rst', undefined], ['fin', '4']] as const) {
       let fresh = 0;
       let dropped = 0;
+      const arrivals: number[] = [];
       // Answers the first request on each connection and keeps it alive; closes it at the next one.
       const dropping = createServer((socket) => {
         let served = 0;
         socket.on('data', () => {
+          arrivals.push(performance.now());
           if (served++ === 0) {
             fresh++;
             socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
@@ -444,12 +446,15 @@ describe('redirects', () => {
       await once(dropping, 'listening');
       try {
         const port = (dropping.address() as AddressInfo).port;
-        const {code, recs} = await fetchJson(Array.from({length: 6}, (_, i) => `http://127.0.0.1:${port}/k${i}`), ['-c', '1', '--retries', '0']);
+        const count = rate === undefined ? 6 : 4;
+        const {code, recs} = await fetchJson(Array.from({length: count}, (_, i) => `http://127.0.0.1:${port}/k${i}`), ['-c', '1', '--retries', '0', ...(rate === undefined ? [] : ['--rate', rate])]);
         expect(code, how + JSON.stringify(recs.filter((r) => !r.ok))).toBe(0);
-        expect(recs.map((r) => r.attempts)).toEqual([1, 1, 1, 1, 1, 1]);
+        expect(recs.map((r) => r.attempts)).toEqual(Array(count).fill(1));
         // Each URL answered once, on a new connection; at least one went first on a reused one and was dropped.
-        expect(fresh, how).toBe(6);
+        expect(fresh, how).toBe(count);
         expect(dropped, how).toBeGreaterThan(0);
+        // Every request sent counts for --rate, one sent again too: 250 ms apart (less a timer's slack).
+        if (rate !== undefined) for (let i = 1; i < arrivals.length; i++) expect(arrivals[i]! - arrivals[i - 1]!).toBeGreaterThan(200);
       } finally {
         dropping.close();
       }
