@@ -61,19 +61,36 @@ export interface FetchAllRun extends AsyncIterable<FetchRecord> {
   readonly fatal: OutputError | undefined;
 }
 
+/** The CLI's handle on a run: the library's, plus what a process about to exit needs. */
+export interface RunHandle extends FetchAllRun {
+  /**
+   * For an exit that cannot wait (a second signal): the records of every entry started and not yet
+   * told of, as `aborted` with `message` (in flight, or its body held for a slow stdout). They are
+   * then counted as told, so none is given twice. Synchronous.
+   */
+  abandon(message: string): FetchRecord[];
+}
+
+interface RunState {
+  stopReason: StopReason | undefined;
+  fatal: OutputError | undefined;
+  abandon: ((message: string) => FetchRecord[]) | undefined;
+}
+
 /**
  * Run entries through the pipeline; records come out as entries finish (in input order with `ordered`).
  * The caller's options must already be normalised.
  */
-export function runEntries(entries: AsyncIterable<Entry> | Iterable<Entry>, options: RunOptions, signal: AbortSignal | undefined, internals: RunInternals = {}): FetchAllRun {
-  const state = {stopReason: undefined as StopReason | undefined, fatal: undefined as OutputError | undefined};
-  const iterable: FetchAllRun = {
+export function runEntries(entries: AsyncIterable<Entry> | Iterable<Entry>, options: RunOptions, signal: AbortSignal | undefined, internals: RunInternals = {}): RunHandle {
+  const state: RunState = {stopReason: undefined, fatal: undefined, abandon: undefined};
+  const iterable: RunHandle = {
     get stopReason() {
       return state.stopReason;
     },
     get fatal() {
       return state.fatal;
     },
+    abandon: (message) => state.abandon?.(message) ?? [],
     [Symbol.asyncIterator]: () => execute(entries, options, signal, internals, state)[Symbol.asyncIterator](),
   };
   return iterable;
@@ -91,7 +108,7 @@ async function* execute(
   options: RunOptions,
   outerSignal: AbortSignal | undefined,
   internals: RunInternals,
-  state: {stopReason: StopReason | undefined; fatal: OutputError | undefined},
+  state: RunState,
 ): AsyncGenerator<FetchRecord> {
   const controller = new AbortController();
   const stop = (reason: StopReason, error?: Error): void => {
@@ -159,9 +176,28 @@ async function* execute(
   };
 
   const told = internals.onComplete;
+  // Entries started and not yet told of: in flight (by their state), or done with a body still to be
+  // written to stdout (by their record). What a run abandoned at exit reports as aborted.
+  const inFlight = new Set<EntryState>();
+  const untold = new Map<number, FetchRecord>();
+  let abandoned = false;
+  state.abandon = (message) => {
+    abandoned = true;
+    const records: FetchRecord[] = [];
+    for (const record of untold.values()) records.push(undelivered(record, 'aborted', message));
+    for (const entryState of inFlight) {
+      if (entryState.startedAt !== undefined) records.push(abandonedRecord(entryState, options, message));
+    }
+    untold.clear();
+    inFlight.clear();
+    return records.sort((a, b) => a.index - b.index);
+  };
   // A report that cannot take a record (a full disk) stops the run as any fatal output error does:
   // this record and the later ones are still yielded, and the iteration throws it at the end.
   const onComplete = told === undefined ? undefined : (record: FetchRecord): void => {
+    // After abandon() every entry still going was told of, as aborted.
+    if (abandoned) return;
+    untold.delete(record.index);
     try {
       told(record);
     } catch (error) {
@@ -175,6 +211,7 @@ async function* execute(
       judge(pending.record);
       // A body still to be written to stdout is told of once it is there (below), not before.
       if (pending.target?.publish === undefined) onComplete?.(pending.record);
+      else untold.set(pending.record.index, pending.record);
     }
     completions.push(pending);
   };
@@ -182,9 +219,10 @@ async function* execute(
   const runOne = async (entry: Entry, mySeq: number, name: string | undefined, permit: Release | undefined): Promise<void> => {
     // The deciding attempt's global slot, given back only once this entry's verdict is counted.
     let slot: Release | undefined;
+    const entryState: EntryState = {entry, name, target: undefined, hash: undefined, bytes: 0, status: null, finalUrl: null, attempts: 0, resume: undefined, discarded: 0, permits: undefined, startedAt: undefined};
+    inFlight.add(entryState);
     try {
       const started = performance.now();
-      const entryState: EntryState = {entry, name, target: undefined, hash: undefined, bytes: 0, status: null, finalUrl: null, attempts: 0, resume: undefined, discarded: 0, permits: undefined, startedAt: undefined};
       let error: FetchallError | undefined;
       let attempts = 0;
       let file: string | null = null;
@@ -253,6 +291,7 @@ async function* execute(
         },
       });
     } finally {
+      inFlight.delete(entryState);
       slot?.();
     }
   };
@@ -481,6 +520,24 @@ function round(ms: number): number {
 }
 
 function noop(): void {}
+
+/** The record of an entry in flight when the run was abandoned: what it had got so far, aborted. */
+function abandonedRecord(state: EntryState, options: RunOptions, message: string): FetchRecord {
+  return {
+    index: state.entry.index,
+    url: state.entry.url,
+    ok: false,
+    status: state.status,
+    final_url: state.finalUrl,
+    bytes: options.method === 'HEAD' ? 0 : state.bytes,
+    duration_ms: round(performance.now() - (state.startedAt ?? performance.now())),
+    attempts: Math.max(1, state.attempts),
+    file: null,
+    skipped: false,
+    sha256: null,
+    error: {code: 'aborted', message},
+  };
+}
 
 /** An ok record whose body never reached its output: failed, with nothing saved. */
 function undelivered(record: FetchRecord, code: 'write' | 'aborted', message: string): FetchRecord {

@@ -12,7 +12,7 @@ import {RunStats} from '../report/stats.js';
 import {formatFailureLine, formatSummary, formatVerboseLine, shownUrl} from '../report/summary.js';
 import {escapeText, safeUrl} from '../report/escape.js';
 import {planEntries, untilStopped} from '../plan.js';
-import {runEntries, type FetchAllRun} from '../run.js';
+import {runEntries, type RunHandle} from '../run.js';
 import {FileSink} from '../sinks/file-sink.js';
 import {StdoutSink} from '../sinks/stdout-sink.js';
 import {StreamWriter} from '../sinks/stream-writer.js';
@@ -98,7 +98,9 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
   let signalled: NodeJS.Signals | undefined;
   let outputFailure: OutputError | undefined;
   let fatal: OutputError | undefined;
-  let run: FetchAllRun | undefined;
+  let run: RunHandle | undefined;
+  // The CLI's own handling of each record as its entry completes (set below, once the run is made).
+  let tell: ((record: FetchRecord) => void) | undefined;
   let sink: BodySink | undefined;
   let ended = false;
   let wakeWaits: (() => void) | undefined;
@@ -118,8 +120,10 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
       return;
     }
     // A second signal, or one after the run already stopped: skip the wait, but leave no temporary file,
-    // and still say how the run went (stderr writes are synchronous: they land before the exit).
+    // and still say how the run went (stderr writes are synchronous: they land before the exit). Every
+    // entry started and not yet recorded gets its `aborted` record in the report and the counts.
     sink?.cleanupSync?.();
+    if (tell !== undefined) for (const record of run?.abandon(`interrupted by ${signal} before it finished`) ?? []) tell(record);
     const status = exitStatus();
     ticker.stop();
     sayEnd(status);
@@ -177,6 +181,7 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
       }
       if (flags.verbose === true) ticker.printAbove(formatVerboseLine(record, chalk));
     };
+    tell = onComplete;
     // Each record in output order (input order with --ordered): its JSON line on stdout. A full stdout
     // pauses the run.
     const takeRecord = flags.json === true ? (record: FetchRecord): Promise<void> | void => out.write(recordToJson(record) + '\n') : noop;

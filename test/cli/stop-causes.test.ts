@@ -166,6 +166,23 @@ describe('the first cause that stops the run sets the status', () => {
     expect(exit.code).toBe(124);
   });
 
+  it('a second SIGINT while held bodies wait for a stalled reader: every started entry still has its record, aborted', async () => {
+    const report = join(await makeTempDir(), 'r.jsonl');
+    const list = await writeList([1, 2, 3].map((i) => `${server.url}/bytes/20000000?held=${i}`));
+    const exit = await spawnCli(['-c', '3', '--report', report, list], (child) => {
+      // stdout is never read: the three bodies come in whole and wait to be written. Then two SIGINTs.
+      setTimeout(() => child.kill('SIGINT'), 2000);
+      setTimeout(() => child.kill('SIGINT'), 2600);
+    }, {readStdout: false});
+    expect(exit.signal).toBeNull();
+    expect(exit.code).toBe(130);
+    const records = parseJsonLines(await readFile(report, 'utf8'));
+    expect(records.map((r) => r.index).sort()).toEqual([1, 2, 3]);
+    for (const record of records) expect(record).toMatchObject({ok: false, file: null, error: {code: 'aborted'}});
+    expect(exit.stderr).toMatch(/^fetchall: 3 URLs in .*3 failed/m);
+    expect(exit.stderr).not.toContain('not started');
+  });
+
   it('a SIGINT after --fail-fast stopped the run leaves 1', async () => {
     // The bodies complete and wait for the reader; then the 404 stops the run; then a SIGINT.
     server.route('/late-404', (_req, res) => {
