@@ -185,7 +185,10 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
     // Each record in output order (input order with --ordered): its JSON line on stdout. A full stdout
     // pauses the run.
     const takeRecord = flags.json === true ? (record: FetchRecord): Promise<void> | void => out.write(recordToJson(record) + '\n') : noop;
-    run = runEntries(readEntries(lists), options, controller.signal, {
+    // --ordered orders what stdout carries; with -o and no --json it carries nothing, and holding
+    // finished entries back for a slow first one would only narrow the run to the reader's window.
+    const ordering = options.ordered && (flags.json === true || options.outputDir === undefined) ? options : {...options, ordered: false};
+    run = runEntries(readEntries(lists), ordering, controller.signal, {
       sink,
       resumeOk,
       env: io.env,

@@ -97,6 +97,26 @@ describe('bodies on stdout', () => {
     expect(result.stdout.toString()).toBe(delays.map((_, i) => expectedLines(3, `o${i}`)).join(''));
   });
 
+  test('--ordered with -o and no --json (stdout carries nothing to order): a slow first URL holds no one back', async () => {
+    const others = 1200;
+    let releasedEarly = false;
+    // The first URL answers once every other URL has reached the server (or gives up after 8 s).
+    server.route('/head-slow', (_req, res) => {
+      const since = performance.now();
+      const look = (): void => {
+        if (server.hits('/text/ord') >= others) releasedEarly = true;
+        if (releasedEarly || performance.now() - since > 8000) res.end('head');
+        else setTimeout(look, 20);
+      };
+      look();
+    });
+    const out = await makeTempDir();
+    const list = await writeList([`${server.url}/head-slow`, ...Array.from({length: others}, (_, i) => `${server.url}/text/ord?i=${i}  o${i}.txt`)]);
+    const result = await runCli(['--ordered', '-o', out, '-c', '8', list], {timeoutMs: 30_000});
+    expect(result.code, result.stderr).toBe(0);
+    expect(releasedEarly).toBe(true);
+  });
+
   test('without --ordered, bodies come as they complete', async () => {
     const list = await writeList([`${server.url}/lines/2?id=late&delay=500`, `${server.url}/lines/2?id=early`]);
     const result = await runCli(['-c', '2', list]);
