@@ -95,6 +95,8 @@ class SpoolTarget implements BodyTarget {
   #chunks: Buffer[] = [];
   #memory = 0;
   #spill: TempFile | undefined;
+  // A spool file being removed (its writes drained, then closed and unlinked).
+  #removing: TempFile | undefined;
 
   constructor(sink: StdoutSink) {
     this.#sink = sink;
@@ -193,12 +195,16 @@ class SpoolTarget implements BodyTarget {
     this.#release();
     const spill = this.#spill;
     this.#spill = undefined;
+    // Known until it is gone: a second signal during the removal's awaits must still delete it.
+    this.#removing = spill;
     await spill?.remove();
+    this.#removing = undefined;
     this.#sink.forget(this);
   }
 
   removeSync(): void {
     this.#spill?.removeSync();
+    this.#removing?.removeSync();
   }
 
   #release(): void {

@@ -1,0 +1,34 @@
+// The stdout sink's spool files: whatever stage a body's removal is at, a synchronous cleanup deletes them.
+import {readdirSync} from 'node:fs';
+import {mkdtemp, readdir, rm} from 'node:fs/promises';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {afterEach, describe, expect, it} from 'vitest';
+import type {Entry} from '../../src/record.js';
+import {StdoutSink} from '../../src/sinks/stdout-sink.js';
+
+const ENTRY = {index: 1, url: 'http://127.0.0.1/x'} as Entry;
+let dir: string | undefined;
+
+afterEach(async () => {
+  if (dir !== undefined) await rm(dir, {recursive: true, force: true});
+  dir = undefined;
+});
+
+describe('StdoutSink spool files', () => {
+  it('cleanupSync deletes a spool file whose removal has begun but not finished (a second signal then)', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fetchall-spool-'));
+    const sink = new StdoutSink({write: () => {}}, {memoryBudget: 1, spillDir: dir});
+    const target = sink.open(ENTRY, undefined);
+    await target.write(Buffer.alloc(64 * 1024, 1));
+    await target.commit();
+    expect(await readdir(dir)).toHaveLength(1);
+    // The removal waits on its own steps; the process exits before they run.
+    const discarding = target.discard();
+    sink.cleanupSync();
+    // Looked at at once, as the exit that follows would: no await lets the removal go on meanwhile.
+    expect(readdirSync(dir)).toEqual([]);
+    await discarding;
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
