@@ -53,6 +53,15 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   // Node's deprecation warnings are for the developers of fetchall, not its users: undici names an
   // https:// proxy given by IP address as the TLS server name, which Node warns about on stderr.
   process.noDeprecation = true;
+  // Node warns on stderr when NO_COLOR and FORCE_COLOR are both set (common in CI: one set for every
+  // job, the other for one) as soon as undici loads node:assert. fetchall's own colour rule settles
+  // that pair (README, "What you see"); every other warning still reaches Node's own printer.
+  const printers = process.listeners('warning');
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    if (/^The 'NO_COLOR' env is ignored/.test(warning.message)) return;
+    for (const print of printers) print.call(process, warning);
+  });
   const {run} = await import('../dist/cli.js');
   await run();
 }

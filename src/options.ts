@@ -141,7 +141,7 @@ function headers(raw: FetchAllOptions, name: Namer): Record<string, string> {
   out['user-agent'] = raw.userAgent === undefined ? `fetchall/${VERSION}` : toWire(raw.userAgent);
   out['accept'] = '*/*';
   if (raw.userAgent !== undefined && validateHeaderPair('User-Agent', raw.userAgent) !== null) {
-    throw new UsageError(`${name('userAgent')} must not contain CR, LF, NUL or another control character`);
+    throw new UsageError(`${name('userAgent')} must not contain CR, LF, NUL or another control character (a tab is allowed)`);
   }
   const given = raw.header;
   if (given === undefined) return out;

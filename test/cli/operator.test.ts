@@ -458,6 +458,18 @@ describe('colour', () => {
     expect(result.stderr).toMatch(/404/);
   });
 
+  test('NO_COLOR and FORCE_COLOR both set (as CI often has them): FORCE_COLOR wins, and Node says nothing about it', async () => {
+    const env = {NO_COLOR: '1', FORCE_COLOR: '1'};
+    const quiet = await runCli([await failing(), '--retries', '0', '-q', '--no-color'], {env});
+    expect(quiet.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^\s*FAIL .*\/status\/404/)]);
+    const usage = await runCli(['-c', '0', await failing()], {env});
+    expect(usage.code).toBe(2);
+    expect(usage.stderr.trim().split('\n')).toHaveLength(1);
+    const coloured = await runCli([await failing(), '--retries', '0', '--json'], {env});
+    expect(coloured.stderr).toMatch(SGR);
+    expect(coloured.stderr).not.toContain('Warning');
+  });
+
   test('on a terminal: colour by default; none with NO_COLOR, --no-color or FORCE_COLOR=0', async () => {
     const dir = await makeTempDir();
     const list = await failing();
