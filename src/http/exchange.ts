@@ -306,8 +306,9 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
   attachSocket(socket: Socket): void {
     this.#socket = socket;
     this.#bytesSeen = socket.bytesRead;
-    const used = requestsOn.get(socket) ?? 0;
-    requestsOn.set(socket, used + 1);
+    const counted = socket as Socket & {[REQUESTS]?: number};
+    const used = counted[REQUESTS] ?? 0;
+    counted[REQUESTS] = used + 1;
     if (used > 0) this.#reusedAt = socket.bytesRead;
   }
 
@@ -394,8 +395,9 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
 // undici's Request keeps its handler under a private symbol named 'handler'; found once, by name.
 let handlerKey: symbol | undefined;
 let watching = false;
-// Requests written on each socket, to tell a reused connection from a new one.
-const requestsOn = new WeakMap<Socket, number>();
+// Requests written on a socket, kept on the socket itself (a WeakMap lookup per request cost more):
+// tells a reused connection from a new one.
+const REQUESTS = Symbol('fetchall requests written');
 // Failures of requests that went out on a reused connection and got not one byte back.
 const unanswered = new WeakSet<Error>();
 
