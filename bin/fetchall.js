@@ -59,7 +59,7 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   const printers = process.listeners('warning');
   process.removeAllListeners('warning');
   process.on('warning', (warning) => {
-    if (/^The 'NO_COLOR' env is ignored/.test(warning.message)) return;
+    if (/env is ignored due to the 'FORCE_COLOR' env being set/.test(warning.message)) return;
     for (const print of printers) print.call(process, warning);
   });
   const {run} = await import('../dist/cli.js');

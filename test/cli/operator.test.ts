@@ -459,7 +459,7 @@ describe('colour', () => {
   });
 
   test('NO_COLOR and FORCE_COLOR both set (as CI often has them): FORCE_COLOR wins, and Node says nothing about it', async () => {
-    const env = {NO_COLOR: '1', FORCE_COLOR: '1'};
+    const env = {NO_COLOR: '1', FORCE_COLOR: '1', NODE_DISABLE_COLORS: '1'};
     const quiet = await runCli([await failing(), '--retries', '0', '-q', '--no-color'], {env});
     expect(quiet.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^\s*FAIL .*\/status\/404/)]);
     const usage = await runCli(['-c', '0', await failing()], {env});
