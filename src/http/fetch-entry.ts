@@ -246,7 +246,10 @@ async function attemptWithinTimeout(env: EntryEnvironment, state: EntryState, ti
   try {
     await attempt(env, state, controller.signal, clock);
   } catch (error) {
-    if (controller.signal.aborted && !env.signal.aborted) throw expired;
+    // An error status already in hand stays the verdict when only its page's body was still coming
+    // (as with --idle-timeout, which cuts that body quietly): a 503 is a 503, however slow its page.
+    const statusKnown = error instanceof FetchallError && error.code === 'http_status';
+    if (controller.signal.aborted && !env.signal.aborted && !statusKnown) throw expired;
     throw error;
   } finally {
     clock.hold();

@@ -386,6 +386,18 @@ describe('redirects', () => {
     }
   });
 
+  it('an error status whose page stalls is http_status with its status, whether --timeout or --idle-timeout cuts the page', async () => {
+    a.route('/stall-page/503', (_req, res) => {
+      res.writeHead(503, {'content-length': 100});
+      res.write('0123456789');
+    });
+    for (const flags of [['--timeout', '600ms', '--idle-timeout', '0'], ['--idle-timeout', '300ms']]) {
+      const {code, recs} = await fetchJson([`${a.url}/stall-page/503`], ['--retries', '0', ...flags]);
+      expect(code).toBe(1);
+      expect(recs[0], flags.join(' ')).toMatchObject({ok: false, status: 503, error: {code: 'http_status'}});
+    }
+  });
+
   it('white space after a Content-Length value (RFC 9112 allows it) is no length mismatch; a short body still is', async () => {
     const heads: Record<string, [string, boolean]> = {
       '/cl-space/trail': ['Content-Length: 5 \r\n\r\nhello', false],
