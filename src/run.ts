@@ -98,6 +98,8 @@ export function runEntries(entries: AsyncIterable<Entry> | Iterable<Entry>, opti
 
 interface Pending {
   readonly seq: number;
+  /** Its slot among the records waiting to be told of (a body still to be written to stdout). */
+  untold?: number | undefined;
   /** null for an entry the run stopped before it sent anything: it has no record (never started). */
   record: FetchRecord | null;
   target: BodyTarget | undefined;
@@ -178,14 +180,14 @@ async function* execute(
   const told = internals.onComplete;
   // Entries started and not yet told of: in flight (by their state), or done with a body still to be
   // written to stdout (by their record). What a run abandoned at exit reports as aborted.
-  const inFlight = new Set<EntryState>();
-  const untold = new Map<number, FetchRecord>();
+  const inFlight = new Slots<EntryState>();
+  const untold = new Slots<FetchRecord>();
   let abandoned = false;
   state.abandon = (message) => {
     abandoned = true;
     const records: FetchRecord[] = [];
     for (const record of untold.values()) records.push(undelivered(record, 'aborted', message));
-    for (const entryState of inFlight) {
+    for (const entryState of inFlight.values()) {
       if (entryState.startedAt !== undefined) records.push(abandonedRecord(entryState, options, message));
     }
     untold.clear();
@@ -197,7 +199,6 @@ async function* execute(
   const onComplete = told === undefined ? undefined : (record: FetchRecord): void => {
     // After abandon() every entry still going was told of, as aborted.
     if (abandoned) return;
-    untold.delete(record.index);
     try {
       told(record);
     } catch (error) {
@@ -211,7 +212,7 @@ async function* execute(
       judge(pending.record);
       // A body still to be written to stdout is told of once it is there (below), not before.
       if (pending.target?.publish === undefined) onComplete?.(pending.record);
-      else untold.set(pending.record.index, pending.record);
+      else pending.untold = untold.add(pending.record);
     }
     completions.push(pending);
   };
@@ -220,7 +221,7 @@ async function* execute(
     // The deciding attempt's global slot, given back only once this entry's verdict is counted.
     let slot: Release | undefined;
     const entryState: EntryState = {entry, name, target: undefined, hash: undefined, bytes: 0, status: null, finalUrl: null, attempts: 0, resume: undefined, discarded: 0, permits: undefined, startedAt: undefined};
-    inFlight.add(entryState);
+    const inFlightSlot = inFlight.add(entryState);
     try {
       const started = performance.now();
       let error: FetchallError | undefined;
@@ -291,7 +292,7 @@ async function* execute(
         },
       });
     } finally {
-      inFlight.delete(entryState);
+      inFlight.remove(inFlightSlot);
       slot?.();
     }
   };
@@ -470,17 +471,23 @@ async function* execute(
           // Told once the bytes are really out (gathered writes go out a moment later): in order,
           // without waiting here, so small bodies still share one write.
           const record = next.record;
+          const untoldSlot = next.untold;
+          // Told: no longer among the records an abandoned run still owes.
+          const tell = (told: FetchRecord): void => {
+            if (untoldSlot !== undefined) untold.remove(untoldSlot);
+            onComplete?.(told);
+          };
           const delivering = record.ok ? next.target.delivered?.() : undefined;
           if (delivering === undefined) {
-            onComplete?.(record);
+            tell(record);
           } else {
             // Handled now: a failure before its turn in the chain must not count as unhandled.
             delivering.catch(noop);
             delivery = delivery.then(() => delivering).then(
-              () => onComplete?.(record),
+              () => tell(record),
               (error: unknown) => {
                 outputBroken = true;
-                onComplete?.(undelivered(record, 'write', error instanceof Error ? error.message : String(error)));
+                tell(undelivered(record, 'write', error instanceof Error ? error.message : String(error)));
               },
             );
           }
@@ -520,6 +527,35 @@ function round(ms: number): number {
 }
 
 function noop(): void {}
+
+/**
+ * Items kept with O(1) add and remove by the slot number `add` gave: no hashing per item (a Set and a
+ * Map per entry measured ~4% of a small request's CPU).
+ */
+class Slots<T> {
+  #items: (T | undefined)[] = [];
+  #free: number[] = [];
+
+  add(item: T): number {
+    const slot = this.#free.pop() ?? this.#items.length;
+    this.#items[slot] = item;
+    return slot;
+  }
+
+  remove(slot: number): void {
+    this.#items[slot] = undefined;
+    this.#free.push(slot);
+  }
+
+  *values(): Generator<T> {
+    for (const item of this.#items) if (item !== undefined) yield item;
+  }
+
+  clear(): void {
+    this.#items = [];
+    this.#free = [];
+  }
+}
 
 /** The record of an entry in flight when the run was abandoned: what it had got so far, aborted. */
 function abandonedRecord(state: EntryState, options: RunOptions, message: string): FetchRecord {
