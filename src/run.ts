@@ -9,6 +9,7 @@ import {hostKey, type EntryState} from './http/attempt.js';
 import type {RunOptions} from './options.js';
 import {RateLimiter} from './rate-limit.js';
 import {blockedRecord, invalidRecord, skippedRecord, type Entry, type FetchRecord} from './record.js';
+import {Slots} from './slots.js';
 import {Semaphore, type Release} from './semaphore.js';
 import {blockedMessage, NameAssigner} from './sinks/naming.js';
 import {inShard} from './parse/shard.js';
@@ -188,7 +189,8 @@ async function* execute(
     const records: FetchRecord[] = [];
     for (const record of untold.values()) records.push(undelivered(record, 'aborted', message));
     for (const entryState of inFlight.values()) {
-      if (entryState.startedAt !== undefined) records.push(abandonedRecord(entryState, options, message));
+      // Started: at least its first attempt was under way.
+      if (entryState.startedAt !== undefined) records.push(entryRecord(entryState, options, {started: entryState.startedAt, attempts: 1, file: null, sha256: null, error: {code: 'aborted', message}}));
     }
     untold.clear();
     inFlight.clear();
@@ -206,6 +208,11 @@ async function* execute(
       if (state.stopReason === undefined) state.fatal ??= error;
       stop('output', error);
     }
+  };
+  // A held body's record, told of once the body is out: no longer among those an abandoned run owes.
+  const tellHeld = (owed: number | undefined, record: FetchRecord): void => {
+    if (owed !== undefined) untold.remove(owed);
+    onComplete?.(record);
   };
   const finish = (pending: Pending): void => {
     if (pending.record !== null) {
@@ -276,20 +283,7 @@ async function* execute(
       finish({
         seq: mySeq,
         target: ok ? entryState.target : undefined,
-        record: {
-          index: entry.index,
-          url: entry.url,
-          ok,
-          status: entryState.status,
-          final_url: entryState.finalUrl,
-          bytes: options.method === 'HEAD' ? 0 : entryState.bytes,
-          duration_ms: round(performance.now() - (entryState.startedAt ?? started)),
-          attempts: Math.max(attempts, entryState.attempts),
-          file,
-          skipped: false,
-          sha256: sha,
-          error: error === undefined ? null : {code: error.code, message: error.message},
-        },
+        record: entryRecord(entryState, options, {started, attempts, file, sha256: sha, error: error === undefined ? null : {code: error.code, message: error.message}}),
       });
     } finally {
       inFlight.remove(inFlightSlot);
@@ -471,23 +465,18 @@ async function* execute(
           // Told once the bytes are really out (gathered writes go out a moment later): in order,
           // without waiting here, so small bodies still share one write.
           const record = next.record;
-          const untoldSlot = next.untold;
-          // Told: no longer among the records an abandoned run still owes.
-          const tell = (told: FetchRecord): void => {
-            if (untoldSlot !== undefined) untold.remove(untoldSlot);
-            onComplete?.(told);
-          };
+          const owed = next.untold;
           const delivering = record.ok ? next.target.delivered?.() : undefined;
           if (delivering === undefined) {
-            tell(record);
+            tellHeld(owed, record);
           } else {
             // Handled now: a failure before its turn in the chain must not count as unhandled.
             delivering.catch(noop);
             delivery = delivery.then(() => delivering).then(
-              () => tell(record),
+              () => tellHeld(owed, record),
               (error: unknown) => {
                 outputBroken = true;
-                tell(undelivered(record, 'write', error instanceof Error ? error.message : String(error)));
+                tellHeld(owed, undelivered(record, 'write', error instanceof Error ? error.message : String(error)));
               },
             );
           }
@@ -529,49 +518,23 @@ function round(ms: number): number {
 function noop(): void {}
 
 /**
- * Items kept with O(1) add and remove by the slot number `add` gave: no hashing per item (a Set and a
- * Map per entry measured ~4% of a small request's CPU).
+ * An entry's record from what its state holds: status, final URL and bytes of the last response, the
+ * duration from its first request (else from `started`), the attempts counted either way.
  */
-class Slots<T> {
-  #items: (T | undefined)[] = [];
-  #free: number[] = [];
-
-  add(item: T): number {
-    const slot = this.#free.pop() ?? this.#items.length;
-    this.#items[slot] = item;
-    return slot;
-  }
-
-  remove(slot: number): void {
-    this.#items[slot] = undefined;
-    this.#free.push(slot);
-  }
-
-  *values(): Generator<T> {
-    for (const item of this.#items) if (item !== undefined) yield item;
-  }
-
-  clear(): void {
-    this.#items = [];
-    this.#free = [];
-  }
-}
-
-/** The record of an entry in flight when the run was abandoned: what it had got so far, aborted. */
-function abandonedRecord(state: EntryState, options: RunOptions, message: string): FetchRecord {
+function entryRecord(state: EntryState, options: RunOptions, outcome: {started: number; attempts: number; file: string | null; sha256: string | null; error: FetchRecord['error']}): FetchRecord {
   return {
     index: state.entry.index,
     url: state.entry.url,
-    ok: false,
+    ok: outcome.error === null,
     status: state.status,
     final_url: state.finalUrl,
     bytes: options.method === 'HEAD' ? 0 : state.bytes,
-    duration_ms: round(performance.now() - (state.startedAt ?? performance.now())),
-    attempts: Math.max(1, state.attempts),
-    file: null,
+    duration_ms: round(performance.now() - (state.startedAt ?? outcome.started)),
+    attempts: Math.max(outcome.attempts, state.attempts),
+    file: outcome.file,
     skipped: false,
-    sha256: null,
-    error: {code: 'aborted', message},
+    sha256: outcome.sha256,
+    error: outcome.error,
   };
 }
 

@@ -259,7 +259,6 @@ function resumeOffset(state: EntryState): number {
   return state.target === undefined ? state.discarded : state.target.size;
 }
 
-
 /**
  * The redirect target: a `Location` sent twice comes as an array, and counts as one, the first that is
  * not empty (curl and wget follow it too).

@@ -231,13 +231,14 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
 
   /**
    * undici adds up Content-Length's digits itself and takes a space after them for one more digit
-   * (`Content-Length: 5 ` counts as 34), so a body of exactly the length sent, with the white space
-   * RFC 9112 allows after a value, "does not match": curl and wget take it whole, and so do we.
+   * (`Content-Length: 5 ` counts as 34), so a body of exactly the length sent, with the spaces RFC
+   * 9112 allows after a value (llhttp refuses a tab there itself), "does not match": curl and wget
+   * take it whole, and so do we.
    */
   #wholeDespiteUndici(error: Error): boolean {
     if ((error as {code?: unknown}).code !== 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || !this.#headersIn) return false;
     const declared = this.headers['content-length'];
-    return typeof declared === 'string' && /^\d+[ \t]+$/.test(declared) && Number(declared.trim()) === this.#received;
+    return typeof declared === 'string' && /^\d+ +$/.test(declared) && Number(declared.trim()) === this.#received;
   }
 
   // --- internals ---
