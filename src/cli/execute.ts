@@ -83,8 +83,9 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
   // Count ahead for the progress total, and for the summary's "not started" when the run stops early.
   const counting = new AbortController();
   let counted: Promise<void> | undefined;
-  if (flags.quiet !== true && lists.every((l) => l.regularFile && l.path !== undefined)) {
-    counted = countEntries(lists.map((l) => l.path!), options.shard, counting.signal).then(
+  const sources = lists.map((l) => l.countFrom);
+  if (flags.quiet !== true && sources.every((s) => s !== undefined)) {
+    counted = countEntries(sources, options.shard, counting.signal).then(
       (total) => {
         stats.total = total;
       },

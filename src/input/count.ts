@@ -1,27 +1,30 @@
 // Count a list's entries ahead of the run, for the progress total, without holding the list in memory.
 import {createReadStream} from 'node:fs';
+import type {Readable} from 'node:stream';
 import {inShard, type Shard} from '../parse/shard.js';
+import type {CountSource} from './read-lists.js';
 import {isAsciiSpace, MAX_LINE_BYTES} from './lines.js';
 
 /**
  * Entries (non-blank, non-comment lines) in the given files, counted by streaming them;
- * with a shard, only those that fall in it.
+ * with a shard, only those that fall in it. A descriptor is read at explicit positions (pread), so
+ * the list's own reader of the same descriptor keeps its offset.
  *
  * Bytes, not strings: most lines are decided by their first byte that is not ASCII white space (a
  * `#` is a comment, any other ASCII byte an entry), with one `indexOf` to the line's end. Only a line
  * whose first such byte is not ASCII (a BOM, a no-break space, U+2028…) is decoded and trimmed as the
  * reader trims it. A 3,000,000-line list takes a fraction of a second, not seconds: a stopped run's
  * summary can say how many entries it never started.
- * @example await countEntries(['urls.txt'], undefined); // 1000
+ * @example await countEntries([{path: 'urls.txt'}], undefined); // 1000
  */
-export async function countEntries(paths: readonly string[], shard: Shard | undefined, signal?: AbortSignal): Promise<number> {
+export async function countEntries(sources: readonly CountSource[], shard: Shard | undefined, signal?: AbortSignal): Promise<number> {
   let index = 0;
   let selected = 0;
   const count = (): void => {
     index++;
     if (shard === undefined || inShard(index, shard)) selected++;
   };
-  for (const path of paths) {
+  for (const source of sources) {
     // 'start': before the line's first significant byte; 'rest': the line is decided, skip to its end;
     // 'slow': gathering a line that must be decoded to be decided.
     let state: 'start' | 'rest' | 'slow' = 'start';
@@ -33,7 +36,7 @@ export async function countEntries(paths: readonly string[], shard: Shard | unde
       gatheredBytes = 0;
       if (line !== '' && !line.startsWith('#')) count();
     };
-    for await (const chunk of createReadStream(path, {highWaterMark: 256 * 1024, signal}) as AsyncIterable<Buffer>) {
+    for await (const chunk of readerOf(source, signal) as AsyncIterable<Buffer>) {
       let i = 0;
       while (i < chunk.length) {
         if (state !== 'start') {
@@ -71,4 +74,10 @@ export async function countEntries(paths: readonly string[], shard: Shard | unde
     if (state === 'slow') decide();
   }
   return selected;
+}
+
+function readerOf(source: CountSource, signal: AbortSignal | undefined): Readable {
+  const options = {highWaterMark: 256 * 1024, signal};
+  if ('path' in source) return createReadStream(source.path, options);
+  return createReadStream('', {...options, fd: source.fd, start: source.start, autoClose: false});
 }

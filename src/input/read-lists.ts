@@ -1,5 +1,5 @@
 // Lists from files and stdin, read line by line as a stream: memory does not grow with the list.
-import {closeSync, constants, createReadStream, fstatSync, open as openCallback, openSync, statSync, type Stats} from 'node:fs';
+import {closeSync, constants, createReadStream, fstatSync, open as openCallback, openSync, readFileSync, statSync, type Stats} from 'node:fs';
 import {Socket} from 'node:net';
 import type {Readable} from 'node:stream';
 import {UsageError} from '../errors.js';
@@ -11,12 +11,19 @@ import {parseLine} from './parse-line.js';
 export interface OpenList {
   readonly name: string;
   readonly stream: Readable;
-  /** True when it is a regular file, so its entries can be counted ahead. */
-  readonly regularFile: boolean;
+  /** Where its entries can be counted ahead: set when it is a regular file (standard input too). */
+  readonly countFrom: CountSource | undefined;
   readonly path: string | undefined;
   /** The file's identity (device, inode), when it is one: standard input redirected from a file too. */
   readonly identity: FileIdentity | undefined;
 }
+
+/**
+ * A regular file to count entries in, without disturbing the list's own reader: a path to open again,
+ * or (standard input redirected from a file) its descriptor, read at explicit positions from `start`,
+ * the offset standard input had when fetchall started.
+ */
+export type CountSource = {readonly path: string} | {readonly fd: number; readonly start: number};
 
 interface FileIdentity {
   readonly dev: number;
@@ -40,7 +47,9 @@ export async function openLists(paths: readonly string[], stdin: () => Readable)
         const stat = typeof fd === 'number' ? statOfFd(fd) : undefined;
         if (stat?.isDirectory() === true) throw new UsageError('cannot read list -: standard input is a directory');
         const identity = stat?.isFile() === true ? {dev: stat.dev, ino: stat.ino} : undefined;
-        opened.push({name: '-', stream: input, regularFile: false, path: undefined, identity});
+        const start = identity !== undefined ? offsetOf(fd as number) : undefined;
+        const countFrom = start !== undefined ? {fd: fd as number, start} : undefined;
+        opened.push({name: '-', stream: input, countFrom, path: undefined, identity});
         continue;
       }
       let fd: number;
@@ -54,7 +63,8 @@ export async function openLists(paths: readonly string[], stdin: () => Readable)
       fds.push(fd);
       const stat = fstatSync(fd);
       if (stat.isDirectory()) throw new UsageError(`cannot read list ${path}: it is a directory`);
-      opened.push(lazyList({name: path, regularFile: stat.isFile(), path, identity: {dev: stat.dev, ino: stat.ino}}, () => streamOf(fd, stat)));
+      const countFrom = stat.isFile() ? {path} : undefined;
+      opened.push(lazyList({name: path, countFrom, path, identity: {dev: stat.dev, ino: stat.ino}}, () => streamOf(fd, stat)));
     }
   } catch (error) {
     for (const fd of fds) closeQuietly(fd);
@@ -107,6 +117,19 @@ function streamOf(fd: number, stat: Stats): Readable {
 function statOfFd(fd: number): Stats | undefined {
   try {
     return fstatSync(fd);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The file offset of `fd` now (Linux's /proc), or undefined where that cannot be read. Standard input
+ * need not be at the file's start: `(read header; fetchall) < urls.txt` has consumed a line already.
+ */
+function offsetOf(fd: number): number | undefined {
+  try {
+    const match = /^pos:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'));
+    return match === null ? undefined : Number(match[1]);
   } catch {
     return undefined;
   }

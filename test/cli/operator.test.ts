@@ -520,6 +520,24 @@ describe('summary', () => {
     expect(result.records()).toHaveLength(Number(match![1]));
   });
 
+  test('standard input redirected from a file is counted too, from the offset it starts at', async () => {
+    // The shell reads the first line before fetchall starts: counted from the file's start, the total
+    // would be one too many.
+    const list = await writeList([`${server.url}/text/consumed`, ...Array.from({length: 30}, (_, i) => `${server.url}/slow?ms=300&stdin=${i}`)]);
+    const script = `(read consumed; exec ${shellQuote(process.execPath)} ${shellQuote(BIN_PATH)} -c 2 --deadline 500ms --json) < ${shellQuote(list)}`;
+    const child = spawn('sh', ['-c', script], {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, NO_COLOR: '1'}});
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(124);
+    const match = /^fetchall: (\d+) URLs in .* (\d+) not started/.exec(stderr);
+    expect(match, stderr).not.toBeNull();
+    expect(Number(match![1]) + Number(match![2])).toBe(30);
+    expect(parseJsonLines(stdout)).toHaveLength(Number(match![1]));
+  }, 20_000);
+
   test('an all-ok run prints only the counts line', async () => {
     const list = await writeList([`${server.url}/text/a`]);
     const result = await runCli([list, '--json']);

@@ -16,12 +16,12 @@ const at = {list: 'urls.txt', line: 12};
 
 /** A list read from memory, as openLists would give it for stdin. */
 function memoryList(name: string, text: string | Buffer): OpenList {
-  return {name, stream: Readable.from([Buffer.from(text)]), regularFile: false, path: undefined, identity: undefined};
+  return {name, stream: Readable.from([Buffer.from(text)]), countFrom: undefined, path: undefined, identity: undefined};
 }
 
 /** A list whose bytes arrive in the given chunks (to split lines, CRLF and characters across them). */
 function chunkedList(name: string, chunks: Buffer[]): OpenList {
-  return {name, stream: Readable.from(chunks), regularFile: false, path: undefined, identity: undefined};
+  return {name, stream: Readable.from(chunks), countFrom: undefined, path: undefined, identity: undefined};
 }
 
 async function collect(lists: OpenList[]): Promise<Entry[]> {
@@ -355,7 +355,7 @@ describe('readEntries', () => {
     });
     const seen: string[] = [];
     const reading = (async () => {
-      for await (const entry of readEntries([{name: 'a.txt', stream, regularFile: false, path: undefined, identity: undefined}])) seen.push(entry.url);
+      for await (const entry of readEntries([{name: 'a.txt', stream, countFrom: undefined, path: undefined, identity: undefined}])) seen.push(entry.url);
     })();
     await expect(reading).rejects.toThrow(UsageError);
     await expect(reading).rejects.toThrow('cannot read list a.txt: EIO');
@@ -382,7 +382,7 @@ describe('readEntries', () => {
     let peak = 0;
     let count = 0;
     let lastIndex = 0;
-    for await (const entry of readEntries([{name: 'big.txt', stream, regularFile: false, path: undefined, identity: undefined}])) {
+    for await (const entry of readEntries([{name: 'big.txt', stream, countFrom: undefined, path: undefined, identity: undefined}])) {
       count++;
       expect(entry.index).toBe(lastIndex + 1);
       lastIndex = entry.index;
@@ -418,7 +418,7 @@ describe('openLists', () => {
 
   test('files and - in order', async () => {
     const lists = await openLists([join(dir, 'a.txt'), '-'], stdin);
-    expect(lists.map((l) => l.regularFile)).toEqual([true, false]);
+    expect(lists.map((l) => l.countFrom)).toEqual([{path: join(dir, 'a.txt')}, undefined]);
     expect((await collect(lists)).map((e) => [e.index, e.url])).toEqual([
       [1, 'https://a.test/1'],
       [2, 'https://a.test/stdin'],
@@ -477,7 +477,7 @@ describe('countEntries', () => {
   async function agree(text: string | Buffer, shard?: {k: number; n: number}): Promise<number> {
     const path = join(dir, `list-${Math.random().toString(36).slice(2)}.txt`);
     await writeFile(path, text);
-    const counted = await countEntries([path], shard === undefined ? undefined : {index: shard.k, count: shard.n});
+    const counted = await countEntries([{path}], shard === undefined ? undefined : {index: shard.k, count: shard.n});
     const read = (await collect([memoryList('l', Buffer.from(text))])).filter((e) => shard === undefined || (e.index - 1) % shard.n === shard.k - 1);
     expect(counted).toBe(read.length);
     return counted;
