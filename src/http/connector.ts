@@ -3,6 +3,9 @@
 //   so a 500 ms timeout fired after about a second and a 2 s one after 2.5 s.
 // - A reset is never the end of a body: undici takes an ECONNRESET during a body that runs to the
 //   close (no Content-Length, not chunked) as its normal end, so a cut-off body was saved as whole.
+// - An interim `100 Continue` nobody asked for is skipped, as curl and wget skip it: undici destroys
+//   the connection at one ("bad response"), though RFC 9110 (15.2) says a client must parse 1xx
+//   responses it did not expect. Other 1xx undici skips itself.
 import type {Socket} from 'node:net';
 import type {buildConnector} from 'undici';
 
@@ -37,7 +40,10 @@ export function wrapConnector(connect: Connector, ms: number): Connector {
       }
       settled = true;
       clearTimeout(timer);
-      if (args[0] === null && args[1] != null) resetEndsNothing(args[1]);
+      if (args[0] === null && args[1] != null) {
+        resetEndsNothing(args[1]);
+        skipUnaskedContinue(args[1]);
+      }
       callback(...args);
     }) as unknown as Socket | undefined;
   };
@@ -53,4 +59,59 @@ function resetEndsNothing(socket: Socket): void {
   socket.prependListener('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'ECONNRESET') error.code = 'UND_ERR_SOCKET';
   });
+}
+
+// The status line of a `100 Continue`, byte by byte: `HTTP/1.` then the minor version, ` 100`, then
+// the space before the reason phrase (or the CR of an empty one).
+const CONTINUE_LINE = 'HTTP/1.? 100?';
+const END_OF_HEAD = Buffer.from('\r\n\r\n');
+// An interim head longer than undici's own header limit is passed on, for undici to refuse.
+const MAX_INTERIM_BYTES = 64 * 1024;
+
+/**
+ * Drop every `100 Continue` head at the start of a response before undici's parser reads it. undici
+ * reads a socket only with `read()`: each request written marks the start of a response, and the bytes
+ * from there are held until they show a 100's status line (and its head is dropped) or any other (and
+ * everything goes through untouched, with no further look until the next request). The cost on the
+ * way of every other response is one comparison of its first 13 bytes.
+ */
+function skipUnaskedContinue(socket: Socket): void {
+  const read = socket.read;
+  const write = socket.write;
+  let atStart = false;
+  let held: Buffer | undefined;
+  socket.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+    atStart = true;
+    return write.apply(this, args);
+  } as Socket['write'];
+  socket.read = function (this: Socket, size?: number) {
+    if (!atStart || size !== undefined) return read.call(this, size);
+    for (;;) {
+      const chunk = read.call(this) as Buffer | null;
+      if (chunk === null) return null;
+      let data = held === undefined ? chunk : Buffer.concat([held, chunk]);
+      held = undefined;
+      let skip: number;
+      while ((skip = interimHeadLength(data)) > 0) data = data.subarray(skip);
+      if (skip === 0) {
+        atStart = false;
+        return data;
+      }
+      if (data.length > 0) held = data;
+    }
+  } as Socket['read'];
+}
+
+/** Bytes of a whole `100 Continue` head at the start of `data`; 0 if it starts any other way; -1 if it cannot tell yet. */
+function interimHeadLength(data: Buffer): number {
+  const known = Math.min(data.length, CONTINUE_LINE.length);
+  for (let i = 0; i < known; i++) {
+    const byte = data[i]!;
+    const ok = i === 7 ? byte === 0x30 || byte === 0x31 : i === 12 ? byte === 0x20 || byte === 0x0d : byte === CONTINUE_LINE.charCodeAt(i);
+    if (!ok) return 0;
+  }
+  if (known < CONTINUE_LINE.length) return -1;
+  const end = data.indexOf(END_OF_HEAD);
+  if (end >= 0) return end + END_OF_HEAD.length;
+  return data.length > MAX_INTERIM_BYTES ? 0 : -1;
 }

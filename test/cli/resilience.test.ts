@@ -473,6 +473,50 @@ describe('redirects', () => {
     }
   });
 
+  it('skips an interim 100 Continue nobody asked for, as curl does: whole, dripped byte by byte, twice with a 103, on a reused connection', async () => {
+    let connections = 0;
+    const interim = createServer((socket) => {
+      connections++;
+      socket.on('error', () => {});
+      let pending = '';
+      socket.on('data', async (data) => {
+        pending += data.toString('latin1');
+        while (pending.includes('\r\n\r\n')) {
+          const head = pending.slice(0, pending.indexOf('\r\n\r\n'));
+          pending = pending.slice(head.length + 4);
+          const path = head.split(' ')[1]!;
+          const body = `body of ${path}`;
+          let answer = path.startsWith('/twice') ? 'HTTP/1.1 100 Continue\r\nX-Note: a\r\n\r\nHTTP/1.1 100 \r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\n' : 'HTTP/1.1 100 Continue\r\n\r\n';
+          answer += `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+          if (!path.startsWith('/drip')) {
+            socket.write(answer);
+            continue;
+          }
+          for (const char of answer) {
+            socket.write(char);
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        }
+      });
+    });
+    interim.listen(0, '127.0.0.1');
+    await once(interim, 'listening');
+    try {
+      const origin = `http://127.0.0.1:${(interim.address() as AddressInfo).port}`;
+      const paths = ['/plain', '/twice', '/drip', '/twice-again', '/plain-again'];
+      const dir = await makeTempDir();
+      const {code, recs} = await fetchJson(paths.map((p) => origin + p), ['-c', '1', '--retries', '0', '-o', dir]);
+      expect(code, JSON.stringify(recs.filter((r) => !r.ok))).toBe(0);
+      expect(recs.map((r) => [r.status, r.bytes, r.attempts])).toEqual(paths.map((p) => [200, `body of ${p}`.length, 1]));
+      for (const p of paths) expect(await readFile(join(dir, p.slice(1)), 'utf8')).toBe(`body of ${p}`);
+      // Connections were reused (undici may open a second while the first finishes a response): the
+      // interim heads left nothing behind on them to misparse.
+      expect(connections).toBeLessThanOrEqual(2);
+    } finally {
+      interim.close();
+    }
+  });
+
   it('the user\'s Accept-Encoding stays home; --compressed\'s own crosses with the hop', async () => {
     const target = `${b.url}/echo-headers`;
     const hop = `${a.url}/redirect-abs?to=${encodeURIComponent(target)}`;
