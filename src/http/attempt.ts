@@ -198,6 +198,14 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     // page, a broken 200) stays counted when this one is a redirect or an error of its own.
     state.status = status;
     state.bytes = 0;
+    const coding = untakenTransferCoding(method, status, response.headers['transfer-encoding']);
+    if (coding !== undefined) {
+      // Framing undici did not undo: its bytes are no body (a gzip transfer coding, or the chunks of
+      // `chunked,` read to the close as they came). Refused, never saved as if whole.
+      const error = new FetchallError('protocol', `unsupported Transfer-Encoding "${coding.slice(0, 100)}" (only chunked is decoded)`);
+      response.abort(error);
+      throw error;
+    }
     const location = locationOf(response.headers.location);
     if (REDIRECTS.has(status) && location !== undefined && options.maxRedirects > 0) {
       await response.discard();
@@ -231,7 +239,10 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       if ((status === 429 || status === 503) && retryAfterMs !== undefined) {
         env.pauseHost(hostKey(url), Math.min(retryAfterMs, options.retryMaxDelay));
       }
-      throw new FetchallError('http_status', `HTTP ${status}${response.statusText ? ' ' + response.statusText : ''}`, {
+      // A reason phrase is the server's to choose, and to make as long as it likes: cut, like the
+      // other texts a server puts in a message.
+      const reason = response.statusText.length > 100 ? `${response.statusText.slice(0, 100)}…` : response.statusText;
+      throw new FetchallError('http_status', `HTTP ${status}${reason ? ' ' + reason : ''}`, {
         status,
         retryable: RETRYABLE_STATUSES.has(status),
         retryAfterMs,
@@ -252,6 +263,17 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     state.resume = undefined;
     hop--;
   }
+}
+
+/**
+ * A `Transfer-Encoding` whose body undici did not decode: anything but `chunked` alone. llhttp takes
+ * chunked framing only from a value that ends in the word (`chunked,` is read to the close, chunk
+ * sizes and all) and undoes no other coding. Responses without a body (HEAD, 204, 304) carry none.
+ */
+export function untakenTransferCoding(method: string, status: number, value: string | string[] | undefined): string | undefined {
+  if (value === undefined || method === 'HEAD' || status === 204 || status === 304) return undefined;
+  if (Array.isArray(value)) return value.join(', ');
+  return /^[\t ,]*chunked[\t ]*$/i.test(value) ? undefined : value;
 }
 
 function resumeOffset(state: EntryState): number {

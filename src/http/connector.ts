@@ -1,4 +1,4 @@
-// The connector behind the run's Agent: undici's own, plus two fixes of ours on every socket it makes.
+// The connector behind the run's Agent: undici's own, plus fixes of ours on every socket it makes.
 // - --connect-timeout with a native timer: undici's own connect timer ticks every half second or so,
 //   so a 500 ms timeout fired after about a second and a 2 s one after 2.5 s.
 // - A reset is never the end of a body: undici takes an ECONNRESET during a body that runs to the
@@ -6,6 +6,8 @@
 // - An interim `100 Continue` nobody asked for is skipped, as curl and wget skip it: undici destroys
 //   the connection at one ("bad response"), though RFC 9110 (15.2) says a client must parse 1xx
 //   responses it did not expect. Other 1xx undici skips itself.
+// - A status line reaches undici's parser whole: undici keeps only the last piece of a reason phrase
+//   that arrives in pieces (`HTTP 404 ound`).
 import type {Socket} from 'node:net';
 import type {buildConnector} from 'undici';
 
@@ -42,7 +44,7 @@ export function wrapConnector(connect: Connector, ms: number): Connector {
       clearTimeout(timer);
       if (args[0] === null && args[1] != null) {
         resetEndsNothing(args[1]);
-        skipUnaskedContinue(args[1]);
+        handStatusLinesWhole(args[1]);
       }
       callback(...args);
     }) as unknown as Socket | undefined;
@@ -64,18 +66,22 @@ function resetEndsNothing(socket: Socket): void {
 // The status line of a `100 Continue`, byte by byte: `HTTP/1.` then the minor version, ` 100`, then
 // the space before the reason phrase (or the CR of an empty one).
 const CONTINUE_LINE = 'HTTP/1.? 100?';
+// `HTTP/1.x `: what a status line starts with; anything else goes to undici at once, for it to refuse.
+const VERSION_BYTES = 9;
 const END_OF_HEAD = Buffer.from('\r\n\r\n');
-// An interim head longer than undici's own header limit is passed on, for undici to refuse.
+// An interim head, or a status line, longer than this is passed on as it is, for undici to refuse.
 const MAX_INTERIM_BYTES = 64 * 1024;
+const MAX_STATUS_LINE_BYTES = 8 * 1024;
 
 /**
- * Drop every `100 Continue` head at the start of a response before undici's parser reads it. undici
- * reads a socket only with `read()`: each request written marks the start of a response, and the bytes
- * from there are held until they show a 100's status line (and its head is dropped) or any other (and
- * everything goes through untouched, with no further look until the next request). The cost on the
- * way of every other response is one comparison of its first 13 bytes.
+ * Hold the bytes at the start of each response until its status line is whole, and drop every
+ * `100 Continue` head there, before undici's parser reads them. undici reads a socket only with
+ * `read()`: each request written marks the start of a response; once its status line is complete (or
+ * is no status line at all) everything goes through untouched, with no further look until the next
+ * request. On the way of an ordinary response that costs a comparison of its first 13 bytes and a
+ * search for its first line feed.
  */
-function skipUnaskedContinue(socket: Socket): void {
+function handStatusLinesWhole(socket: Socket): void {
   const read = socket.read;
   const write = socket.write;
   let atStart = false;
@@ -102,13 +108,18 @@ function skipUnaskedContinue(socket: Socket): void {
   } as Socket['read'];
 }
 
-/** Bytes of a whole `100 Continue` head at the start of `data`; 0 if it starts any other way; -1 if it cannot tell yet. */
+/**
+ * At the start of a response: the bytes of a whole `100 Continue` head to drop; 0 when `data` may go
+ * to undici (another status line, whole; or no status line at all); -1 when it cannot tell yet.
+ */
 function interimHeadLength(data: Buffer): number {
   const known = Math.min(data.length, CONTINUE_LINE.length);
   for (let i = 0; i < known; i++) {
     const byte = data[i]!;
     const ok = i === 7 ? byte === 0x30 || byte === 0x31 : i === 12 ? byte === 0x20 || byte === 0x0d : byte === CONTINUE_LINE.charCodeAt(i);
-    if (!ok) return 0;
+    if (ok) continue;
+    if (i < VERSION_BYTES) return 0;
+    return data.indexOf(0x0a, VERSION_BYTES) >= 0 || data.length > MAX_STATUS_LINE_BYTES ? 0 : -1;
   }
   if (known < CONTINUE_LINE.length) return -1;
   const end = data.indexOf(END_OF_HEAD);

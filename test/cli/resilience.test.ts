@@ -517,6 +517,75 @@ describe('redirects', () => {
     }
   });
 
+  it('refuses a Transfer-Encoding it did not undo as protocol, saving nothing; takes chunked however it is spaced', async () => {
+    const chunked = (body: string): string => `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const answers: Record<string, string> = {
+      '/comma': `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\nConnection: close\r\n\r\n${chunked('comma body')}`,
+      '/gzip': `HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n${chunked('not really gzip')}`,
+      '/two-lines': `HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n${chunked('two lines')}`,
+      '/leading-comma': `HTTP/1.1 200 OK\r\nTransfer-Encoding: , Chunked\r\n\r\n${chunked('leading comma')}`,
+      '/plain': `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked('plain')}`,
+    };
+    const raw = createServer((socket) => {
+      socket.on('error', () => {});
+      socket.on('data', (data) => {
+        const path = data.toString('latin1').split(' ')[1]!;
+        socket.end(answers[path]);
+      });
+    });
+    raw.listen(0, '127.0.0.1');
+    await once(raw, 'listening');
+    try {
+      const origin = `http://127.0.0.1:${(raw.address() as AddressInfo).port}`;
+      const dir = await makeTempDir();
+      const {code, recs} = await fetchJson(Object.keys(answers).map((p) => origin + p), ['--retries', '0', '--idle-timeout', '5s', '-o', dir]);
+      expect(code).toBe(1);
+      expect(recs.map((r) => [new URL(r.url).pathname, r.ok, r.error?.code ?? null])).toEqual([
+        ['/comma', false, 'protocol'],
+        ['/gzip', false, 'protocol'],
+        ['/two-lines', false, 'protocol'],
+        ['/leading-comma', true, null],
+        ['/plain', true, null],
+      ]);
+      expect(recs[1].error.message).toBe('unsupported Transfer-Encoding "gzip, chunked" (only chunked is decoded)');
+      expect((await listFiles(dir)).map((f) => f.slice(dir.length + 1)).sort()).toEqual(['leading-comma', 'plain']);
+      expect(await readFile(join(dir, 'leading-comma'), 'utf8')).toBe('leading comma');
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('names the whole reason phrase when the status line comes in pieces, and cuts a long one', async () => {
+    const raw = createServer((socket) => {
+      socket.on('error', () => {});
+      socket.setNoDelay(true);
+      socket.on('data', (data) => {
+        const path = data.toString('latin1').split(' ')[1]!;
+        const rest = 'Content-Length: 4\r\nConnection: close\r\n\r\ngone';
+        if (path === '/long') {
+          socket.end(`HTTP/1.1 404 ${'x'.repeat(20_000)}\r\n${rest}`);
+          return;
+        }
+        // The server's own pause between two writes, so the client surely reads the line in two pieces.
+        socket.write('HTTP/1.1 404 Not F');
+        setTimeout(() => socket.end(`ound\r\n${rest}`), 100);
+      });
+    });
+    raw.listen(0, '127.0.0.1');
+    await once(raw, 'listening');
+    try {
+      const origin = `http://127.0.0.1:${(raw.address() as AddressInfo).port}`;
+      const {code, recs, stderr} = await fetchJson([`${origin}/split`, `${origin}/long`], ['--retries', '0', '--ordered']);
+      expect(code).toBe(1);
+      expect(recs[0].error).toEqual({code: 'http_status', message: 'HTTP 404 Not Found'});
+      expect(recs[1].error).toEqual({code: 'http_status', message: `HTTP 404 ${'x'.repeat(100)}…`});
+      expect(stderr).toContain('— HTTP 404 Not Found (http_status)');
+      expect(Math.max(...stderr.split('\n').map((line) => line.length))).toBeLessThan(400);
+    } finally {
+      raw.close();
+    }
+  });
+
   it('the user\'s Accept-Encoding stays home; --compressed\'s own crosses with the hop', async () => {
     const target = `${b.url}/echo-headers`;
     const hop = `${a.url}/redirect-abs?to=${encodeURIComponent(target)}`;
