@@ -117,7 +117,7 @@ const UNTRUSTED = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_
 /** A TLS failure's message, with the way out that fits it: trusting a CA only helps an untrusted one. */
 function tlsAdvice(error: unknown, detail: string): string {
   const code = codeOf(error) ?? codeOf((error as {cause?: unknown}).cause);
-  if (code !== undefined && UNTRUSTED.has(code)) return `${detail} — trust a private CA with NODE_EXTRA_CA_CERTS=ca.pem, or skip verification with -k`;
+  if (code !== undefined && UNTRUSTED.has(code)) return `${detail} — trust a private CA with NODE_EXTRA_CA_CERTS=ca.pem, or skip verification with -k (insecure: true in the library)`;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${detail} — the certificate is for another host name; -k skips verification`;
   return detail;
 }

@@ -10,7 +10,7 @@ import {runEntries, type FetchAllRun} from './run.js';
 import {prepareOutputDir} from './sinks/file-sink.js';
 
 /** A URL, or an object as a JSON list line would give it. */
-export type EntryInput = string | URL | {url: string; name?: string; sha256?: string; headers?: Record<string, string>};
+export type EntryInput = string | URL | {url: string; name?: string | undefined; sha256?: string | undefined; headers?: Record<string, string> | undefined};
 
 /**
  * Fetch every entry, at most `options.concurrency` at a time, pulling entries lazily as slots free up.

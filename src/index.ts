@@ -1,4 +1,5 @@
-// The library surface: re-exports only.
+// The library surface: re-exports only, after the check of the Node it runs on.
+import './node-version.js';
 export {fetchAll, type EntryInput} from './fetch-all.js';
 export {Semaphore, type Release} from './semaphore.js';
 export {FetchallError, OutputError, UsageError, type ErrorCode} from './errors.js';

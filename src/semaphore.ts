@@ -32,7 +32,7 @@ export class Semaphore {
 
   constructor(n: number) {
     if (!Number.isSafeInteger(n) || n < 1) {
-      throw new RangeError(`Semaphore needs a whole number of permits ≥ 1, got ${String(n)}`);
+      throw new RangeError(`Semaphore needs a whole number of permits ≥ 1, got ${typeof n === 'string' ? JSON.stringify(n) : String(n)}`);
     }
     this.capacity = n;
     this.#available = n;

@@ -529,4 +529,11 @@ describe('version and help', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('22.19');
   });
+
+  test.skipIf(!isOld)(`the library refuses an old Node (${oldVersion || 'none'}) at import, in one line naming 22.19`, () => {
+    const index = new URL('../../dist/index.js', import.meta.url).href;
+    const script = `import(${JSON.stringify(index)}).then(() => console.log('loaded'), (error) => console.log('refused: ' + error.message))`;
+    const result = spawnSync(oldNode, ['-e', script], {encoding: 'utf8', timeout: 10_000});
+    expect(result.stdout).toMatch(/^refused: fetchall needs Node\.js 22\.19 or newer \(this is v\d+\.\d+\.\d+\)\n$/);
+  });
 });

@@ -530,7 +530,7 @@ describe('redirects', () => {
       socket.on('error', () => {});
       socket.on('data', (data) => {
         const path = data.toString('latin1').split(' ')[1]!;
-        socket.end(answers[path]);
+        socket.end(answers[path] ?? 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
       });
     });
     raw.listen(0, '127.0.0.1');

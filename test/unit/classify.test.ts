@@ -108,7 +108,7 @@ describe('classify: the way out of a TLS failure', () => {
   test('an untrusted certificate points to NODE_EXTRA_CA_CERTS and -k; a wrong host name only to -k', () => {
     const untrusted = classify(Object.assign(new Error('self-signed certificate; if the root CA is installed locally, try running Node.js with --use-system-ca'), {code: 'SELF_SIGNED_CERT_IN_CHAIN'}));
     expect(untrusted.code).toBe('tls');
-    expect(untrusted.message).toBe('TLS failure: self-signed certificate (SELF_SIGNED_CERT_IN_CHAIN) — trust a private CA with NODE_EXTRA_CA_CERTS=ca.pem, or skip verification with -k');
+    expect(untrusted.message).toBe('TLS failure: self-signed certificate (SELF_SIGNED_CERT_IN_CHAIN) — trust a private CA with NODE_EXTRA_CA_CERTS=ca.pem, or skip verification with -k (insecure: true in the library)');
     const altname = classify(Object.assign(new Error("Hostname/IP does not match certificate's altnames"), {code: 'ERR_TLS_CERT_ALTNAME_INVALID'}));
     expect(altname.message).toMatch(/another host name; -k skips verification$/);
     expect(altname.message).not.toMatch(/NODE_EXTRA_CA_CERTS/);
