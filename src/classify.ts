@@ -60,7 +60,21 @@ const HUMAN: Readonly<Record<ErrorCode, string>> = {
   aborted: 'aborted',
 };
 
-function codeOf(error: unknown): string | undefined {
+// OpenSSL's certificate verification results as Node names them (the error's code), `UNSPECIFIED` for
+// those it has no name for (a weak signature digest, a critical extension it does not know, a name
+// constraint): every one a certificate that did not verify.
+const VERIFY_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_CRL', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE', 'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY', 'CERT_SIGNATURE_FAILURE', 'CRL_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID', 'CRL_HAS_EXPIRED', 'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'ERROR_IN_CRL_LAST_UPDATE_FIELD', 'ERROR_IN_CRL_NEXT_UPDATE_FIELD', 'OUT_OF_MEM', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED', 'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'HOSTNAME_MISMATCH',
+  'UNSPECIFIED',
+]);
+
+/** The `code` of an error, when it is a string. */
+export function codeOf(error: unknown): string | undefined {
   const code = (error as {code?: unknown} | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
@@ -84,8 +98,7 @@ function codeFor(error: unknown): ErrorCode | undefined {
     const mapped = BY_CODE[code];
     if (mapped !== undefined) return mapped;
     if (code.startsWith('HPE_')) return 'protocol';
-    if (code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code.includes('CERT') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT'
-      || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code === 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY') return 'tls';
+    if (code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code.includes('CERT') || VERIFY_CODES.has(code)) return 'tls';
   }
   const message = error instanceof Error ? error.message : '';
   if (/SSL|TLS|certificate/i.test(message)) return 'tls';
@@ -109,6 +122,15 @@ export function classify(error: unknown): FetchallError {
     retryable: RETRYABLE_CODES.has(code),
     cause: error,
   });
+}
+
+/**
+ * The status a proxy refused an https URL's tunnel with (its answer to CONNECT was no 200), if that is
+ * what `error` is: undici says so only in words, in an error coded as an aborted request.
+ */
+export function tunnelRefusal(error: unknown): number | undefined {
+  const match = error instanceof Error ? /^Proxy response \((\d{3})\) !== 200 when HTTP Tunneling$/.exec(error.message) : null;
+  return match === null ? undefined : Number(match[1]);
 }
 
 // Certificates nobody trusted yet: a private CA is the usual cause.

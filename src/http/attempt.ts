@@ -4,7 +4,7 @@ import type {Transform} from 'node:stream';
 import {createBrotliDecompress, createGunzip, createInflate, createInflateRaw} from 'node:zlib';
 import type {Dispatcher} from 'undici';
 import {DISCARD_BYTES, Exchange, failedUnanswered} from './exchange.js';
-import {classify, RETRYABLE_STATUSES} from '../classify.js';
+import {classify, codeOf, RETRYABLE_STATUSES, tunnelRefusal} from '../classify.js';
 import {FetchallError, OutputError} from '../errors.js';
 import type {RunOptions} from '../options.js';
 import type {Entry} from '../record.js';
@@ -190,7 +190,7 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       } catch (error) {
         // A kept-alive connection the server closed before a byte of answer (its idle timeout racing
         // ours): the request goes again on another connection, as curl does; no attempt is spent.
-        if (resent >= MAX_UNANSWERED_RESENDS || signal.aborted || !failedUnanswered(error)) throw error;
+        if (resent >= MAX_UNANSWERED_RESENDS || signal.aborted || !failedUnanswered(error)) throw unanswered(error, state, url, hop);
       }
     }
     const status = response.status;
@@ -274,6 +274,31 @@ export function untakenTransferCoding(method: string, status: number, value: str
   if (value === undefined || method === 'HEAD' || status === 204 || status === 304) return undefined;
   if (Array.isArray(value)) return value.join(', ');
   return /^[\t ,]*chunked[\t ]*$/i.test(value) ? undefined : value;
+}
+
+/**
+ * A request that got no answer, named for where it failed when that is not plain from the entry's URL:
+ * a proxy that refused the tunnel (its status is the record's, retried as that status would be), a
+ * proxy silent after CONNECT (only a tunnel has a headers timeout: a request's own is off), a
+ * certificate at a redirect's target rather than at the URL the record names.
+ */
+function unanswered(error: unknown, state: EntryState, url: URL, hop: number): unknown {
+  const refused = tunnelRefusal(error);
+  if (refused !== undefined) {
+    state.status = refused;
+    return new FetchallError('http_status', `HTTP ${refused} from the proxy: it refused the tunnel to ${url.host}`, {
+      status: refused,
+      retryable: RETRYABLE_STATUSES.has(refused),
+      cause: error,
+    });
+  }
+  if (codeOf(error) === 'UND_ERR_HEADERS_TIMEOUT') {
+    return new FetchallError('timeout', `timed out: the proxy did not answer CONNECT to ${url.host} within --connect-timeout`, {retryable: true, cause: error});
+  }
+  if (hop === 0) return error;
+  const failure = classify(error);
+  if (failure.code !== 'tls') return failure;
+  return new FetchallError('tls', `${failure.message} (at ${url.host}, a redirect's target)`, {retryable: false, cause: error});
 }
 
 function resumeOffset(state: EntryState): number {

@@ -6,6 +6,9 @@
 // - An interim `100 Continue` nobody asked for is skipped, as curl and wget skip it: undici destroys
 //   the connection at one ("bad response"), though RFC 9110 (15.2) says a client must parse 1xx
 //   responses it did not expect. Other 1xx undici skips itself.
+// - A TLS error after the handshake (a record that does not decrypt, an alert such as TLS 1.3's
+//   "certificate required") ends the connection: Node reports it and leaves the socket open, and undici
+//   waits for its close, so the request hung until the idle timeout and failed as `timeout`.
 // - A status line reaches undici's parser whole: undici keeps only the last piece of a reason phrase
 //   that arrives in pieces (`HTTP 404 ound`).
 import type {Socket} from 'node:net';
@@ -43,7 +46,7 @@ export function wrapConnector(connect: Connector, ms: number): Connector {
       settled = true;
       clearTimeout(timer);
       if (args[0] === null && args[1] != null) {
-        resetEndsNothing(args[1]);
+        mendSocketErrors(args[1]);
         handStatusLinesWhole(args[1]);
       }
       callback(...args);
@@ -52,14 +55,17 @@ export function wrapConnector(connect: Connector, ms: number): Connector {
 }
 
 /**
- * undici checks for `ECONNRESET` to take a reset as the end of a body that runs to the close (a
- * workaround for macOS, its comment says); under another code its generic path fails the response.
+ * A reset: undici checks for `ECONNRESET` to take a reset as the end of a body that runs to the close
+ * (a workaround for macOS, its comment says); under another code its generic path fails the response.
  * `UND_ERR_SOCKET` is undici's own code for a broken socket, which fetchall already reports as `reset`.
  * The error keeps its message and errno; only what undici keys on changes, before undici sees it.
+ * A TLS error: the socket is destroyed with it, which undici then reports for the request (`tls`).
  */
-function resetEndsNothing(socket: Socket): void {
+function mendSocketErrors(socket: Socket): void {
   socket.prependListener('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'ECONNRESET') error.code = 'UND_ERR_SOCKET';
+    // After undici has taken the error (it keeps it for the close), the close comes.
+    else if (error.code?.startsWith('ERR_SSL_') === true) process.nextTick(() => socket.destroy(error));
   });
 }
 

@@ -7,6 +7,8 @@ import {once} from 'node:events';
 import type {AddressInfo} from 'node:net';
 import {join} from 'node:path';
 import {performance} from 'node:perf_hooks';
+import {randomBytes} from 'node:crypto';
+import {createServer as createTlsServer, TLSSocket} from 'node:tls';
 import {gzipSync} from 'node:zlib';
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest';
 import {BIN_PATH, cleanupTemp, makeTempDir, parseJsonLines, runCli, writeList, type RunCliOptions} from '../helpers/cli.js';
@@ -801,13 +803,55 @@ describe('TLS and proxies', () => {
     expect(strict.code).toBe(1);
     expect(strict.recs[0]).toMatchObject({ok: false, attempts: 1, error: {code: 'tls'}});
     // The way out is fetchall's own, not a Node flag nobody passes to it.
-    expect(strict.recs[0].error.message).toMatch(/NODE_EXTRA_CA_CERTS.*-k$/);
+    expect(strict.recs[0].error.message).toMatch(/NODE_EXTRA_CA_CERTS.*-k \(insecure: true in the library\)$/);
     expect(strict.recs[0].error.message).not.toMatch(/use-system-ca|Node\.js with/);
     const insecure = await fetchJson([url], ['-k']);
     expect(insecure.code).toBe(0);
     expect(insecure.recs[0]).toMatchObject({ok: true, status: 200});
     const trusted = await fetchJson([url], [], {env: {NODE_EXTRA_CA_CERTS: certPath}});
     expect(trusted.recs[0]).toMatchObject({ok: true, status: 200});
+  });
+
+  it('a TLS error after the handshake fails the URL as tls at once (a bad record mid-body; TLS 1.3 asking for a client certificate)', async () => {
+    // Mid-body: 30,000 bytes of a 100,000-byte body, then a record that does not decrypt, the TCP
+    // connection left open. undici waited for a close that never came: a timeout, then retries.
+    const corrupt = createServer((raw) => {
+      raw.on('error', () => {});
+      const sock = new TLSSocket(raw, {isServer: true, ...selfSigned});
+      sock.on('error', () => {});
+      sock.once('data', () => {
+        sock.write('HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n');
+        sock.write(Buffer.alloc(30_000, 0x61), () => raw.write(Buffer.from([0x17, 0x03, 0x03, 0x00, 0x20, ...randomBytes(32)])));
+      });
+    });
+    // TLS 1.3: the client's handshake is done before the server asks for its certificate, so the
+    // alert comes after it. It was taken for a dropped connection: `reset`, three attempts.
+    const picky = createTlsServer({...selfSigned, requestCert: true, rejectUnauthorized: true, ca: [selfSigned.cert], minVersion: 'TLSv1.3'}, (socket) => socket.end());
+    picky.on('tlsClientError', () => {});
+    for (const server of [corrupt, picky]) server.listen(0, '127.0.0.1');
+    await Promise.all([once(corrupt, 'listening'), once(picky, 'listening')]);
+    try {
+      const urls = [corrupt, picky].map((server) => `https://127.0.0.1:${(server.address() as AddressInfo).port}/x`);
+      const started = performance.now();
+      const {code, recs} = await fetchJson(urls, ['-k', '--ordered', '--idle-timeout', '20s', '--retry-delay', '10ms']);
+      expect(code).toBe(1);
+      expect(recs.map((r) => [r.error?.code, r.attempts])).toEqual([['tls', 1], ['tls', 1]]);
+      expect(recs[0].error.message).toMatch(/decryption failed or bad record mac|bad record/i);
+      expect(recs[1].error.message).toMatch(/certificate required/i);
+      // Far from the 20 s idle timeout it used to wait out.
+      expect(performance.now() - started).toBeLessThan(10_000);
+    } finally {
+      corrupt.close();
+      picky.close();
+    }
+  });
+
+  it('a certificate that fails at a redirect\'s target names that host', async () => {
+    const target = new URL(secure.url);
+    const {code, recs} = await fetchJson([`${a.url}/redirect-abs?to=${encodeURIComponent(`${secure.url}/text/hop-tls`)}`]);
+    expect(code).toBe(1);
+    expect(recs[0]).toMatchObject({status: 302, error: {code: 'tls'}});
+    expect(recs[0].error.message).toContain(`(at ${target.host}, a redirect's target)`);
   });
 
   it('speaks HTTP/1.1 even to a server that offers HTTP/2 (the contract says HTTP/1.1)', async () => {
@@ -863,7 +907,7 @@ describe('TLS and proxies', () => {
         const started = performance.now();
         const {code, recs} = await fetchJson([`${secure.url}/text/stalled`], ['-k', '--connect-timeout', '500ms', '--retries', '0', ...how.args], {env: how.env, timeoutMs: 15_000});
         expect(code).toBe(1);
-        expect(recs[0]).toMatchObject({ok: false, attempts: 1, error: {code: 'timeout'}});
+        expect(recs[0]).toMatchObject({ok: false, attempts: 1, error: {code: 'timeout', message: `timed out: the proxy did not answer CONNECT to ${new URL(secure.url).host} within --connect-timeout`}});
         // undici's headers timer ticks coarsely (up to a second late): far from its 300 s default.
         expect(performance.now() - started).toBeLessThan(6000);
       }
@@ -871,6 +915,20 @@ describe('TLS and proxies', () => {
     } finally {
       await stalled.close();
     }
+  });
+
+  it('a proxy refusing the tunnel is its status (502 retried, as for an http URL through it), not a protocol error', async () => {
+    // A port nothing listens on: the proxy cannot reach it and answers CONNECT with 502.
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const port = (closed.address() as AddressInfo).port;
+    closed.close();
+    const before = proxy.requests.length;
+    const {code, recs} = await fetchJson([`https://127.0.0.1:${port}/tunnel-refused`], ['-k', '--proxy', proxy.url, '--retry-delay', '10ms']);
+    expect(code).toBe(1);
+    expect(recs[0]).toMatchObject({ok: false, status: 502, final_url: null, attempts: 3, error: {code: 'http_status', message: `HTTP 502 from the proxy: it refused the tunnel to 127.0.0.1:${port}`}});
+    expect(proxy.requests.slice(before)).toEqual(Array(3).fill(`127.0.0.1:${port}`));
   });
 
   it('a proxy URL may carry a path (dropped, as curl does); a variable without a scheme is http://', async () => {

@@ -1,7 +1,7 @@
 // Table-driven classification: undici, errno, TLS and zlib codes → the contract's error codes and retry verdict.
 import {errors} from 'undici';
 import {describe, expect, test} from 'vitest';
-import {classify, RETRYABLE_CODES, RETRYABLE_STATUSES} from '../../src/classify.js';
+import {classify, RETRYABLE_CODES, RETRYABLE_STATUSES, tunnelRefusal} from '../../src/classify.js';
 import {FetchallError, type ErrorCode} from '../../src/errors.js';
 
 function withCode(code: string, message = `failed with ${code}`): Error {
@@ -112,5 +112,30 @@ describe('classify: the way out of a TLS failure', () => {
     const altname = classify(Object.assign(new Error("Hostname/IP does not match certificate's altnames"), {code: 'ERR_TLS_CERT_ALTNAME_INVALID'}));
     expect(altname.message).toMatch(/another host name; -k skips verification$/);
     expect(altname.message).not.toMatch(/NODE_EXTRA_CA_CERTS/);
+  });
+});
+
+describe('classify: every certificate verification failure is tls', () => {
+  // Node names OpenSSL's verification results by code, and calls those it has no name for UNSPECIFIED:
+  // none of them says TLS or certificate in its message, so only the code can tell.
+  test.each([
+    ['PATH_LENGTH_EXCEEDED', 'path length constraint exceeded'],
+    ['UNSPECIFIED', 'CA signature digest algorithm too weak'],
+    ['INVALID_PURPOSE', 'unsuitable certificate purpose'],
+    ['UNABLE_TO_GET_CRL', 'unable to get CRL'],
+    ['HOSTNAME_MISMATCH', 'Hostname mismatch'],
+    ['OUT_OF_MEM', 'out of memory'],
+  ])('%s', (code, message) => {
+    const failure = classify(withCode(code, message));
+    expect(failure.code).toBe('tls');
+    expect(failure.retryable).toBe(false);
+  });
+});
+
+describe('tunnelRefusal', () => {
+  test('reads the status of a proxy that refused CONNECT from undici\'s words, and nothing else', () => {
+    expect(tunnelRefusal(new errors.RequestAbortedError('Proxy response (502) !== 200 when HTTP Tunneling'))).toBe(502);
+    expect(tunnelRefusal(new errors.RequestAbortedError('Request aborted'))).toBeUndefined();
+    expect(tunnelRefusal('Proxy response (502) !== 200 when HTTP Tunneling')).toBeUndefined();
   });
 });
