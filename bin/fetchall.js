@@ -55,11 +55,13 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   process.noDeprecation = true;
   // Node warns on stderr when NO_COLOR and FORCE_COLOR are both set (common in CI: one set for every
   // job, the other for one) as soon as undici loads node:assert. fetchall's own colour rule settles
-  // that pair (README, "What you see"); every other warning still reaches Node's own printer.
+  // that pair (README, "What you see"). Node also warns that NODE_TLS_REJECT_UNAUTHORIZED=0 turns
+  // verification off, which it does not for fetchall (only -k does): a false alarm, dropped too.
+  // Every other warning still reaches Node's own printer.
   const printers = process.listeners('warning');
   process.removeAllListeners('warning');
   process.on('warning', (warning) => {
-    if (/env is ignored due to the 'FORCE_COLOR' env being set/.test(warning.message)) return;
+    if (/env is ignored due to the 'FORCE_COLOR' env being set|^Setting the NODE_TLS_REJECT_UNAUTHORIZED environment variable/.test(warning.message)) return;
     for (const print of printers) print.call(process, warning);
   });
   const {run} = await import('../dist/cli.js');

@@ -810,6 +810,10 @@ describe('TLS and proxies', () => {
     expect(insecure.recs[0]).toMatchObject({ok: true, status: 200});
     const trusted = await fetchJson([url], [], {env: {NODE_EXTRA_CA_CERTS: certPath}});
     expect(trusted.recs[0]).toMatchObject({ok: true, status: 200});
+    // Node's variable does not turn verification off for fetchall, so its warning that it does is not shown.
+    const variable = await fetchJson([url], [], {env: {NODE_TLS_REJECT_UNAUTHORIZED: '0'}});
+    expect(variable.recs[0]).toMatchObject({ok: false, error: {code: 'tls'}});
+    expect(variable.stderr).not.toMatch(/NODE_TLS_REJECT_UNAUTHORIZED|Warning/);
   });
 
   it('a TLS error after the handshake fails the URL as tls at once (a bad record mid-body; TLS 1.3 asking for a client certificate)', async () => {

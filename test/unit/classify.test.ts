@@ -139,3 +139,12 @@ describe('tunnelRefusal', () => {
     expect(tunnelRefusal('Proxy response (502) !== 200 when HTTP Tunneling')).toBeUndefined();
   });
 });
+
+describe('classify: TLS advice that fits the failure', () => {
+  test('a leaf that does not verify may lack its intermediate; an empty list of names is not shown as one', () => {
+    const leaf = classify(withCode('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'));
+    expect(leaf.message).toMatch(/may leave out an intermediate certificate/);
+    const altname = classify(withCode('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames: IP: 127.0.0.1 is not in the cert's list: "));
+    expect(altname.message).toBe("TLS failure: Hostname/IP does not match certificate's altnames: IP: 127.0.0.1 is not among the certificate's names (ERR_TLS_CERT_ALTNAME_INVALID) — the certificate is for another host name; -k skips verification");
+  });
+});
