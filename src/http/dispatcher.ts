@@ -58,7 +58,11 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
   // The connector undici would build from `connect`, minus its coarse timer, plus our exact one and the
   // reset check (see connector.ts).
   const connect = wrapConnector(loadBuildConnector()({...tls, allowH2: false, timeout: 0}), options.connectTimeout);
-  return new Agent({...common, connect});
+  // At most as many connections to one origin as requests may be in flight to it: undici waits an
+  // event-loop turn before it reuses a connection whose response just ended, so a request made in the
+  // meantime would open another, two per slot (twice the TLS handshakes). Capped, it waits that turn in
+  // the pool instead. (A request on a connection the server closed meanwhile is sent again: attempt.ts.)
+  return new Agent({...common, connect, connections: Math.min(options.concurrency, options.perHost ?? Infinity)});
 }
 
 /** The proxy agent, minus any Proxy-Authorization on a request (-H's went to the agent; an entry's is dropped). */

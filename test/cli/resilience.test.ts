@@ -8,6 +8,7 @@ import type {AddressInfo} from 'node:net';
 import {join} from 'node:path';
 import {performance} from 'node:perf_hooks';
 import {randomBytes} from 'node:crypto';
+import {createServer as createHttpServer} from 'node:http';
 import {createServer as createTlsServer, TLSSocket} from 'node:tls';
 import {gzipSync} from 'node:zlib';
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest';
@@ -433,6 +434,28 @@ describe('redirects', () => {
     const {code, recs} = await fetchJson(['/twice/same', '/twice/empty-first', '/twice/differ'].map((p) => `${a.url}${p}`), ['--ordered']);
     expect(code).toBe(0);
     expect(recs.map((r) => [r.status, r.final_url])).toEqual([[200, `${a.url}/text/t1`], [200, `${a.url}/text/t2`], [200, `${a.url}/text/t3`]]);
+  });
+
+  it('opens no more connections to a host than -c (or --per-host) requests can be in flight to it', async () => {
+    for (const [args, most] of [[['-c', '1'], 1], [['-c', '4'], 4], [['-c', '8', '--per-host', '2'], 2]] as const) {
+      let opened = 0;
+      const counting = createHttpServer((_req, res) => res.end('ok'));
+      counting.keepAliveTimeout = 10_000;
+      counting.on('connection', () => opened++);
+      counting.listen(0, '127.0.0.1');
+      await once(counting, 'listening');
+      try {
+        const port = (counting.address() as AddressInfo).port;
+        const {code, recs} = await fetchJson(Array.from({length: 60}, (_, i) => `http://127.0.0.1:${port}/c${i}`), [...args]);
+        expect(code).toBe(0);
+        expect(recs).toHaveLength(60);
+        // undici alone opened two per request in flight.
+        expect(opened, args.join(' ')).toBeLessThanOrEqual(most);
+      } finally {
+        counting.closeAllConnections();
+        counting.close();
+      }
+    }
   });
 
   it('a request on a kept-alive connection the server closes unanswered goes again on another, not a failed attempt, through the --rate gate', async () => {
