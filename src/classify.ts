@@ -19,6 +19,9 @@ const BY_CODE: Readonly<Record<string, ErrorCode>> = {
   EHOSTDOWN: 'connect',
   ENETDOWN: 'connect',
   EADDRNOTAVAIL: 'connect',
+  // Out of file descriptors for a socket: curl reports a failed socket() as a failed connect too.
+  EMFILE: 'connect',
+  ENFILE: 'connect',
   ECONNRESET: 'reset',
   EPIPE: 'reset',
   ECONNABORTED: 'reset',

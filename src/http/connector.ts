@@ -13,6 +13,7 @@
 //   that arrives in pieces (`HTTP 404 ound`).
 import type {Socket} from 'node:net';
 import type {buildConnector} from 'undici';
+import {markBusy, type SocketBudget} from './socket-budget.js';
 
 type Connector = buildConnector.connector;
 
@@ -22,7 +23,7 @@ type Connector = buildConnector.connector;
  * time; and every socket it makes reports a reset as a broken connection, never as a body's end.
  * @example new Agent({connect: wrapConnector(buildConnector({timeout: 0}), 500)})
  */
-export function wrapConnector(connect: Connector, ms: number): Connector {
+export function wrapConnector(connect: Connector, ms: number, budget?: SocketBudget): Connector {
   return (options, callback) => {
     let settled = false;
     let socket: Socket | undefined;
@@ -48,6 +49,7 @@ export function wrapConnector(connect: Connector, ms: number): Connector {
       if (args[0] === null && args[1] != null) {
         mendSocketErrors(args[1]);
         handStatusLinesWhole(args[1]);
+        budget?.add(args[1]);
       }
       callback(...args);
     }) as unknown as Socket | undefined;
@@ -94,6 +96,7 @@ function handStatusLinesWhole(socket: Socket): void {
   let held: Buffer | undefined;
   socket.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
     atStart = true;
+    markBusy(this);
     return write.apply(this, args);
   } as Socket['write'];
   socket.read = function (this: Socket, size?: number) {

@@ -1,6 +1,7 @@
 // The one undici dispatcher a run shares: keep-alive, timeouts, TLS and proxy settings built once.
 import type {Dispatcher} from 'undici';
 import {wrapConnector} from './connector.js';
+import {SocketBudget} from './socket-budget.js';
 import {loadAgent, loadBuildConnector, loadEnvHttpProxyAgent, loadPool, loadProxyAgent} from './undici-parts.js';
 import {proxyVariable, variableValue, type Env} from './proxy-env.js';
 import type {RunOptions} from '../options.js';
@@ -57,7 +58,10 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
   const Agent = loadAgent();
   // The connector undici would build from `connect`, minus its coarse timer, plus our exact one and the
   // reset check (see connector.ts).
-  const connect = wrapConnector(loadBuildConnector()({...tls, allowH2: false, timeout: 0}), options.connectTimeout);
+  // Connections open at once: those in use (at most -c), plus as many idle ones kept for reuse, at
+  // least 32: a list spread over thousands of hosts does not keep a socket per host (socket-budget.ts).
+  const budget = new SocketBudget(options.concurrency + Math.max(options.concurrency, 32));
+  const connect = wrapConnector(loadBuildConnector()({...tls, allowH2: false, timeout: 0}), options.connectTimeout, budget);
   // At most as many connections to one origin as requests may be in flight to it: undici waits an
   // event-loop turn before it reuses a connection whose response just ended, so a request made in the
   // meantime would open another, two per slot (twice the TLS handshakes). Capped, it waits that turn in

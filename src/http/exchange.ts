@@ -7,6 +7,7 @@ import type {Dispatcher} from 'undici';
 import {watch, type Abortable} from '../abort-registry.js';
 import {FetchallError} from '../errors.js';
 import {idleSweeper, type IdleSweeper, type IdleWatched} from './idle-sweeper.js';
+import {markIdle} from './socket-budget.js';
 
 /** What to send. */
 export interface ExchangeRequest {
@@ -58,6 +59,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
   // Before the head is complete, undici tells us nothing of bytes arriving; the socket's byte count
   // does (see watchSockets). Once it is in, every body chunk says so itself.
   #socket: Socket | undefined;
+  // The same connection, kept until the response ends: then it is idle, for the run's socket budget.
+  #connection: Socket | undefined;
   #bytesSeen = 0;
   #headersIn = false;
   #watchers: Set<Abortable> | undefined;
@@ -214,6 +217,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
   }
 
   onResponseEnd(): void {
+    if (this.#connection !== undefined) markIdle(this.#connection);
+    this.#connection = undefined;
     if (this.#done) return;
     this.#ended = true;
     // Every byte is in: nothing more to wait for, however long the caller takes to read them.
@@ -306,6 +311,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
   /** @internal The connection this request was written to (from undici's sendHeaders event). */
   attachSocket(socket: Socket): void {
     this.#socket = socket;
+    this.#connection = socket;
     this.#bytesSeen = socket.bytesRead;
     const counted = socket as Socket & {[REQUESTS]?: number};
     const used = counted[REQUESTS] ?? 0;
@@ -341,6 +347,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Abortable, IdleWatc
     this.#done = true;
     this.#unwatchIdle();
     this.#socket = undefined;
+    this.#connection = undefined;
     this.#watchers?.delete(this);
     // Let go of everything this exchange reaches once it is done. An exchange that lived across a
     // young-generation GC is promoted, and a dead old object still keeps what it points to alive

@@ -458,6 +458,39 @@ describe('redirects', () => {
     }
   });
 
+  it('keeps no idle connection per host over a list of many hosts: -c in use plus at most max(-c, 32) idle', async () => {
+    const servers = await Promise.all(Array.from({length: 120}, async () => {
+      const server = createHttpServer((_req, res) => res.end('ok'));
+      server.keepAliveTimeout = 30_000;
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      return server;
+    }));
+    let open = 0;
+    let most = 0;
+    for (const server of servers) {
+      server.on('connection', (socket) => {
+        most = Math.max(most, ++open);
+        socket.on('close', () => open--);
+      });
+    }
+    try {
+      const urls = Array.from({length: 360}, (_, i) => `http://127.0.0.1:${(servers[i % servers.length]!.address() as AddressInfo).port}/h${i}`);
+      const {code, recs} = await fetchJson(urls, ['-c', '2']);
+      expect(code).toBe(0);
+      expect(recs.filter((r) => r.ok)).toHaveLength(360);
+      // undici alone kept each host's connection for its keep-alive time: about 120 open at once. The
+      // server counts a few more than the budget's 34: the newest connection is open before the
+      // oldest idle ones are closed, and their close reaches the server a moment later.
+      expect(most).toBeLessThanOrEqual(2 + 32 + 6);
+    } finally {
+      for (const server of servers) {
+        server.closeAllConnections();
+        server.close();
+      }
+    }
+  });
+
   it('a request on a kept-alive connection the server closes unanswered goes again on another, not a failed attempt, through the --rate gate', async () => {
     for (const [how, rate] of [['fin', undefined], ['rst', undefined], ['fin', '4']] as const) {
       let fresh = 0;

@@ -148,3 +148,13 @@ describe('classify: TLS advice that fits the failure', () => {
     expect(altname.message).toBe("TLS failure: Hostname/IP does not match certificate's altnames: IP: 127.0.0.1 is not among the certificate's names (ERR_TLS_CERT_ALTNAME_INVALID) — the certificate is for another host name; -k skips verification");
   });
 });
+
+describe('classify: out of file descriptors', () => {
+  test('EMFILE and ENFILE on connecting are connect failures, retried', () => {
+    for (const code of ['EMFILE', 'ENFILE']) {
+      const failure = classify(withCode(code, `connect ${code} 127.0.0.1:8080 - Local (undefined:undefined)`));
+      expect(failure.code).toBe('connect');
+      expect(failure.retryable).toBe(true);
+    }
+  });
+});
