@@ -1,7 +1,7 @@
 // How many connections a run keeps open: the idle ones are closed, oldest first, past a bound.
 import type {Socket} from 'node:net';
 
-// When the connection's last response ended (performance.now()); absent while a request is on it.
+// Set when the connection's last response ended; absent while a request is on it.
 const IDLE_SINCE = Symbol('fetchall idle since');
 
 type Tracked = Socket & {[IDLE_SINCE]?: number | undefined};
@@ -9,11 +9,14 @@ type Tracked = Socket & {[IDLE_SINCE]?: number | undefined};
 /**
  * Bounds the connections of a run. undici keeps each origin's idle connections for their keep-alive
  * time: a list spread over thousands of hosts kept a socket open for each recent host (3,000 hosts:
- * 3,000 descriptors and ~85 MB more, and `EMFILE` under a 1,024-descriptor limit). Past `max`, every
- * new connection closes idle ones, oldest first, down to seven eighths of it (so the sort is not paid
- * at every connection). A connection is busy from the moment a request is written on it until its
- * response ends (see `markBusy`, `markIdle`), and never closed while busy. undici takes a closed idle
- * connection as a disconnect: a request waiting to reuse it opens another.
+ * 3,000 descriptors and ~85 MB more, and `EMFILE` under a 1,024-descriptor limit). Past `max`, a new
+ * connection closes idle ones, picked at random, down to seven eighths of it (so the pick is not paid
+ * at every connection). At random, not oldest first: a list that cycles through more hosts than the
+ * bound holds would find every host's connection closed just before its turn came again (100 hosts
+ * round-robin: three times slower), where random picks keep a share of them. A connection is busy from
+ * the moment a request is written on it until its response ends (see `markBusy`, `markIdle`), and never
+ * closed while busy. undici takes a closed idle connection as a disconnect: a request waiting to reuse
+ * it opens another.
  * @example const budget = new SocketBudget(64); connector gives each new socket to budget.add(socket)
  */
 export class SocketBudget {
@@ -36,10 +39,13 @@ export class SocketBudget {
   }
 
   #trim(): void {
-    const idle = [...this.#live].filter((s) => s[IDLE_SINCE] !== undefined).sort((a, b) => a[IDLE_SINCE]! - b[IDLE_SINCE]!);
-    let excess = this.#live.size - Math.floor((this.#max * 7) / 8);
-    for (const socket of idle) {
-      if (excess-- <= 0) break;
+    const idle = [...this.#live].filter((s) => s[IDLE_SINCE] !== undefined);
+    const excess = Math.min(idle.length, this.#live.size - Math.floor((this.#max * 7) / 8));
+    for (let i = 0; i < excess; i++) {
+      // A partial Fisher-Yates shuffle: the first `excess` places get a random pick each.
+      const j = i + Math.floor(Math.random() * (idle.length - i));
+      const socket = idle[j]!;
+      idle[j] = idle[i]!;
       this.#live.delete(socket);
       socket.destroy();
     }

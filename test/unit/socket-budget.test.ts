@@ -1,22 +1,25 @@
-// The run's connection bound: idle connections closed oldest first, a busy one never.
+// The run's connection bound: idle connections closed at random, a busy one never.
 import {Socket} from 'node:net';
 import {describe, expect, test} from 'vitest';
+import {connectionBudget} from '../../src/http/dispatcher.js';
 import {markBusy, markIdle, SocketBudget} from '../../src/http/socket-budget.js';
 
 describe('SocketBudget', () => {
-  test('past its bound, closes idle connections oldest first, and never a busy one', () => {
-    const budget = new SocketBudget(4);
-    const [older, busy, newer, reused, fresh] = Array.from({length: 5}, () => new Socket());
-    for (const socket of [older!, busy!, newer!, reused!]) budget.add(socket);
-    markIdle(older!);
-    markIdle(reused!);
-    markIdle(newer!);
-    markBusy(reused!);
-    // busy: never idle yet; reused: idle, then a request went out on it.
-    budget.add(fresh!);
-    // Five past a bound of four: down to seven eighths of it (3), so two go, the oldest idle ones.
-    expect([older, busy, newer, reused, fresh].map((s) => s!.destroyed)).toEqual([true, false, true, false, false]);
-    expect(budget.size).toBe(3);
+  test('past its bound, closes idle connections down to seven eighths of it, and never a busy one', () => {
+    for (let round = 0; round < 20; round++) {
+      const budget = new SocketBudget(8);
+      const sockets = Array.from({length: 8}, () => new Socket());
+      for (const socket of sockets) budget.add(socket);
+      // Five idle, one idle then reused (busy again), two never idle yet.
+      for (const socket of sockets.slice(0, 6)) markIdle(socket);
+      markBusy(sockets[5]!);
+      const fresh = new Socket();
+      budget.add(fresh);
+      // Nine past a bound of eight: down to 7, so two go, both among the five idle ones.
+      expect(sockets.slice(0, 5).filter((s) => s.destroyed)).toHaveLength(2);
+      expect([...sockets.slice(5), fresh].some((s) => s.destroyed)).toBe(false);
+      expect(budget.size).toBe(7);
+    }
   });
 
   test('with nothing idle, closes nothing', () => {
@@ -25,5 +28,15 @@ describe('SocketBudget', () => {
     for (const socket of sockets) budget.add(socket);
     expect(sockets.every((s) => !s.destroyed)).toBe(true);
     expect(budget.size).toBe(3);
+  });
+});
+
+describe('connectionBudget', () => {
+  test('-c in use plus max(2 × -c, 4,096) idle, within half the descriptor limit, never below -c + 32', () => {
+    expect(connectionBudget(8, 1_048_576)).toBe(4104);
+    expect(connectionBudget(8, undefined)).toBe(4104);
+    expect(connectionBudget(3000, 1_000_000)).toBe(9000);
+    expect(connectionBudget(8, 1024)).toBe(512);
+    expect(connectionBudget(8, 40)).toBe(40);
   });
 });
