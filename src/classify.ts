@@ -142,8 +142,8 @@ const UNTRUSTED = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_
 /** A TLS failure's message, with the way out that fits it: trusting a CA only helps an untrusted one. */
 function tlsAdvice(error: unknown, detail: string): string {
   const code = codeOf(error) ?? codeOf((error as {cause?: unknown}).cause);
-  if (code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE') return `${detail} — the server may leave out an intermediate certificate (add it to NODE_EXTRA_CA_CERTS), or skip verification with -k (insecure: true in the library)`;
-  if (code !== undefined && UNTRUSTED.has(code)) return `${detail} — trust a private CA with NODE_EXTRA_CA_CERTS=ca.pem, or skip verification with -k (insecure: true in the library)`;
+  if (code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE') return `${detail} — the server may leave out an intermediate certificate (add it to NODE_EXTRA_CA_CERTS), or skip verification with -k`;
+  if (code !== undefined && UNTRUSTED.has(code)) return `${detail} — trust a private CA with NODE_EXTRA_CA_CERTS=ca.pem, or skip verification with -k`;
   // Node's text ends in the list of names the certificate holds of that kind, which may be empty.
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${detail.replace(/is not in the cert's list:\s*(?=\(|$)/, "is not among the certificate's names ")} — the certificate is for another host name; -k skips verification`;
   return detail;

@@ -198,14 +198,6 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     // page, a broken 200) stays counted when this one is a redirect or an error of its own.
     state.status = status;
     state.bytes = 0;
-    const coding = untakenTransferCoding(method, status, response.headers['transfer-encoding']);
-    if (coding !== undefined) {
-      // Framing undici did not undo: its bytes are no body (a gzip transfer coding, or the chunks of
-      // `chunked,` read to the close as they came). Refused, never saved as if whole.
-      const error = new FetchallError('protocol', `unsupported Transfer-Encoding "${coding.slice(0, 100)}" (only chunked is decoded)`);
-      response.abort(error);
-      throw error;
-    }
     const location = locationOf(response.headers.location);
     if (REDIRECTS.has(status) && location !== undefined && options.maxRedirects > 0) {
       await response.discard();
@@ -248,6 +240,15 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
         retryAfterMs,
       });
     }
+    const coding = untakenTransferCoding(method, status, response.headers['transfer-encoding']);
+    if (coding !== undefined) {
+      // Framing undici did not undo: its bytes are no body (a gzip transfer coding, or the chunks of
+      // `chunked,` read to the close as they came). Refused, never kept as if whole; an error's or a
+      // redirect's body, never kept, is let be.
+      const error = new FetchallError('protocol', `unsupported Transfer-Encoding "${coding.slice(0, 100)}" (only chunked is decoded)`);
+      response.abort(error);
+      throw error;
+    }
     let taken: boolean;
     try {
       taken = await receiveBody(env, state, response, resumeFrom, url.href, sent['range'] !== undefined && resumeFrom === 0);
@@ -266,14 +267,18 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
 }
 
 /**
- * A `Transfer-Encoding` whose body undici did not decode: anything but `chunked` alone. llhttp takes
- * chunked framing only from a value that ends in the word (`chunked,` is read to the close, chunk
- * sizes and all) and undoes no other coding. Responses without a body (HEAD, 204, 304) carry none.
+ * A `Transfer-Encoding` whose body undici did not decode. llhttp takes chunked framing only from a
+ * value whose last element is the word (`chunked,` is read to the close, chunk sizes and all) and
+ * undoes no other coding; `identity` (an old name for none) changes nothing. So a value is taken when
+ * its elements are `identity` but for a last `chunked`, or all `identity`. Responses without a body
+ * (HEAD, 204, 304) carry none.
  */
 export function untakenTransferCoding(method: string, status: number, value: string | string[] | undefined): string | undefined {
   if (value === undefined || method === 'HEAD' || status === 204 || status === 304) return undefined;
   if (Array.isArray(value)) return value.join(', ');
-  return /^[\t ,]*chunked[\t ]*$/i.test(value) ? undefined : value;
+  const elements = value.split(',').map((element) => element.trim().toLowerCase());
+  const framed = elements.at(-1) === 'chunked' ? elements.slice(0, -1) : elements;
+  return framed.every((element) => element === '' || element === 'identity') ? undefined : value;
 }
 
 /**

@@ -3,16 +3,17 @@
 //   so a 500 ms timeout fired after about a second and a 2 s one after 2.5 s.
 // - A reset is never the end of a body: undici takes an ECONNRESET during a body that runs to the
 //   close (no Content-Length, not chunked) as its normal end, so a cut-off body was saved as whole.
-// - An interim `100 Continue` nobody asked for is skipped, as curl and wget skip it: undici destroys
-//   the connection at one ("bad response"), though RFC 9110 (15.2) says a client must parse 1xx
-//   responses it did not expect. Other 1xx undici skips itself.
+// - Interim 1xx heads are skipped, as curl and wget skip them: undici destroys the connection at a
+//   `100 Continue` it did not ask for ("bad response"), though RFC 9110 (15.2) says a client must
+//   parse 1xx responses it did not expect.
 // - A TLS error after the handshake (a record that does not decrypt, an alert such as TLS 1.3's
 //   "certificate required") ends the connection: Node reports it and leaves the socket open, and undici
 //   waits for its close, so the request hung until the idle timeout and failed as `timeout`.
-// - A status line reaches undici's parser whole: undici keeps only the last piece of a reason phrase
-//   that arrives in pieces (`HTTP 404 ound`).
+// - A final status line reaches undici's parser whole: undici keeps only the last piece of a reason
+//   phrase that arrives in pieces (`HTTP 404 ound`).
 import type {Socket} from 'node:net';
 import type {buildConnector} from 'undici';
+import {responseStart} from './response-start.js';
 import {markBusy, type SocketBudget} from './socket-budget.js';
 
 type Connector = buildConnector.connector;
@@ -71,23 +72,13 @@ function mendSocketErrors(socket: Socket): void {
   });
 }
 
-// The status line of a `100 Continue`, byte by byte: `HTTP/1.` then the minor version, ` 100`, then
-// the space before the reason phrase (or the CR of an empty one).
-const CONTINUE_LINE = 'HTTP/1.? 100?';
-// `HTTP/1.x `: what a status line starts with; anything else goes to undici at once, for it to refuse.
-const VERSION_BYTES = 9;
-const END_OF_HEAD = Buffer.from('\r\n\r\n');
-// An interim head, or a status line, longer than this is passed on as it is, for undici to refuse.
-const MAX_INTERIM_BYTES = 64 * 1024;
-const MAX_STATUS_LINE_BYTES = 8 * 1024;
 
 /**
- * Hold the bytes at the start of each response until its status line is whole, and drop every
- * `100 Continue` head there, before undici's parser reads them. undici reads a socket only with
- * `read()`: each request written marks the start of a response; once its status line is complete (or
- * is no status line at all) everything goes through untouched, with no further look until the next
- * request. On the way of an ordinary response that costs a comparison of its first 13 bytes and a
- * search for its first line feed.
+ * Hold the bytes at the start of each response until its final status line is whole, dropping every
+ * interim head before it (see response-start.ts), before undici's parser reads them. undici reads a
+ * socket only with `read()`: each request written marks the start of a response; once its status line
+ * is handed over, everything goes through untouched, with no further look until the next request. On
+ * the way of an ordinary response that costs a look at its status line's bytes.
  */
 function handStatusLinesWhole(socket: Socket): void {
   const read = socket.read;
@@ -107,7 +98,7 @@ function handStatusLinesWhole(socket: Socket): void {
       let data = held === undefined ? chunk : Buffer.concat([held, chunk]);
       held = undefined;
       let skip: number;
-      while ((skip = interimHeadLength(data)) > 0) data = data.subarray(skip);
+      while ((skip = responseStart(data)) > 0) data = data.subarray(skip);
       if (skip === 0) {
         atStart = false;
         return data;
@@ -115,23 +106,4 @@ function handStatusLinesWhole(socket: Socket): void {
       if (data.length > 0) held = data;
     }
   } as Socket['read'];
-}
-
-/**
- * At the start of a response: the bytes of a whole `100 Continue` head to drop; 0 when `data` may go
- * to undici (another status line, whole; or no status line at all); -1 when it cannot tell yet.
- */
-function interimHeadLength(data: Buffer): number {
-  const known = Math.min(data.length, CONTINUE_LINE.length);
-  for (let i = 0; i < known; i++) {
-    const byte = data[i]!;
-    const ok = i === 7 ? byte === 0x30 || byte === 0x31 : i === 12 ? byte === 0x20 || byte === 0x0d : byte === CONTINUE_LINE.charCodeAt(i);
-    if (ok) continue;
-    if (i < VERSION_BYTES) return 0;
-    return data.indexOf(0x0a, VERSION_BYTES) >= 0 || data.length > MAX_STATUS_LINE_BYTES ? 0 : -1;
-  }
-  if (known < CONTINUE_LINE.length) return -1;
-  const end = data.indexOf(END_OF_HEAD);
-  if (end >= 0) return end + END_OF_HEAD.length;
-  return data.length > MAX_INTERIM_BYTES ? 0 : -1;
 }

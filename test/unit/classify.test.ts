@@ -3,6 +3,7 @@ import {errors} from 'undici';
 import {describe, expect, test} from 'vitest';
 import {classify, RETRYABLE_CODES, RETRYABLE_STATUSES, tunnelRefusal} from '../../src/classify.js';
 import {FetchallError, type ErrorCode} from '../../src/errors.js';
+import {untakenTransferCoding} from '../../src/http/attempt.js';
 
 function withCode(code: string, message = `failed with ${code}`): Error {
   return Object.assign(new Error(message), {code});
@@ -108,7 +109,7 @@ describe('classify: the way out of a TLS failure', () => {
   test('an untrusted certificate points to NODE_EXTRA_CA_CERTS and -k; a wrong host name only to -k', () => {
     const untrusted = classify(Object.assign(new Error('self-signed certificate; if the root CA is installed locally, try running Node.js with --use-system-ca'), {code: 'SELF_SIGNED_CERT_IN_CHAIN'}));
     expect(untrusted.code).toBe('tls');
-    expect(untrusted.message).toBe('TLS failure: self-signed certificate (SELF_SIGNED_CERT_IN_CHAIN) — trust a private CA with NODE_EXTRA_CA_CERTS=ca.pem, or skip verification with -k (insecure: true in the library)');
+    expect(untrusted.message).toBe('TLS failure: self-signed certificate (SELF_SIGNED_CERT_IN_CHAIN) — trust a private CA with NODE_EXTRA_CA_CERTS=ca.pem, or skip verification with -k');
     const altname = classify(Object.assign(new Error("Hostname/IP does not match certificate's altnames"), {code: 'ERR_TLS_CERT_ALTNAME_INVALID'}));
     expect(altname.message).toMatch(/another host name; -k skips verification$/);
     expect(altname.message).not.toMatch(/NODE_EXTRA_CA_CERTS/);
@@ -156,5 +157,19 @@ describe('classify: out of file descriptors', () => {
       expect(failure.code).toBe('connect');
       expect(failure.retryable).toBe(true);
     }
+  });
+});
+
+describe('untakenTransferCoding', () => {
+  test('takes chunked (its last element), identity, and none; refuses the rest of a body that is kept', () => {
+    for (const value of ['chunked', 'Chunked', ', chunked', 'identity', 'identity, chunked', '', undefined]) {
+      expect(untakenTransferCoding('GET', 200, value), String(value)).toBeUndefined();
+    }
+    for (const value of ['chunked,', 'gzip, chunked', 'gzip', 'chunked, identity', 'chunked, chunked', 'xchunked']) {
+      expect(untakenTransferCoding('GET', 200, value), value).toBe(value);
+    }
+    expect(untakenTransferCoding('GET', 200, ['gzip', 'chunked'])).toBe('gzip, chunked');
+    expect(untakenTransferCoding('HEAD', 200, 'gzip')).toBeUndefined();
+    expect(untakenTransferCoding('GET', 304, 'gzip')).toBeUndefined();
   });
 });
