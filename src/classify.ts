@@ -153,7 +153,8 @@ function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const code = codeOf(error);
   const causeCode = codeOf((error as {cause?: unknown}).cause);
-  const first = error.message.split('\n')[0] ?? '';
+  // Node's `connect EMFILE 127.0.0.1:80 - Local (undefined:undefined)`: the local address it never had.
+  const first = (error.message.split('\n')[0] ?? '').replace(/ - Local \(undefined:undefined\)$/, '');
   // OpenSSL's "40ED…:error:0A00010B:SSL routines:fn:wrong version number:file.c:77:" → the reason alone.
   const message = /^[0-9A-F]+:error:[0-9A-F]+:[^:]*:[^:]*:([^:]+):/i.exec(first)?.[1] ?? first;
   const shown = code !== undefined && !code.startsWith('UND_ERR') && !message.includes(code) ? `${message} (${code})` : message;

@@ -54,6 +54,8 @@ export function wrapConnector(connect: Connector, ms: number, budget?: SocketBud
       }
       callback(...args);
     }) as unknown as Socket | undefined;
+    // Counted from the start of its connect: a run opening many at once stays within its budget.
+    if (socket !== undefined) budget?.add(socket);
   };
 }
 

@@ -49,7 +49,8 @@ export function responseStart(data: Buffer): number {
   if (data[end + 1] !== LF) return 0;
   const status = (data[9]! - 0x30) * 100 + (data[10]! - 0x30) * 10 + (data[11]! - 0x30);
   if (status < 100 || status > 199 || status === 101) return 0;
-  // An interim head: header lines up to an empty one, each ending in CRLF.
+  // An interim head: header lines up to an empty one, each ending in CRLF, each `name:` first. One that
+  // is not goes to undici, which refuses it as it would in a final head.
   let lineStart = end + 2;
   for (i = lineStart; i < n; i++) {
     const byte = data[i]!;
@@ -58,8 +59,20 @@ export function responseStart(data: Buffer): number {
     if (i + 1 >= n) return -1;
     if (data[i + 1] !== LF) return 0;
     if (i === lineStart) return i + 2;
+    if (!isHeaderLine(data, lineStart, i)) return 0;
     lineStart = i + 2;
     i++;
   }
   return -1;
+}
+
+// RFC 9110's tchar: the bytes a header name is made of.
+const TOKEN = new Uint8Array(128);
+for (const char of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN[char.charCodeAt(0)] = 1;
+
+/** `data[from, to)` starts with a header name and a colon (no obs-fold, no space before the colon). */
+function isHeaderLine(data: Buffer, from: number, to: number): boolean {
+  let i = from;
+  while (i < to && data[i]! < 128 && TOKEN[data[i]!] === 1) i++;
+  return i > from && i < to && data[i] === 0x3a;
 }

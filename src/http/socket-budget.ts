@@ -31,8 +31,10 @@ export class SocketBudget {
     return this.#live.size;
   }
 
+  /** Count a connection (busy until its first response ends); counting one twice changes nothing. */
   add(socket: Socket): void {
     const tracked = socket as Tracked;
+    if (this.#live.has(tracked)) return;
     this.#live.add(tracked);
     socket.once('close', () => this.#live.delete(tracked));
     if (this.#live.size > this.#max) this.#trim();

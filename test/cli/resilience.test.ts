@@ -592,6 +592,7 @@ describe('redirects', () => {
       '/bare-cr': ['HTTP/1.1 200 OK\rContent-Length: 5\r\r12345'],
       '/bad-code': ['HTTP/1.1 2x0 OK'],
       '/lf-only-100': ['HTTP/1.1 100 Continue\n\nHTTP/1.1 200 OK\nContent-Length: 5\n\n12345'],
+      '/bad-103-line': ['HTTP/1.1 103 Early\r\nfoo\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi'],
     };
     const raw = createServer((socket) => {
       socket.on('error', () => {});
@@ -619,6 +620,8 @@ describe('redirects', () => {
         ['/bare-cr', null, 'protocol', 1],
         ['/bad-code', null, 'protocol', 1],
         ['/lf-only-100', null, 'protocol', 1],
+        // A header line without a colon is refused in an interim head as in a final one.
+        ['/bad-103-line', null, 'protocol', 1],
       ]);
       expect(recs[2].error.message).toBe('HTTP 404 Not Found');
       expect(recs[3].error.message).toBe('HTTP 404 Not Found');

@@ -156,6 +156,8 @@ describe('classify: out of file descriptors', () => {
       const failure = classify(withCode(code, `connect ${code} 127.0.0.1:8080 - Local (undefined:undefined)`));
       expect(failure.code).toBe('connect');
       expect(failure.retryable).toBe(true);
+      // Node's tail about a local address the socket never had is left out.
+      expect(failure.message).toBe(`could not connect: connect ${code} 127.0.0.1:8080`);
     }
   });
 });

@@ -46,6 +46,10 @@ describe('responseStart', () => {
       'HTTP/1.1 100 Continue\n\nHTTP/1.1 200 OK\n',
       'HTTP/1.1 100 Continue\r\nX: y\nZ',
       'HTTP/1.1 100 Continue\r\nX: y\rZ',
+      'HTTP/1.1 103 Early\r\nfoo\r\n\r\n',
+      'HTTP/1.1 103 Early\r\nX Y: z\r\n\r\n',
+      'HTTP/1.1 103 Early\r\nLink: </a>\r\n  folded\r\n\r\n',
+      'HTTP/1.1 103 Early\r\n: empty name\r\n\r\n',
       '<html>',
     ]) {
       expect(at(bytes), JSON.stringify(bytes)).toBe(0);

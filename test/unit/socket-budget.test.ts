@@ -1,6 +1,7 @@
 // The run's connection bound: idle connections closed at random, a busy one never.
 import {Socket} from 'node:net';
 import {describe, expect, test} from 'vitest';
+import {wrapConnector} from '../../src/http/connector.js';
 import {connectionBudget} from '../../src/http/dispatcher.js';
 import {markBusy, markIdle, SocketBudget} from '../../src/http/socket-budget.js';
 
@@ -38,5 +39,24 @@ describe('connectionBudget', () => {
     expect(connectionBudget(3000, 1_000_000)).toBe(9000);
     expect(connectionBudget(8, 1024)).toBe(512);
     expect(connectionBudget(8, 40)).toBe(40);
+  });
+});
+
+describe('the connector and the budget', () => {
+  test('a connection counts from the start of its connect, once', () => {
+    const budget = new SocketBudget(100);
+    const connecting = new Socket();
+    let connected: (() => void) | undefined;
+    const fake = ((_options: unknown, callback: (error: null, socket: Socket) => void) => {
+      connected = () => callback(null, connecting);
+      return connecting;
+    }) as unknown as Parameters<typeof wrapConnector>[0];
+    const connect = wrapConnector(fake, 0, budget);
+    connect({hostname: '127.0.0.1', host: '127.0.0.1', protocol: 'http:', port: '80'} as Parameters<typeof connect>[0], () => {});
+    // Still connecting: many at once must not pass the bound unseen.
+    expect(budget.size).toBe(1);
+    connected!();
+    expect(budget.size).toBe(1);
+    connecting.destroy();
   });
 });
