@@ -61,11 +61,14 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
   // reset check (see connector.ts).
   const budget = new SocketBudget(connectionBudget(options.concurrency, openFilesLimit()));
   const connect = wrapConnector(loadBuildConnector()({...tls, allowH2: false, timeout: 0}), options.connectTimeout, budget);
-  // At most as many connections to one origin as requests may be in flight to it: undici waits an
+  // At most one more connection to an origin than requests may be in flight to it. undici waits an
   // event-loop turn before it reuses a connection whose response just ended, so a request made in the
-  // meantime would open another, two per slot (twice the TLS handshakes). Capped, it waits that turn in
-  // the pool instead. (A request on a connection the server closed meanwhile is sent again: attempt.ts.)
-  return new Agent({...common, connect, connections: Math.min(options.concurrency, options.perHost ?? Infinity)});
+  // meantime opened another: two per slot, twice the TLS handshakes. Capped at exactly as many, the
+  // request waited in the pool for that turn and then went onto that connection before the close of a
+  // server that had just ended it was seen (without `Connection: close`): such a server read most
+  // requests twice (the second time on a new connection, attempt.ts). With one spare, a request takes
+  // a connection that has been idle at least a turn, whose close, if any, has been seen.
+  return new Agent({...common, connect, connections: Math.min(options.concurrency, options.perHost ?? Infinity) + 1});
 }
 
 /** The proxy agent, minus any Proxy-Authorization on a request (-H's went to the agent; an entry's is dropped). */
