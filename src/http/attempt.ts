@@ -190,7 +190,7 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       } catch (error) {
         // A kept-alive connection the server closed before a byte of answer (its idle timeout racing
         // ours): the request goes again on another connection, as curl does; no attempt is spent.
-        if (resent >= MAX_UNANSWERED_RESENDS || signal.aborted || !failedUnanswered(error)) throw unanswered(error, state, url, hop);
+        if (resent >= MAX_UNANSWERED_RESENDS || signal.aborted || !failedUnanswered(error)) throw sendFailure(error, state, url, hop);
       }
     }
     const status = response.status;
@@ -287,7 +287,7 @@ export function untakenTransferCoding(method: string, status: number, value: str
  * proxy silent after CONNECT (only a tunnel has a headers timeout: a request's own is off), a
  * certificate at a redirect's target rather than at the URL the record names.
  */
-function unanswered(error: unknown, state: EntryState, url: URL, hop: number): unknown {
+function sendFailure(error: unknown, state: EntryState, url: URL, hop: number): unknown {
   const refused = tunnelRefusal(error);
   if (refused !== undefined) {
     state.status = refused;

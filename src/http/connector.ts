@@ -50,6 +50,7 @@ export function wrapConnector(connect: Connector, ms: number, budget?: SocketBud
       if (args[0] === null && args[1] != null) {
         mendSocketErrors(args[1]);
         handStatusLinesWhole(args[1]);
+        // Counted already where the connector returned it (undici's does; its types say void).
         budget?.add(args[1]);
       }
       callback(...args);
@@ -73,7 +74,6 @@ function mendSocketErrors(socket: Socket): void {
     else if (error.code?.startsWith('ERR_SSL_') === true) process.nextTick(() => socket.destroy(error));
   });
 }
-
 
 /**
  * Hold the bytes at the start of each response until its final status line is whole, dropping every

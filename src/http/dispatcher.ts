@@ -57,8 +57,9 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
     }));
   }
   const Agent = loadAgent();
-  // The connector undici would build from `connect`, minus its coarse timer, plus our exact one and the
-  // reset check (see connector.ts).
+  // The connector undici would build from `connect`, minus its coarse timer, plus our exact one, the
+  // reset and TLS error checks, the look at each response's start, and the run's bound on open
+  // connections (see connector.ts).
   const budget = new SocketBudget(connectionBudget(options.concurrency, openFilesLimit()));
   const connect = wrapConnector(loadBuildConnector()({...tls, allowH2: false, timeout: 0}), options.connectTimeout, budget);
   // At most one more connection to an origin than requests may be in flight to it. undici waits an

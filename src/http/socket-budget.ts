@@ -1,10 +1,10 @@
-// How many connections a run keeps open: the idle ones are closed, oldest first, past a bound.
+// How many connections a run keeps open: past a bound, idle ones are closed, picked at random.
 import type {Socket} from 'node:net';
 
-// Set when the connection's last response ended; absent while a request is on it.
-const IDLE_SINCE = Symbol('fetchall idle since');
+// True once the connection's last response has ended; false while a request is on it.
+const IDLE = Symbol('fetchall idle');
 
-type Tracked = Socket & {[IDLE_SINCE]?: number | undefined};
+type Tracked = Socket & {[IDLE]?: boolean};
 
 /**
  * Bounds the connections of a run. undici keeps each origin's idle connections for their keep-alive
@@ -41,7 +41,7 @@ export class SocketBudget {
   }
 
   #trim(): void {
-    const idle = [...this.#live].filter((s) => s[IDLE_SINCE] !== undefined);
+    const idle = [...this.#live].filter((s) => s[IDLE] === true);
     const excess = Math.min(idle.length, this.#live.size - Math.floor((this.#max * 7) / 8));
     for (let i = 0; i < excess; i++) {
       // A partial Fisher-Yates shuffle: the first `excess` places get a random pick each.
@@ -56,10 +56,10 @@ export class SocketBudget {
 
 /** A request is being written on the connection. */
 export function markBusy(socket: Socket): void {
-  (socket as Tracked)[IDLE_SINCE] = undefined;
+  (socket as Tracked)[IDLE] = false;
 }
 
 /** The connection's response has ended: it waits for reuse. */
 export function markIdle(socket: Socket): void {
-  (socket as Tracked)[IDLE_SINCE] = performance.now();
+  (socket as Tracked)[IDLE] = true;
 }
