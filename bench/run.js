@@ -409,10 +409,12 @@ await Promise.all(Array.from({length: Number(c)}, worker));
 process.exit(failed === 0 ? 0 : 1);
 `;
 
-// Node's floor: the least a Node client can do per URL. Kept-alive sockets (one per slot), a request
-// line written by hand, Content-Length found with a regex, the body discarded or written with writeSync.
-// No HTTP parser, no chunked bodies, no errors handled, no retries, no names checked: not a peer and not
-// usable, only the cost of Node's own event loop and sockets, which no Node tool can go below.
+// Node's floor: the least a Node client can do per URL. Kept-alive sockets (one per slot) that read
+// into one reused 1 MiB buffer (net's `onread`: no buffer allocated per read, and reads of up to 1 MiB
+// where a stream reads 64 KiB: 2-3x the throughput of 'data' events on large bodies here), a request
+// line written by hand, Content-Length found with a regex, the body discarded or written with writeSync
+// straight from that buffer. No HTTP parser, no chunked bodies, no errors handled, no retries, no names
+// checked: not a peer and not usable, only the cost of Node's own event loop and sockets.
 const NODE_FLOOR = `
 import net from 'node:net';
 import {readFileSync, openSync, writeSync, closeSync} from 'node:fs';
@@ -420,9 +422,12 @@ const [list, c, dir] = process.argv.slice(1);
 const urls = readFileSync(list, 'utf8').split('\\n').filter(Boolean).map((u) => new URL(u));
 let next = 0, done = 0;
 function slot() {
-  const socket = net.connect(Number(urls[0].port), urls[0].hostname);
-  socket.setNoDelay(true);
   let head = null, left = -1, fd = -1;
+  const socket = net.connect({
+    port: Number(urls[0].port), host: urls[0].hostname,
+    onread: {buffer: Buffer.allocUnsafe(1 << 20), callback: (n, buffer) => void received(buffer.subarray(0, n))},
+  });
+  socket.setNoDelay(true);
   const send = () => {
     if (next >= urls.length) return void socket.end();
     const u = urls[next++];
@@ -440,14 +445,13 @@ function slot() {
     send();
     return n < b.length ? b.subarray(n) : null;
   };
-  socket.on('connect', send);
-  socket.on('error', (e) => { console.error(e.message); process.exit(1); });
-  socket.on('data', (b) => {
+  // b is a view of the reused buffer: a head split across reads is copied out before the next read.
+  const received = (b) => {
     while (b !== null) {
       if (left >= 0) { b = body(b); continue; }
       head = head === null ? b : Buffer.concat([head, b]);
       const end = head.indexOf('\\r\\n\\r\\n');
-      if (end < 0) return;
+      if (end < 0) { head = Buffer.from(head); return; }
       const text = head.toString('latin1', 0, end);
       if (!text.startsWith('HTTP/1.1 200')) { console.error(text.split('\\r\\n')[0]); process.exit(1); }
       left = Number(/content-length: *(\\d+)/i.exec(text)[1]);
@@ -455,7 +459,9 @@ function slot() {
       head = null;
       if (b.length === 0 && left > 0) return;
     }
-  });
+  };
+  socket.on('connect', send);
+  socket.on('error', (e) => { console.error(e.message); process.exit(1); });
 }
 for (let i = 0; i < Math.min(Number(c), urls.length); i++) slot();
 `;
