@@ -33,6 +33,8 @@ export interface RunInternals {
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Called for every request sent (first attempts, retries, redirect hops). */
   readonly onRequest?: (() => void) | undefined;
+  /** Told of body bytes as they arrive, every attempt's (decoded with --compressed): the live byte count. */
+  readonly onBodyBytes?: ((bytes: number) => void) | undefined;
   /**
    * Takes each record in place of the iteration (which then yields nothing and ends with the run):
    * no async-generator round trip per record. A returned promise is awaited before the next record.
@@ -158,6 +160,7 @@ async function* execute(
       return hosts.pausedFor(host) > 0 ? waitOutPause({hosts, global}, state, host, s) : undefined;
     },
     onSent: rate === undefined ? undefined : () => rate.sent(performance.now()),
+    onBodyBytes: internals.onBodyBytes,
     // Stop while the failing attempt still holds its slot, so no other entry starts in the gap.
     onFinalFailure: options.failFast ? () => stop('fail-fast') : undefined,
   };

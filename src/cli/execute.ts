@@ -76,8 +76,8 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
   const stats = new RunStats({total: null});
   // Bodies or records going to the same terminal would be glued to a live line redrawn in their midst
   // (curl turns its meter off then too): the line is drawn only when stdout is not a terminal, or
-  // carries nothing (-o without --json).
-  const stdoutBusy = io.stdout.isTTY === true && (flags.json === true || options.outputDir === undefined);
+  // carries nothing (-o without --json, or HEAD, which writes no body).
+  const stdoutBusy = io.stdout.isTTY === true && (flags.json === true || (options.outputDir === undefined && options.method !== 'HEAD'));
   const mode = flags.quiet === true ? 'off' : io.stderr.isTTY === true && !stdoutBusy ? 'tty' : flags.progress === true ? 'plain' : 'off';
   const ticker = new ProgressTicker({stream: io.stderr, stats, chalk, mode, ...progressInterval(io.env, mode)});
   // Count ahead for the progress total, and for the summary's "not started" when the run stops early.
@@ -198,6 +198,9 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
       onRequest: () => {
         stats.requestsStarted++;
       },
+      onBodyBytes: mode !== 'off' ? (bytes) => {
+        stats.received += bytes;
+      } : undefined,
       onComplete,
       onRecord: takeRecord,
     });

@@ -27,6 +27,8 @@ export interface AttemptEnvironment {
   readonly beforeRequest: (signal: AbortSignal) => Promise<void> | void;
   /** Told when a request actually reaches its connection (the rate limiter keys its spacing on it). */
   readonly onSent?: (() => void) | undefined;
+  /** Told of body bytes as they arrive (the progress line's live count). */
+  readonly onBodyBytes?: ((bytes: number) => void) | undefined;
   /** A 429/503 with Retry-After pauses the whole host. */
   readonly pauseHost: (hostKey: string, waitMs: number) => void;
   /**
@@ -227,6 +229,7 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       // The record's bytes are the body bytes received, an error page's too (read up to 64 KiB, then
       // the connection is closed rather than drained), decoded with --compressed like any body.
       state.bytes = await discardCounting(response, options.compressed);
+      env.onBodyBytes?.(state.bytes);
       const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
       if ((status === 429 || status === 503) && retryAfterMs !== undefined) {
         env.pauseHost(hostKey(url), Math.min(retryAfterMs, options.retryMaxDelay));
@@ -458,8 +461,10 @@ async function receiveBody(env: AttemptEnvironment, state: EntryState, response:
   if (env.sink !== undefined && state.target === undefined) state.target = env.sink.open(state.entry, state.name);
   const target = state.target;
   const maxSize = options.maxSize ?? Infinity;
+  const onBodyBytes = env.onBodyBytes;
   const take = (chunk: Buffer): Promise<void> | void => {
     state.bytes += chunk.length;
+    onBodyBytes?.(chunk.length);
     if (state.bytes > maxSize) throw new FetchallError('too_large', `body is larger than --max-size ${options.maxSize} bytes`);
     state.hash?.update(chunk);
     if (target === undefined) {

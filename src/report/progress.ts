@@ -17,6 +17,10 @@ export const PLAIN_INTERVAL_MS = 10_000;
 interface Piece {
   readonly text: string;
   readonly style?: ((text: string) => string) | undefined;
+  /** Follows the previous piece with no separator (a byte rate after its byte count). */
+  readonly joined?: boolean;
+  /** On a terminal too narrow for the whole line, fields are dropped lowest rank first; never when unset. */
+  readonly drop?: number;
 }
 
 /** An ETA in whole seconds, rounded up: `15s`, `2m05s`, `1h02m`. */
@@ -37,12 +41,15 @@ function etaMs(stats: RunStats, elapsed: number): number | undefined {
 /** The fields after the done/total counter, shared by the terminal and the plain line. */
 function statusPieces(stats: RunStats, now: number, chalk: ChalkInstance | undefined): Piece[] {
   const elapsed = stats.elapsedMs(now);
+  // Bytes as they arrive (a long download moves the line); records' bytes where nobody counts them live.
+  const bytes = Math.max(stats.received, stats.bytes);
   const pieces: Piece[] = [
     {text: `${formatCount(stats.ok)} ok`, style: chalk?.green},
     {text: `${formatCount(stats.failed)} failed`, style: stats.failed > 0 ? chalk?.red : undefined},
-    {text: `${formatCount(stats.skipped)} skipped`, style: stats.skipped > 0 ? chalk?.yellow : undefined},
-    {text: `${formatRate(ratePerSecond(stats.requestsStarted, elapsed))} req/s`},
-    {text: `${formatBytes(stats.bytes)} (${formatBytes(ratePerSecond(stats.bytes, elapsed))}/s)`},
+    {text: `${formatCount(stats.skipped)} skipped`, style: stats.skipped > 0 ? chalk?.yellow : undefined, drop: stats.skipped > 0 ? 4 : 1},
+    {text: `${formatRate(ratePerSecond(stats.requestsStarted, elapsed))} req/s`, drop: 3},
+    {text: formatBytes(bytes), drop: 5},
+    {text: ` (${formatBytes(ratePerSecond(bytes, elapsed))}/s)`, joined: true, drop: 2},
   ];
   const eta = etaMs(stats, elapsed);
   if (eta !== undefined) pieces.push({text: `ETA ${formatEta(eta)}`, style: chalk?.cyan});
@@ -50,7 +57,18 @@ function statusPieces(stats: RunStats, now: number, chalk: ChalkInstance | undef
 }
 
 function withSeparators(pieces: readonly Piece[], separator: Piece): Piece[] {
-  return pieces.flatMap((piece, i) => (i === 0 ? [piece] : [separator, piece]));
+  return pieces.flatMap((piece, i) => (i === 0 || piece.joined === true ? [piece] : [separator, piece]));
+}
+
+/** The pieces without their lowest-ranked droppable field, or undefined when none is left to drop. */
+function withoutLeastUseful(pieces: readonly Piece[]): Piece[] | undefined {
+  let least: Piece | undefined;
+  for (const piece of pieces) if (piece.drop !== undefined && (least === undefined || piece.drop < least.drop!)) least = piece;
+  return least === undefined ? undefined : pieces.filter((piece) => piece !== least);
+}
+
+function visibleLength(pieces: readonly Piece[]): number {
+  return pieces.reduce((sum, piece) => sum + piece.text.length, 0);
 }
 
 /** Join pieces, styling each, cut to `width` visible columns (the text is ASCII plus `·` and `…`). */
@@ -81,7 +99,14 @@ export function renderProgress(stats: RunStats, now: number, width: number, chal
   const done = formatCount(stats.done).padStart(stats.total === null ? 0 : total.length);
   const counter: Piece = {text: `[ ${done}/${total} ]`, style: chalk.bold};
   const separator: Piece = {text: ' · ', style: chalk.dim};
-  return fit([counter, {text: ' '}, ...withSeparators(statusPieces(stats, now, chalk), separator)], width);
+  // Too wide for the terminal: drop whole fields, least useful first (the ETA and the counts stay),
+  // before the rest is cut with an ellipsis.
+  let pieces: Piece[] | undefined = statusPieces(stats, now, chalk);
+  let line = [counter, {text: ' '}, ...withSeparators(pieces, separator)];
+  while (visibleLength(line) > width && (pieces = withoutLeastUseful(pieces)) !== undefined) {
+    line = [counter, {text: ' '}, ...withSeparators(pieces, separator)];
+  }
+  return fit(line, width);
 }
 
 /**
@@ -95,7 +120,7 @@ export function renderProgress(stats: RunStats, now: number, width: number, chal
 export function renderPlainStatus(stats: RunStats, now: number): string {
   const total = stats.total === null ? '?' : formatCount(stats.total);
   const pieces = [{text: `${formatCount(stats.done)}/${total}`}, ...statusPieces(stats, now, undefined)];
-  return `fetchall: progress ${pieces.map((piece) => piece.text).join(' · ')}`;
+  return `fetchall: progress ${withSeparators(pieces, {text: ' · '}).map((piece) => piece.text).join('')}`;
 }
 
 /** The stream the ticker writes to (stderr in the CLI); `columns` sets the line's width on a terminal. */
@@ -204,10 +229,12 @@ export class ProgressTicker {
   }
 
   #render(): string {
-    // One column short of the width: some terminals wrap as soon as the last column is written. A
-    // pseudo-terminal with no size set (`script`, some CI runners) reports 0 columns: assume 80.
+    // Three columns short of the width: some terminals wrap as soon as the last column is written, and
+    // the `^C` a terminal echoes after the line must fit on its row too, or it wraps and the clear
+    // before the summary erases only the new row, leaving the line above it. A pseudo-terminal with no
+    // size set (`script`, some CI runners) reports 0 columns: assume 80.
     const columns = this.#stream.columns !== undefined && this.#stream.columns > 0 ? this.#stream.columns : 80;
-    const width = Math.max(1, columns - 1);
+    const width = Math.max(1, columns - 3);
     return renderProgress(this.#stats, this.#now(), width, this.#chalk);
   }
 

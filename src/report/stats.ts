@@ -60,6 +60,11 @@ export class RunStats {
   skipped = 0;
   /** Body bytes received, summed over all records. */
   bytes = 0;
+  /**
+   * Body bytes received so far, as they arrive, over every attempt (the runner adds them when told to;
+   * the progress line shows them, so that a long download moves it). The summary counts `bytes`.
+   */
+  received = 0;
   /** The first {@link MAX_LISTED_FAILURES} failures, in the order they completed. */
   readonly failures: FailureInfo[] = [];
   /** Failure count per {@link failureKey}, in the order the keys first appeared. */

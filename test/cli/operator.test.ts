@@ -580,6 +580,26 @@ describe('progress', () => {
     expect(output).not.toMatch(/\[ *[\d,]+\/[\d,?]+ \]/);
   });
 
+  test('bytes count on the live line as they arrive, before the URL is done', async () => {
+    // 3 MB of a body, then nothing until the idle timeout: the line showed 0 B until the record came.
+    const dir = await makeTempDir();
+    const list = await writeList([`${server.url}/stall-body?after=3000000`]);
+    const {code, output} = await runInPty([list, '--idle-timeout', '1500ms', '--retries', '0', '-o', join(dir, 'out')], {NO_COLOR: '1'});
+    expect(code).toBe(1);
+    const draws = [...output.matchAll(/\r\[ *([\d,]+)\/1 \] ([^\r\n]*?)\x1b\[K/g)];
+    const waiting = draws.filter((d) => d[1] === '0').map((d) => d[2]!);
+    expect(waiting.length).toBeGreaterThanOrEqual(3);
+    expect(waiting.at(-1)).toMatch(/ · 3\.0 MB \([\d.]+ [kM]B\/s\)/);
+  });
+
+  test('HEAD with stdout a terminal: the line is drawn (stdout carries no body)', async () => {
+    const list = await writeList([`${server.url}/slow?ms=700`, `${server.url}/text/a`]);
+    const {code, output} = await runInPty([list, '-X', 'HEAD'], {NO_COLOR: '1'});
+    expect(code).toBe(0);
+    expect(output).toMatch(/\r\[ *[\d,]+\/2 \] /);
+    expect(output).toContain('fetchall: 2 URLs');
+  });
+
   test('not a terminal: no progress line, and -q none on a terminal either', async () => {
     const list = await writeList([`${server.url}/slow?ms=300`, `${server.url}/text/a`]);
     const result = await runCli([list, '--json']);

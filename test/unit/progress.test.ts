@@ -69,6 +69,40 @@ describe('renderProgress', () => {
     expect(line.length).toBeLessThanOrEqual(width);
   });
 
+  test.each([
+    // The whole line is 91 columns; narrower, whole fields go, least useful first: the byte rate, the
+    // request rate, the skipped count, the bytes. The counts and the ETA stay.
+    [90, '[ 1,234/5,000 ] 1,200 ok · 30 failed · 4 skipped · 245 req/s · 12.3 MB · ETA 16s'],
+    [77, '[ 1,234/5,000 ] 1,200 ok · 30 failed · 4 skipped · 12.3 MB · ETA 16s'],
+    [60, '[ 1,234/5,000 ] 1,200 ok · 30 failed · 12.3 MB · ETA 16s'],
+    [50, '[ 1,234/5,000 ] 1,200 ok · 30 failed · ETA 16s'],
+  ])('narrower than the line (%d columns): fields are dropped before anything is cut', (width, expected) => {
+    const line = renderProgress(fixedStats(5000), NOW, width, plain);
+    expect(line).toBe(expected);
+    expect(line.length).toBeLessThanOrEqual(width);
+  });
+
+  test('a zero skipped count is the first field to go', () => {
+    const stats = new RunStats({total: 50, startedAt: 0});
+    for (let i = 1; i <= 30; i++) stats.add(record(i, {bytes: 60_000}));
+    stats.requestsStarted = 31;
+    const full = renderProgress(stats, 4000, 200, plain);
+    expect(full).toBe('[ 30/50 ] 30 ok · 0 failed · 0 skipped · 7.8 req/s · 1.8 MB (450.0 kB/s) · ETA 3s');
+    expect(renderProgress(stats, 4000, full.length - 1, plain)).toBe('[ 30/50 ] 30 ok · 0 failed · 7.8 req/s · 1.8 MB (450.0 kB/s) · ETA 3s');
+  });
+
+  test('bytes still arriving count on the live line, not only finished records\' bytes', () => {
+    const stats = new RunStats({total: 1, startedAt: 0});
+    expect(renderProgress(stats, 2000, 200, plain)).toContain(' · 0 B (0 B/s)');
+    stats.received = 4_000_000;
+    expect(renderProgress(stats, 2000, 200, plain)).toContain(' · 4.0 MB (2.0 MB/s)');
+    expect(renderPlainStatus(stats, 2000)).toContain(' · 4.0 MB (2.0 MB/s)');
+    // The summary's count is the records'; where nobody counts live, the line shows that one.
+    stats.add(record(1, {bytes: 5_000_000}));
+    stats.received = 0;
+    expect(renderProgress(stats, 2000, 200, plain)).toContain(' · 5.0 MB (2.5 MB/s)');
+  });
+
   test('colour codes do not count towards the width', () => {
     const coloured = renderProgress(fixedStats(5000), NOW, 40, makeChalk(1));
     expect(coloured).toContain('\x1b[');
@@ -160,11 +194,13 @@ describe('ProgressTicker', () => {
     expect(writes.slice(-2)).toEqual(['\r\x1b[2K', 'after\n']);
   });
 
-  test('tty: the line fits the stream\'s columns', () => {
+  test('tty: the line fits the stream\'s columns, with room left for an echoed ^C', () => {
+    // Drawn to the last column but one, the `^C` a terminal echoes on Ctrl-C wrapped to a new row, and
+    // the clear before the summary left the line above it on screen.
     stream.columns = 20;
     const ticker = new ProgressTicker({stream, stats: fixedStats(5000), chalk: plain, mode: 'tty', now});
     ticker.start();
-    expect(writes[0]).toBe('\r[ 1,234/5,000 ] 1,…\x1b[K');
+    expect(writes[0]).toBe('\r[ 1,234/5,000 ] …\x1b[K');
     ticker.stop();
   });
 
