@@ -171,7 +171,18 @@ const SHOWN_URL_CHARS = 300;
 
 /** A URL as shown on stderr: escaped, password masked, and cut in the middle past 300 characters. */
 export function shownUrl(url: string): string {
-  const safe = escapeText(redactWholeUrl(url));
+  const redacted = redactWholeUrl(url);
+  const safe = escapeText(redacted);
   if (safe.length <= SHOWN_URL_CHARS) return safe;
-  return `${safe.slice(0, SHOWN_URL_CHARS - 60)}…${safe.slice(-59)}`;
+  // Cut between whole characters, each escaped on its own: never half a surrogate pair (a U+FFFD on
+  // screen) nor half of an escape like `\u202e`.
+  const shown = Array.from(redacted, (char) => escapeText(char));
+  let head = '';
+  for (const char of shown) {
+    if (head.length + char.length > SHOWN_URL_CHARS - 60) break;
+    head += char;
+  }
+  let tail = '';
+  for (let i = shown.length - 1; i >= 0 && tail.length + shown[i]!.length <= 59; i--) tail = shown[i]! + tail;
+  return `${head}…${tail}`;
 }

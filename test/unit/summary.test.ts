@@ -182,4 +182,28 @@ describe('shownUrl', () => {
     expect(shown).toContain('…');
     expect(shownUrl('http://a.test/x')).toBe('http://a.test/x');
   });
+
+  test('cuts between whole characters: no half surrogate pair, no half escape', async () => {
+    const {shownUrl} = await import('../../src/report/summary.js');
+    for (const filler of ['😀', '\u202e', 'a\x1b', 'é😀\u0007']) {
+      for (let lead = 0; lead < 6; lead++) {
+        const url = `http://a.test/${'x'.repeat(lead)}${filler.repeat(400)}`;
+        const shown = shownUrl(url);
+        expect(shown.length).toBeLessThanOrEqual(300);
+        // Every UTF-16 unit pairs up: a lone surrogate would print as U+FFFD.
+        expect(shown).not.toMatch(/\p{Cs}/u);
+        const [head, tail] = shown.split('…') as [string, string];
+        // What is shown is the escaped URL's own start and end, cut at a boundary between escapes.
+        const whole = Array.from(url, (c) => (/[\u0000-\u001f\u202e]/u.test(c) ? `\\${c.codePointAt(0)! > 0xff ? 'u' + c.codePointAt(0)!.toString(16).padStart(4, '0') : 'x' + c.codePointAt(0)!.toString(16).padStart(2, '0')}` : c));
+        const prefixes = new Set<string>();
+        let acc = '';
+        for (const unit of whole) prefixes.add((acc += unit));
+        expect(prefixes.has(head)).toBe(true);
+        const suffixes = new Set<string>();
+        acc = '';
+        for (const unit of whole.reverse()) suffixes.add((acc = unit + acc));
+        expect(suffixes.has(tail)).toBe(true);
+      }
+    }
+  });
 });
