@@ -128,8 +128,24 @@ export class FileSink implements BodySink {
    */
   prepareFolderSync(path: string): void {
     const folder = dirname(path);
-    if (!this.#folders.has(folder)) this.#makeFoldersSync(folder);
-    this.assertInsideSync(folder);
+    try {
+      if (!this.#folders.has(folder)) this.#makeFoldersSync(folder);
+      this.assertInsideSync(folder);
+    } catch (error) {
+      // A folder made (or found) earlier is gone: something removed it, or DIR itself, during the run.
+      // Make it again from DIR down, as `curl --create-dirs` makes a file's folders for each file,
+      // rather than fail every later file in it. DIR that cannot be made again is fatal, as at the start.
+      if (!(error instanceof FetchallError) || (error.cause as NodeJS.ErrnoException | undefined)?.code !== 'ENOENT') throw error;
+      this.#forgetFolders();
+      this.#makeFoldersSync(folder);
+      this.assertInsideSync(folder);
+    }
+  }
+
+  #forgetFolders(): void {
+    this.#folders.clear();
+    this.#inside.clear();
+    this.#realRootSync = undefined;
   }
 
   /** Throw `write` unless `folder`, with every symlink resolved, is DIR or lies inside it. */
@@ -137,6 +153,11 @@ export class FileSink implements BodySink {
     const known = this.#inside.get(folder);
     const before = statSync(folder, {throwIfNoEntry: false});
     if (known !== undefined && before !== undefined && before.ino === known.ino && before.dev === known.dev) return;
+    if (before !== undefined && !before.isDirectory()) {
+      // Replaced by a file during the run. DIR so replaced would fail every file: fatal, as at the start.
+      if (resolve(folder) === resolve(this.#dir)) throw new OutputError(`cannot write in output folder ${this.#dir}: it is no longer a folder`, {code: 'ENOTDIR'});
+      throw new FetchallError('write', `cannot write under ${folder}: it is not a folder`);
+    }
     const root = this.#rootSync();
     let real: string;
     try {
@@ -162,7 +183,8 @@ export class FileSink implements BodySink {
     if (this.#realRootSync !== undefined) return this.#realRootSync;
     const root = resolve(this.#dir);
     try {
-      makeFoldersSync(root);
+      // DIR is made before the run (prepareOutputDir); made here only when it went during the run.
+      for (const made of makeFoldersSync(root)) this.syncFolder(dirname(made));
       this.#realRootSync = realpathSync.native(root);
     } catch (error) {
       throw outputError(`cannot create output folder ${this.#dir}`, error);

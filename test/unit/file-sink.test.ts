@@ -1,6 +1,6 @@
 // The file sink in-process: temp → rename, cleanup on every path, the temp-name pattern, containment re-checks.
 import {existsSync} from 'node:fs';
-import {mkdir, readdir, readFile, rename, symlink, writeFile} from 'node:fs/promises';
+import {mkdir, readdir, readFile, rename, rm, symlink, writeFile} from 'node:fs/promises';
 import {basename, dirname, join} from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
 import {FetchallError, OutputError} from '../../src/errors.js';
@@ -60,6 +60,33 @@ describe('FileSink', () => {
     expect(await target.commit()).toBe(join(dir, 'out', 'sub', 'a.bin'));
     expect((await readFile(join(dir, 'out', 'sub', 'a.bin'))).equals(Buffer.alloc(3_000_000, 7))).toBe(true);
     expect(await tree(join(dir, 'out'))).toEqual(['sub', 'sub/a.bin']);
+    await sink.close();
+  });
+
+  it('makes a sub-folder, or DIR itself, again when it is removed during the run', async () => {
+    const dir = await makeTempDir();
+    const out = join(dir, 'out');
+    const sink = new FileSink(out);
+    const save = async (name: string, bytes: number): Promise<string | null> => {
+      const target = sink.open(entry, name);
+      await feed(target, bytes);
+      return target.commit();
+    };
+    expect(await save('sub/a.bin', 10)).toBe(join(out, 'sub', 'a.bin'));
+    await rm(join(out, 'sub'), {recursive: true});
+    // Both ways a body is kept: held in memory, and streamed into its temporary file.
+    expect(await save('sub/b.bin', 10)).toBe(join(out, 'sub', 'b.bin'));
+    await rm(join(out, 'sub'), {recursive: true});
+    expect(await save('sub/c.bin', 1_000_000)).toBe(join(out, 'sub', 'c.bin'));
+    await rm(out, {recursive: true});
+    expect(await save('d.bin', 10)).toBe(join(out, 'd.bin'));
+    await rm(out, {recursive: true});
+    expect(await save('sub/e.bin', 10)).toBe(join(out, 'sub', 'e.bin'));
+    expect(await tree(out)).toEqual(['sub', 'sub/e.bin']);
+    // DIR replaced by a file cannot be made again: fatal, as at the start.
+    await rm(out, {recursive: true});
+    await writeFile(out, 'not a folder');
+    await expect(save('f.bin', 10)).rejects.toBeInstanceOf(OutputError);
     await sink.close();
   });
 
