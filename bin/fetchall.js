@@ -9,9 +9,10 @@ if (major < 22 || (major === 22 && minor < 19)) {
 // Until the run installs its own handlers (and in the steps that have none: loading, opening a FIFO
 // that waits for its writer, reading a long report for --resume, a dry run), a signal exits with its
 // code at once: fetchall never dies by a signal. Once another handler is there, this one defers.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+// SIGQUIT (Ctrl-\\) is the quit-now key: 131, as a shell reports a process it killed.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']) {
   process.on(signal, () => {
-    if (process.listenerCount(signal) === 1) process.exit(signal === 'SIGINT' ? 130 : 143);
+    if (process.listenerCount(signal) === 1) process.exit(signal === 'SIGINT' ? 130 : signal === 'SIGQUIT' ? 131 : 143);
   });
 }
 const args = process.argv.slice(2);

@@ -20,7 +20,7 @@ export interface CliIo {
 }
 
 /** Exit codes of the contract. */
-export const EXIT = {ok: 0, failed: 1, usage: 2, output: 3, internal: 70, deadline: 124, sigint: 130, sigterm: 143, pipe: 141} as const;
+export const EXIT = {ok: 0, failed: 1, usage: 2, output: 3, internal: 70, deadline: 124, sigint: 130, sigterm: 143, sigquit: 131, pipe: 141} as const;
 
 /** Parse argv, run, and resolve with the exit code. Never throws for anything a user can cause. */
 export async function main(io: CliIo): Promise<number> {
@@ -138,7 +138,7 @@ export function processIo(): CliIo {
     stderr: process.stderr,
     env: process.env,
     onSignal: (handler) => {
-      const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+      const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
       for (const s of signals) process.on(s, handler);
       return () => {
         for (const s of signals) process.off(s, handler);
@@ -154,7 +154,7 @@ export async function run(): Promise<void> {
   process.stderr.on('error', () => {});
   // bin/fetchall.js installed a handler for each signal before anything loaded (it exits 130/143 while
   // it is alone); the run adds its own, and so does the end, below.
-  const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
   let code: number;
   try {
     code = await main(processIo());

@@ -22,7 +22,18 @@ import {EXIT, makeOutputDir, type CliIo} from '../cli.js';
 
 /** Run with validated options and resolve with the exit code. */
 export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], options: RunOptions): Promise<number> {
+  const out = new StreamWriter(io.stdout, 'standard output');
+  // stdout and stderr on one terminal: a body that ends mid-line would have the next line of stderr
+  // (the summary, a -v line) glued to its end. Start that line on a row of its own.
+  const sameTerminal = io.stdout.isTTY === true && io.stderr.isTTY === true;
+  let brokenAt = -1;
+  const freshLine = (): void => {
+    if (!sameTerminal || !out.endsMidLine || out.accepted === brokenAt) return;
+    brokenAt = out.accepted;
+    io.stderr.write('\n');
+  };
   const err = (line: string): void => {
+    freshLine();
     io.stderr.write(line + '\n');
   };
   let lists: OpenList[];
@@ -41,7 +52,6 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
     err(`fetchall: --report ${flags.report} is the list ${looping.name} itself: its records would be read back as entries`);
     return EXIT.usage;
   }
-  const out = new StreamWriter(io.stdout, 'standard output');
   if (flags.dryRun === true) {
     // The plan shows what --resume would skip: the report is read (never created or written).
     let planResume: ResumeSet | undefined;
@@ -109,7 +119,10 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
   // The output failure that stopped the run, if one did (the run's own: a body's file or stdout).
   const failed = (): OutputError | undefined => outputFailure ?? fatal ?? run?.fatal;
   const removeSignals = io.onSignal((signal) => {
-    if (signalled === undefined && !ended && !stoppedBefore()) {
+    // SIGQUIT (Ctrl-\\) is the quit-now key: no wait for transfers to wind down, as a second signal,
+    // but the same cleanup, records and summary; exit 131 unless another cause came first.
+    if (signal === 'SIGQUIT' && signalled === undefined && !stoppedBefore()) signalled = signal;
+    else if (signalled === undefined && !ended && !stoppedBefore()) {
       signalled = signal;
       controller.abort(new Error(`interrupted by ${signal}`));
       return;
@@ -180,7 +193,10 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
           controller.abort(error);
         }
       }
-      if (flags.verbose === true) ticker.printAbove(formatVerboseLine(record, chalk));
+      if (flags.verbose === true) {
+        freshLine();
+        ticker.printAbove(formatVerboseLine(record, chalk));
+      }
     };
     tell = onComplete;
     // Each record in output order (input order with --ordered): its JSON line on stdout. A full stdout
@@ -277,7 +293,7 @@ function progressInterval(env: CliIo['env'], mode: 'tty' | 'plain' | 'off'): {in
 }
 
 function signalCode(signal: NodeJS.Signals): number {
-  return signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
+  return signal === 'SIGINT' ? EXIT.sigint : signal === 'SIGQUIT' ? EXIT.sigquit : EXIT.sigterm;
 }
 
 function printEnd(flags: RawFlags, stats: RunStats, chalk: ReturnType<typeof makeChalk>, err: (line: string) => void): void {

@@ -58,7 +58,7 @@ Examples:
   cat urls.txt | fetchall --shard 2/4 -o out/  one quarter of a list on this machine
 
 Exit status: 0 all ok, 1 a URL failed, 2 usage error, 3 output error, 70 internal error,
-124 --deadline, 130/143 interrupted, 141 stdout closed.`;
+124 --deadline, 130/143 interrupted (131 quit with Ctrl-\\), 141 stdout closed.`;
 
 function group(heading: string, options: Option[]): Option[] {
   return options.map((o) => o.helpGroup(heading));

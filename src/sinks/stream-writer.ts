@@ -30,6 +30,7 @@ export class StreamWriter {
   // Bytes taken by write() and bytes the stream has confirmed written (its write callbacks, in order).
   #accepted = 0;
   #confirmed = 0;
+  #lastByte = -1;
   #deliveryWaiters: {upTo: number; resolve: () => void; reject: (error: OutputError) => void}[] = [];
 
   constructor(stream: Writable, what: string) {
@@ -44,6 +45,16 @@ export class StreamWriter {
     });
   }
 
+  /** Bytes taken by write() so far. */
+  get accepted(): number {
+    return this.#accepted;
+  }
+
+  /** Whether what was written so far ends in the middle of a line (a body without a final newline). */
+  get endsMidLine(): boolean {
+    return this.#lastByte !== -1 && this.#lastByte !== 0x0a;
+  }
+
   /** The failure that closed this output, if any. */
   get failure(): OutputError | undefined {
     return this.#failure;
@@ -54,6 +65,7 @@ export class StreamWriter {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     this.#accepted += buffer.length;
+    if (buffer.length > 0) this.#lastByte = buffer[buffer.length - 1]!;
     if (buffer.length >= COALESCE_BYTES && this.#gatheredBytes === 0) return this.#send(buffer);
     this.#gathered.push(buffer);
     this.#gatheredBytes += buffer.length;

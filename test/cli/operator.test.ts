@@ -600,6 +600,20 @@ describe('progress', () => {
     expect(output).toContain('fetchall: 2 URLs');
   });
 
+  test('bodies and stderr on one terminal: a body without a final newline does not have the summary glued to it', async () => {
+    // /slow answers `slow`, with no newline; the -v line and the summary each start a row of their own.
+    for (const args of [['-v'], []]) {
+      const list = await writeList([`${server.url}/slow?ms=0&glued=${args.length}`]);
+      const {code, output} = await runInPty([list, ...args], {NO_COLOR: '1'});
+      expect(code).toBe(0);
+      const body = output.indexOf('slow');
+      expect(output.slice(body, body + 6)).toBe('slow\r\n');
+      expect(output).toMatch(/\r\nfetchall: 1 URL in /u);
+      // One row break, not one per line printed after the body.
+      expect(output).not.toContain('\r\n\r\n');
+    }
+  });
+
   test('not a terminal: no progress line, and -q none on a terminal either', async () => {
     const list = await writeList([`${server.url}/slow?ms=300`, `${server.url}/text/a`]);
     const result = await runCli([list, '--json']);

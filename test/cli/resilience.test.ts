@@ -896,7 +896,8 @@ describe('stopping', () => {
     expect(a.requests.filter((r) => r.path.startsWith('/text/ff2-'))).toHaveLength(0);
   });
 
-  for (const [signal, exit] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  // SIGQUIT (Ctrl-\\) killed fetchall outright: no summary, temporary files left behind.
+  for (const [signal, exit] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGQUIT', 131]] as const) {
     it(`${signal} mid-run: exit ${exit}, no temporary files, a valid report`, async () => {
       const out = await makeTempDir();
       const report = join(await makeTempDir(), 'report.jsonl');
@@ -922,6 +923,7 @@ describe('stopping', () => {
       const aborted = records.filter((r) => r.error?.code === 'aborted');
       expect(aborted.length).toBeGreaterThanOrEqual(3);
       for (const r of aborted) expect(r.file).toBeNull();
+      expect(result.stderr).toMatch(/^fetchall: \d+ URLs? in .* — 1 ok, \d+ failed/m);
     });
   }
 });
