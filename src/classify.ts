@@ -128,6 +128,14 @@ export function classify(error: unknown): FetchallError {
 }
 
 /**
+ * A proxy's 407 to an http:// URL (sent to the proxy, not tunnelled), which undici reports as an
+ * invalid argument rather than as the response it is.
+ */
+export function proxyAuthRefusal(error: unknown): boolean {
+  return error instanceof Error && codeOf(error) === 'UND_ERR_INVALID_ARG' && error.message === 'Proxy Authentication Required (407)';
+}
+
+/**
  * The status a proxy refused an https URL's tunnel with (its answer to CONNECT was no 200), if that is
  * what `error` is: undici says so only in words, in an error coded as an aborted request.
  */

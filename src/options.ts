@@ -76,6 +76,7 @@ export interface RunOptions {
   readonly maxSize: number | undefined;
   readonly compressed: boolean;
   readonly insecure: boolean;
+  /** The proxy URL; `''`: no proxy, whatever the environment says; undefined: the environment's. */
   readonly proxy: string | undefined;
   readonly retries: number;
   readonly retryDelay: number;
@@ -221,8 +222,9 @@ function asTyped(part: string): string {
   }
 }
 
+// An empty --proxy turns proxies off, the variables' too, as `curl -x ''` does.
 function proxyUrl(value: string | undefined, flag: string): string | undefined {
-  return value === undefined ? undefined : proxyOrigin(value, flag);
+  return value === undefined || value === '' ? value : proxyOrigin(value, flag);
 }
 
 /**

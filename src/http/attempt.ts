@@ -4,7 +4,7 @@ import type {Transform} from 'node:stream';
 import {createBrotliDecompress, createGunzip, createInflate, createInflateRaw} from 'node:zlib';
 import type {Dispatcher} from 'undici';
 import {DISCARD_BYTES, Exchange, failedUnanswered} from './exchange.js';
-import {classify, codeOf, RETRYABLE_STATUSES, tunnelRefusal} from '../classify.js';
+import {classify, codeOf, proxyAuthRefusal, RETRYABLE_STATUSES, tunnelRefusal} from '../classify.js';
 import {FetchallError, OutputError} from '../errors.js';
 import type {RunOptions} from '../options.js';
 import type {Entry} from '../record.js';
@@ -291,6 +291,10 @@ export function untakenTransferCoding(method: string, status: number, value: str
  * certificate at a redirect's target rather than at the URL the record names.
  */
 function sendFailure(error: unknown, state: EntryState, url: URL, hop: number): unknown {
+  if (proxyAuthRefusal(error)) {
+    state.status = 407;
+    return new FetchallError('http_status', `HTTP 407 Proxy Authentication Required from the proxy, for ${url.host}`, {status: 407, retryable: false, cause: error});
+  }
   const refused = tunnelRefusal(error);
   if (refused !== undefined) {
     state.status = refused;

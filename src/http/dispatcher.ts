@@ -1,9 +1,9 @@
 // The one undici dispatcher a run shares: keep-alive, timeouts, TLS and proxy settings built once.
 import {readFileSync} from 'node:fs';
-import type {Dispatcher} from 'undici';
+import type {Dispatcher, Pool} from 'undici';
 import {wrapConnector} from './connector.js';
 import {SocketBudget} from './socket-budget.js';
-import {loadAgent, loadBuildConnector, loadEnvHttpProxyAgent, loadPool, loadProxyAgent} from './undici-parts.js';
+import {loadAgent, loadBuildConnector, loadEnvHttpProxyAgent, loadEnvProxySlots, loadPool, loadProxyAgent} from './undici-parts.js';
 import {proxyVariable, variableValue, type Env} from './proxy-env.js';
 import type {RunOptions} from '../options.js';
 
@@ -25,51 +25,89 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
     maxHeaderSize: 64 * 1024,
     connect: tls,
   };
+  // Requests that go to their origin directly, through no proxy (and with a proxy variable set, those
+  // NO_PROXY names and http:// ones when only https_proxy is set): the connector undici would build
+  // from `connect`, minus its coarse timer, plus our exact one, the reset and TLS error checks, the look
+  // at each response's start, and the run's bound on open connections (see connector.ts).
+  const direct = (): Dispatcher => {
+    const budget = new SocketBudget(connectionBudget(options.concurrency, openFilesLimit()));
+    const connect = wrapConnector(loadBuildConnector()({...tls, allowH2: false, timeout: 0}), options.connectTimeout, budget);
+    // At most one more connection to an origin than requests may be in flight to it. undici waits an
+    // event-loop turn before it reuses a connection whose response just ended, so a request made in the
+    // meantime opened another: two per slot, twice the TLS handshakes. Capped at exactly as many, the
+    // request waited in the pool for that turn and then went onto that connection before the close of a
+    // server that had just ended it was seen (without `Connection: close`): such a server read most
+    // requests twice (the second time on a new connection, attempt.ts). With one spare, a request takes
+    // a connection that has been idle at least a turn, whose close, if any, has been seen.
+    return new (loadAgent())({...common, connect, connections: Math.min(options.concurrency, options.perHost ?? Infinity) + 1});
+  };
   // The proxy variables count only without --proxy (which ignores them, NO_PROXY included).
   const httpProxy = options.proxy === undefined ? proxyVariable(env, 'http_proxy') : undefined;
   const httpsProxy = options.proxy === undefined ? proxyVariable(env, 'https_proxy') : undefined;
+  if (options.proxy === '' || (options.proxy === undefined && httpProxy === undefined && httpsProxy === undefined)) return direct();
   // A Proxy-Authorization the user gave (-H) is the proxy's: undici sends it from the agent (and
   // refuses it on a request, failing every URL). On the requests themselves it is dropped.
-  const token = options.headers['proxy-authorization'];
-  const proxied = {
-    ...common,
-    ...(token === undefined || token === '' ? {} : {token}),
-    requestTls: tls,
-    // -k covers an https:// proxy's own certificate too.
-    proxyTls: tls,
-    // undici waits for the proxy's answer to CONNECT with its connection's headers timeout, 300 s by
-    // default: a proxy that took the connection and said nothing held an https request that long.
-    // The tunnel is part of connecting: --connect-timeout bounds it (0: no bound, as for any connect).
-    clientFactory: (origin: URL, opts: object) => new (loadPool())(origin, {...opts, headersTimeout: options.connectTimeout}),
+  const given = options.headers['proxy-authorization'];
+  const Pool = loadPool();
+  const {connect: _ownConnect, ...poolDefaults} = common;
+  const proxyAgent = (uri: string): Dispatcher => {
+    const token = given === undefined || given === '' ? emptyUserToken(uri) : given;
+    return new (loadProxyAgent())({
+      ...common,
+      uri,
+      ...(token === undefined ? {} : {token}),
+      requestTls: tls,
+      // -k covers an https:// proxy's own certificate too.
+      proxyTls: tls,
+      // undici waits for the proxy's answer to CONNECT with its connection's headers timeout, 300 s by
+      // default: a proxy that took the connection and said nothing held an https request that long.
+      // The tunnel is part of connecting: --connect-timeout bounds it (0: no bound, as for any connect).
+      clientFactory: (origin: URL, opts: object) => new Pool(origin, {...opts, headersTimeout: options.connectTimeout}),
+      // The pools requests go out on: an http:// URL's to the proxy (undici gives them only `connect`:
+      // 16 KiB of headers, 300 s timeouts), an https:// URL's through its tunnel. Ours where undici's are
+      // unset; and on their sockets (the proxy's, or the tunnel's) the same checks as on a direct one:
+      // a reset is no body's end, interim responses are skipped, status lines handed over whole. The
+      // connect timeouts stay undici's here (the tunnel's CONNECT is bounded by clientFactory's).
+      factory: (origin: URL | string, opts: Pool.Options) => new Pool(origin, {
+        ...poolDefaults,
+        ...opts,
+        ...(typeof opts.connect === 'function' ? {connect: wrapConnector(opts.connect, 0)} : {}),
+      }),
+    });
   };
-  if (options.proxy !== undefined) {
-    const ProxyAgent = loadProxyAgent();
-    return withoutProxyAuthorization(new ProxyAgent({...proxied, uri: options.proxy}));
+  if (options.proxy !== undefined) return withoutProxyAuthorization(proxyAgent(options.proxy));
+  // Pass the variables explicitly: undici would read process.env, not the environment we were given.
+  // undici decides per request which of its three agents takes it (NO_PROXY's rules are its own);
+  // the agents themselves are ours: the direct one above, and a proxy agent per proxy.
+  const router = new (loadEnvHttpProxyAgent())({httpProxy: httpProxy?.url ?? '', httpsProxy: httpsProxy?.url ?? '', noProxy: variableValue(env, 'no_proxy') ?? ''});
+  const slots = loadEnvProxySlots();
+  const routes = router as unknown as Record<symbol, Dispatcher>;
+  const built = new Set([routes[slots.noProxy], routes[slots.http], routes[slots.https]]);
+  const toOrigin = direct();
+  const forHttp = httpProxy === undefined ? toOrigin : proxyAgent(httpProxy.url);
+  routes[slots.noProxy] = toOrigin;
+  routes[slots.http] = forHttp;
+  routes[slots.https] = httpsProxy === undefined ? forHttp : httpsProxy.url === httpProxy?.url ? forHttp : proxyAgent(httpsProxy.url);
+  // undici's own, never used: they hold no connection yet.
+  for (const agent of built) void agent?.close();
+  return withoutProxyAuthorization(router);
+}
+
+/**
+ * Proxy credentials with an empty user name (`http://:secret@proxy:3128`) as the header curl sends;
+ * undici sends none for them. Undefined where undici sends the header itself, or there is none.
+ * @example emptyUserToken('http://:secret@p:3128') // → 'Basic OnNlY3JldA=='
+ */
+export function emptyUserToken(uri: string): string | undefined {
+  const url = new URL(uri);
+  if (url.username !== '' || url.password === '') return undefined;
+  let password: string;
+  try {
+    password = decodeURIComponent(url.password);
+  } catch {
+    password = url.password;
   }
-  if (httpProxy !== undefined || httpsProxy !== undefined) {
-    // Pass the variables explicitly: undici would read process.env, not the environment we were given.
-    const EnvHttpProxyAgent = loadEnvHttpProxyAgent();
-    return withoutProxyAuthorization(new EnvHttpProxyAgent({
-      ...proxied,
-      httpProxy: httpProxy?.url ?? '',
-      httpsProxy: httpsProxy?.url ?? '',
-      noProxy: variableValue(env, 'no_proxy') ?? '',
-    }));
-  }
-  const Agent = loadAgent();
-  // The connector undici would build from `connect`, minus its coarse timer, plus our exact one, the
-  // reset and TLS error checks, the look at each response's start, and the run's bound on open
-  // connections (see connector.ts).
-  const budget = new SocketBudget(connectionBudget(options.concurrency, openFilesLimit()));
-  const connect = wrapConnector(loadBuildConnector()({...tls, allowH2: false, timeout: 0}), options.connectTimeout, budget);
-  // At most one more connection to an origin than requests may be in flight to it. undici waits an
-  // event-loop turn before it reuses a connection whose response just ended, so a request made in the
-  // meantime opened another: two per slot, twice the TLS handshakes. Capped at exactly as many, the
-  // request waited in the pool for that turn and then went onto that connection before the close of a
-  // server that had just ended it was seen (without `Connection: close`): such a server read most
-  // requests twice (the second time on a new connection, attempt.ts). With one spare, a request takes
-  // a connection that has been idle at least a turn, whose close, if any, has been seen.
-  return new Agent({...common, connect, connections: Math.min(options.concurrency, options.perHost ?? Infinity) + 1});
+  return `Basic ${Buffer.from(`:${password}`).toString('base64')}`;
 }
 
 /** The proxy agent, minus any Proxy-Authorization on a request (-H's went to the agent; an entry's is dropped). */

@@ -42,3 +42,17 @@ export function loadEnvHttpProxyAgent(): typeof EnvHttpProxyAgent {
 export function loadPool(): typeof Pool {
   return (require('undici') as {Pool: typeof Pool}).Pool;
 }
+
+/**
+ * The fields where undici's EnvHttpProxyAgent keeps its three agents (direct, http proxy, https proxy):
+ * fetchall puts its own there, so that the variables' routing stays undici's and the connections ours.
+ * @throws {Error} when this undici keeps them elsewhere (a test fails on an upgrade that moves them)
+ */
+export function loadEnvProxySlots(): {noProxy: symbol; http: symbol; https: symbol} {
+  const symbols = require('undici/lib/core/symbols.js') as Record<string, unknown>;
+  const {kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent} = symbols;
+  if (typeof kNoProxyAgent !== 'symbol' || typeof kHttpProxyAgent !== 'symbol' || typeof kHttpsProxyAgent !== 'symbol') {
+    throw new Error("this undici's EnvHttpProxyAgent keeps its agents elsewhere: fetchall needs updating for it");
+  }
+  return {noProxy: kNoProxyAgent, http: kHttpProxyAgent, https: kHttpsProxyAgent};
+}

@@ -13,7 +13,7 @@ import {createServer as createTlsServer, TLSSocket} from 'node:tls';
 import {gzipSync} from 'node:zlib';
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest';
 import {BIN_PATH, cleanupTemp, makeTempDir, parseJsonLines, runCli, writeList, type RunCliOptions} from '../helpers/cli.js';
-import {startProxy, type TestProxy} from '../helpers/proxy.js';
+import {startPipeProxy, startProxy, type TestProxy} from '../helpers/proxy.js';
 import {startTestServer, textBody, type TestServer} from '../helpers/server.js';
 import {certPath, selfSigned} from '../helpers/tls.js';
 
@@ -1021,6 +1021,60 @@ describe('TLS and proxies', () => {
     expect(direct.code).toBe(0);
     expect(proxy.requests).not.toContain(bypass);
     expect(a.hits('/text/no-proxy')).toBe(1);
+  });
+
+  it('with a proxy variable set, a request that goes direct keeps fetchall\'s own connections: a reset is no body\'s end', async () => {
+    // NO_PROXY names the host, or only https_proxy is set for an http:// URL: undici's plain agent took
+    // them, which reads a reset during a body with no length as its end (a cut file saved as ok).
+    for (const env of [{HTTP_PROXY: 'http://127.0.0.1:9', NO_PROXY: '127.0.0.1'}, {HTTPS_PROXY: 'http://127.0.0.1:9'}]) {
+      const {code, recs} = await fetchJson([`${a.url}/no-length?rst=1&env=${Object.keys(env).length}`], ['--retries', '0'], {env});
+      expect(code).toBe(1);
+      expect(recs[0]).toMatchObject({ok: false, error: {code: 'reset'}});
+    }
+  });
+
+  it('through a proxy, the same checks as direct: a reset is no body\'s end; 20 KiB of headers pass', async () => {
+    const pipe = await startPipeProxy();
+    try {
+      const reset = await fetchJson([`${a.url}/no-length?rst=1&via=pipe`], ['--retries', '0', '--proxy', pipe.url]);
+      expect(reset.recs[0]).toMatchObject({ok: false, error: {code: 'reset'}});
+      // undici's pool to the proxy had only its connect settings: 16 KiB of headers at most.
+      const big = await fetchJson([`${a.url}/huge-headers?kb=20`], ['--retries', '0', '--proxy', pipe.url]);
+      expect(big.recs[0]).toMatchObject({ok: true, status: 200});
+    } finally {
+      await pipe.close();
+    }
+  });
+
+  it('a proxy\'s 407 to an http:// URL is http_status 407, as for an https:// one; credentials with no user name are sent', async () => {
+    const asking = createServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () => socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="p"\r\nContent-Length: 0\r\n\r\n'));
+    });
+    asking.listen(0, '127.0.0.1');
+    await once(asking, 'listening');
+    try {
+      const port = (asking.address() as AddressInfo).port;
+      for (const url of [`${a.url}/text/asked`, `${secure.url}/text/asked`]) {
+        const {code, recs} = await fetchJson([url], ['-k', '--proxy', `http://127.0.0.1:${port}`]);
+        expect(code).toBe(1);
+        expect(recs[0]).toMatchObject({ok: false, status: 407, attempts: 1, error: {code: 'http_status'}});
+        expect(recs[0].error.message).toMatch(/^HTTP 407 .*from the proxy/);
+      }
+    } finally {
+      asking.close();
+    }
+    const url = `${a.url}/text/no-user`;
+    expect((await fetchJson([url], ['--proxy', proxy.url.replace('http://', 'http://:s%3Acret@')])).code).toBe(0);
+    expect(proxy.log.find((entry) => entry.target === url)!.headers['proxy-authorization']).toBe(`Basic ${Buffer.from(':s:cret').toString('base64')}`);
+  });
+
+  it('--proxy \'\' turns proxies off, the variables too (as curl -x \'\')', async () => {
+    const url = `${a.url}/text/no-proxy-at-all`;
+    const {code} = await fetchJson([url], ['--proxy', ''], {env: {HTTP_PROXY: proxy.url}});
+    expect(code).toBe(0);
+    expect(proxy.requests).not.toContain(url);
+    expect(a.hits('/text/no-proxy-at-all')).toBe(1);
   });
 
   it('prefers lowercase http_proxy over HTTP_PROXY', async () => {

@@ -134,3 +134,43 @@ export async function startProxy(options: TestProxyOptions = {}): Promise<TestPr
     },
   };
 }
+
+/**
+ * A forward proxy that passes bytes untouched (`http://` requests only: the first request line is
+ * rewritten to origin form, then both ways are piped), so the origin's framing, header sizes and resets
+ * reach the client as sent: an upstream reset resets the client's connection too. One request per
+ * connection is all it understands; give it a URL per run.
+ * @example const pipe = await startPipeProxy(); runCli(['--proxy', pipe.url, list]); await pipe.close();
+ */
+export async function startPipeProxy(): Promise<{url: string; close(): Promise<void>}> {
+  const sockets = new Set<Socket>();
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.on('error', () => {});
+    client.once('data', (data) => {
+      const text = data.toString('latin1');
+      const line = /^(\w+) http:\/\/([^/:]+):(\d+)(\S*) (HTTP\/1\.1)\r\n/.exec(text);
+      if (line === null) {
+        client.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      const upstream = net.connect(Number(line[3]), line[2]!, () => {
+        upstream.write(`${line[1]} ${line[4] || '/'} ${line[5]}\r\n${text.slice(line[0].length)}`);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      sockets.add(upstream);
+      upstream.on('error', () => client.resetAndDestroy());
+      client.once('close', () => upstream.destroy());
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
