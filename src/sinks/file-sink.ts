@@ -5,7 +5,7 @@ import {describeErrno, FetchallError, OutputError} from '../errors.js';
 import type {Entry} from '../record.js';
 import {makeFoldersSync, syncFolderSync} from './make-folders.js';
 import {liesWithin, resolveInside} from './naming.js';
-import {TempFile, tempName, tempPathFor, writeFailing, writeFailure} from './temp-file.js';
+import {outOfDescriptors, TempFile, tempName, tempPathFor, writeFailing, writeFailure} from './temp-file.js';
 import type {BodySink, BodyTarget} from './types.js';
 
 /**
@@ -282,13 +282,18 @@ class FileTarget implements BodyTarget {
   }
 
   commit(): Promise<string> | string {
-    if (this.#file === undefined && this.#preparing === undefined) return this.#commitHeld();
+    // No descriptor left for a held body's file right now: it goes the streaming way, which waits for one.
+    if (this.#file === undefined && this.#preparing === undefined) return this.#commitHeld() ?? this.#commitStreamed();
     return this.#commitStreamed();
   }
 
   async #commitStreamed(): Promise<string> {
     const file = this.#file ?? (await this.#prepare());
     try {
+      const held = this.#held;
+      this.#held = [];
+      this.#heldBytes = 0;
+      for (const piece of held) await file.write(piece);
       await file.close(this.#sink.fsync);
       // The last look before the file takes its final name: its folder still lies inside DIR.
       this.#sink.assertInsideSync(dirname(this.#path));
@@ -305,14 +310,24 @@ class FileTarget implements BodyTarget {
     return this.#shown;
   }
 
-  /** The whole body is in memory: write it under a temporary name and rename it, synchronously. */
-  #commitHeld(): string {
+  /**
+   * The whole body is in memory: write it under a temporary name and rename it, synchronously.
+   * Undefined, with the body still held, when no file descriptor is left to open that file with.
+   */
+  #commitHeld(): string | undefined {
     const temp = tempPathFor(this.#path);
     let fd: number | undefined;
+    let keep = false;
     try {
       this.#sink.prepareFolderSync(this.#path);
       this.#sink.assertNotProtected(this.#path, this.#shown);
-      fd = openSync(temp, 'wx', 0o644);
+      try {
+        fd = openSync(temp, 'wx', 0o644);
+      } catch (error) {
+        if (!outOfDescriptors(error)) throw error;
+        keep = true;
+        return undefined;
+      }
       let written = 0;
       let pieces = this.#held;
       while (written < this.#heldBytes) {
@@ -334,8 +349,10 @@ class FileTarget implements BodyTarget {
       }
       throw error instanceof FetchallError || error instanceof OutputError ? error : writeFailure(error, this.#shown);
     } finally {
-      this.#held = [];
-      this.#heldBytes = 0;
+      if (!keep) {
+        this.#held = [];
+        this.#heldBytes = 0;
+      }
     }
     this.#done = true;
     return this.#shown;

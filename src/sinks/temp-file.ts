@@ -4,6 +4,7 @@ import {unlinkSync} from 'node:fs';
 import {randomBytes} from 'node:crypto';
 import {basename, dirname, join} from 'node:path';
 import {describeErrno, FATAL_WRITE_ERRNOS, FetchallError, OutputError} from '../errors.js';
+import {sleep} from '../sleep.js';
 
 /**
  * Every temporary file fetchall makes is named `.NAME.RANDOM.fetchall-tmp`, in the folder of the final
@@ -72,6 +73,34 @@ export function writeFailing(pending: Promise<void> | void, what: string): Promi
 }
 
 
+/** The process (EMFILE) or the system (ENFILE) has no file descriptor left. */
+export function outOfDescriptors(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EMFILE' || code === 'ENFILE';
+}
+
+// How long a file waits for a descriptor before the shortage counts as an output failure (fatal).
+const DESCRIPTOR_WAIT_MS = 60_000;
+
+/**
+ * open(), waiting while no descriptor is left: with `-c` near the descriptor limit and many large
+ * bodies in flight, sockets and temporary files together can take them all, and one comes back as
+ * soon as another transfer ends. The transfer waits as for a slow disk (its socket paused), rather
+ * than the run stopping. Gives up at once when `abandoned()` says nobody wants the file any more.
+ */
+async function openWaiting(path: string, flags: string, mode: number | undefined, abandoned: () => boolean): Promise<FileHandle> {
+  let waited = 0;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 200)) {
+    try {
+      return await open(path, flags, mode);
+    } catch (error) {
+      if (!outOfDescriptors(error) || waited >= DESCRIPTOR_WAIT_MS || abandoned()) throw error;
+    }
+    await sleep(delay);
+    waited += delay;
+  }
+}
+
 /**
  * A file opened exclusively (never through a planted symlink), written at explicit positions.
  * Double-buffered: one batch is written while the next one fills, so reading the network and writing
@@ -89,6 +118,7 @@ export class TempFile {
   #inFlight: Promise<void> | undefined;
   #failure: unknown;
   #closed = false;
+  #removed = false;
 
   constructor(path: string) {
     this.path = path;
@@ -176,6 +206,7 @@ export class TempFile {
 
   /** Close and delete, ignoring errors: used on every failure path. */
   async remove(): Promise<void> {
+    this.#removed = true;
     this.#pending = [];
     this.#pendingBytes = 0;
     await this.#inFlight;
@@ -190,6 +221,7 @@ export class TempFile {
 
   /** Delete at once, synchronously: a second signal will not wait for promises. */
   removeSync(): void {
+    this.#removed = true;
     if (this.#opening === undefined) return;
     try {
       unlinkSync(this.path);
@@ -200,7 +232,7 @@ export class TempFile {
 
   /** The file's bytes so far, for a stdout spool to replay. */
   async *read(chunkBytes = 256 * 1024): AsyncGenerator<Buffer> {
-    const handle = await open(this.path, 'r');
+    const handle = await openWaiting(this.path, 'r', undefined, () => this.#removed);
     try {
       for (let position = 0; ; ) {
         const buffer = Buffer.allocUnsafe(chunkBytes);
@@ -216,7 +248,7 @@ export class TempFile {
 
   #open(): Promise<FileHandle> {
     if (this.#closed) return Promise.reject(new Error('temporary file already closed'));
-    this.#opening ??= open(this.path, 'wx', 0o644).then((handle) => {
+    this.#opening ??= openWaiting(this.path, 'wx', 0o644, () => this.#removed).then((handle) => {
       this.#handle = handle;
       return handle;
     });

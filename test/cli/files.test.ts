@@ -483,6 +483,27 @@ describe('files the run itself uses', () => {
   });
 });
 
+describe('out of file descriptors', () => {
+  it('a body waits for a descriptor for its temporary file: no fatal EMFILE, every file whole', async () => {
+    // -c 40 under `ulimit -n 64`: sockets and the temporary files of bodies streaming at once need more
+    // descriptors than there are. Each body waits for one, as for a slow disk; it was exit 3, EMFILE.
+    const out = await makeTempDir();
+    const urls = Array.from({length: 80}, (_, i) => `${server.url}/bytes/400000?chunk=50000&every=10&i=${i}`);
+    const list = await writeList(urls);
+    const result = await runCli(['-c', '40', '--retry-delay', '20ms', '--json', '-o', out, list], {openFiles: 64, timeoutMs: 60_000});
+    expect(result.stderr).not.toMatch(/EMFILE|too many open files/i);
+    expect(result.code).toBe(0);
+    const records = result.records();
+    expect(records).toHaveLength(80);
+    const digest = bytesSha256(400000);
+    for (const record of records) {
+      expect(record).toMatchObject({ok: true, bytes: 400000});
+      expect(await fileSha(record.file)).toBe(digest);
+    }
+    expect((await readdir(out)).filter((name) => TEMP_PATTERN.test(name))).toEqual([]);
+  }, 90_000);
+});
+
 describe('write failures', () => {
   it('exits 3 with one clear line and no request when DIR cannot be created (its parent is a file)', async () => {
     const root = await makeTempDir();

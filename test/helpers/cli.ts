@@ -16,6 +16,8 @@ export interface RunCliOptions {
   cwd?: string;
   /** SIGKILL the child and reject after this long (default 20000). */
   timeoutMs?: number;
+  /** Run under this soft limit on open files (`ulimit -n`, through /bin/sh). */
+  openFiles?: number;
   /** Send `signal` once, the first time `when` holds for the output so far (checked on every chunk). */
   signalAfter?: {signal: NodeJS.Signals; when: (stdout: Buffer, stderr: string) => boolean};
 }
@@ -48,7 +50,10 @@ export function runCli(args: string[], opts: RunCliOptions = {}): Promise<CliRes
   const timeoutMs = opts.timeoutMs ?? 20_000;
 
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN_PATH, ...args], {
+    const [command, argv] = opts.openFiles === undefined
+      ? [process.execPath, [BIN_PATH, ...args]]
+      : ['/bin/sh', ['-c', `ulimit -n ${opts.openFiles} && exec "$0" "$@"`, process.execPath, BIN_PATH, ...args]];
+    const child = spawn(command, argv, {
       cwd: opts.cwd ?? process.cwd(),
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
