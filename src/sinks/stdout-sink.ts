@@ -180,7 +180,7 @@ class SpoolTarget implements BodyTarget {
           if (pending !== undefined) await pending;
         }
         if (this.#spill !== undefined) {
-          for await (const chunk of this.#spill.read()) {
+          for await (const chunk of this.#spill.readSync() ?? this.#spill.read()) {
             const pending = out.write(chunk);
             if (pending !== undefined) await pending;
           }

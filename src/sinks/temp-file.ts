@@ -1,6 +1,6 @@
 // A temporary file written in batches at explicit positions: the one way bodies touch the disk.
 import {open, rename, unlink, type FileHandle} from 'node:fs/promises';
-import {unlinkSync} from 'node:fs';
+import {closeSync, openSync, readSync, unlinkSync} from 'node:fs';
 import {randomBytes} from 'node:crypto';
 import {basename, dirname, join} from 'node:path';
 import {describeErrno, FATAL_WRITE_ERRNOS, FetchallError, OutputError} from '../errors.js';
@@ -228,6 +228,34 @@ export class TempFile {
     } catch {
       // already gone
     }
+  }
+
+  /**
+   * The file's bytes, read synchronously, for a stdout spool to replay: they were written a moment
+   * ago and sit in the page cache, and an asynchronous read waited in the thread pool behind every
+   * other spool's writes (the replay ran at 20–30 MB/s while 32 bodies spooled). Undefined when no
+   * descriptor is free right now: then use {@link TempFile.read}, which waits for one.
+   */
+  readSync(chunkBytes = 1024 * 1024): Iterable<Buffer> | undefined {
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch (error) {
+      if (outOfDescriptors(error)) return undefined;
+      throw error;
+    }
+    return (function* chunks(): Generator<Buffer> {
+      try {
+        for (;;) {
+          const buffer = Buffer.allocUnsafe(chunkBytes);
+          const bytesRead = readSync(fd, buffer, 0, chunkBytes, null);
+          if (bytesRead === 0) return;
+          yield buffer.subarray(0, bytesRead);
+        }
+      } finally {
+        closeSync(fd);
+      }
+    })();
   }
 
   /** The file's bytes so far, for a stdout spool to replay. */
