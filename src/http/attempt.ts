@@ -10,7 +10,7 @@ import type {RunOptions} from '../options.js';
 import type {Entry} from '../record.js';
 import type {BodySink, BodyTarget} from '../sinks/types.js';
 import {parseRetryAfter} from './retry-policy.js';
-import {crossOriginHeaders, requestHeaders, withoutCredentials} from './headers.js';
+import {crossOriginHeaders, requestHeaders, requestTarget, withoutCredentials} from './headers.js';
 import {redactWholeUrl} from '../report/escape.js';
 
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
@@ -178,7 +178,7 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
       try {
         response = await Exchange.send(env.dispatcher, {
           origin: url.origin,
-          path: url.pathname + url.search,
+          path: requestTarget(url),
           method,
           headers: sent,
           // undici's headers timeout bounds the whole head, however steadily its bytes come: the
@@ -203,7 +203,8 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     const location = locationOf(response.headers.location);
     if (REDIRECTS.has(status) && location !== undefined && options.maxRedirects > 0) {
       await response.discard();
-      visited ??= new Set<string>([url.href]);
+      // Keyed as hops are (no fragment): a redirect back to the entry's own URL is a loop at once.
+      visited ??= new Set<string>([withoutFragment(url)]);
       const next = nextHop(url, location, visited, hop + 1, options.maxRedirects);
       if (status === 303 && method !== 'HEAD') method = 'GET';
       // The user's headers belong to the origin they named: another origin gets only the safe few.
@@ -327,7 +328,17 @@ function locationOf(value: string | string[] | undefined): string | undefined {
   return value.find((v) => v.trim() !== '') ?? value[0];
 }
 
+function withoutFragment(url: URL): string {
+  const fragment = url.href.indexOf('#');
+  return fragment < 0 ? url.href : url.href.slice(0, fragment);
+}
+
 function nextHop(from: URL, location: string, visited: Set<string>, hops: number, max: number): URL {
+  // The URL parser deletes a tab inside a URL: the hop would go to a URL the server never named.
+  // curl refuses it too (one at either end is trimmed, by both).
+  if (/\S\t+\S/.test(location)) {
+    throw new FetchallError('protocol', `redirect to an invalid Location "${redactWholeUrl(location).slice(0, 200)}": it holds a tab`);
+  }
   let next: URL;
   try {
     next = new URL(escapeRawBytes(location), from);

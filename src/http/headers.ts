@@ -13,12 +13,24 @@ const COMPRESSED = 'gzip, deflate, br';
  * a fragment (never sent; a redirect's is dropped too, so `final_url` is the same either way).
  */
 export function withoutCredentials(url: URL): string {
-  if (url.username === '' && url.password === '' && url.hash === '') return url.href;
+  // An empty fragment (`/y#`) has an empty `hash` too, but its `#` is in `href`.
+  if (url.username === '' && url.password === '' && url.hash === '' && !url.href.endsWith('#')) return url.href;
   const copy = new URL(url.href);
   copy.username = '';
   copy.password = '';
   copy.hash = '';
   return copy.href;
+}
+
+/**
+ * The request target: path and query. An empty query keeps its `?` (`/x?` and `/x` are two URLs, and
+ * curl sends the `?`); the URL's `search` is empty for both.
+ * @example requestTarget(new URL('http://h/x?')) // → '/x?'
+ */
+export function requestTarget(url: URL): string {
+  if (url.search !== '') return url.pathname + url.search;
+  const fragment = url.href.indexOf('#');
+  return (fragment < 0 ? url.href : url.href.slice(0, fragment)).endsWith('?') ? `${url.pathname}?` : url.pathname;
 }
 
 /**

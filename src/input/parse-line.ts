@@ -50,10 +50,12 @@ export function parseLine(raw: string, index: number, origin: LineOrigin): Entry
   if (origin.overlong === true) return invalid(index, `${line.slice(0, 100)}…`, `${where}: the line is longer than 16 MiB`);
   // Fetching the text with U+FFFD in place of the bytes would fetch another URL: refuse the line.
   if (origin.notUtf8 === true) {
-    return invalid(index, line.startsWith('{') ? line : line.split(/\s/, 1)[0]!, `${where}: the line is not valid UTF-8 text`);
+    return invalid(index, line.startsWith('{') ? line : line.split(/[ \t]/, 1)[0]!, `${where}: the line is not valid UTF-8 text`);
   }
   if (line.startsWith('{')) return parseJsonEntry(line, index, where);
-  const gap = line.search(/\s/);
+  // A blank is a space or a tab. Other white space (a no-break space pasted from a web page, a lone CR)
+  // is part of the URL: encoded as curl encodes it, or refused as a control character.
+  const gap = line.search(/[ \t]/);
   const url = gap === -1 ? line : line.slice(0, gap);
   const name = gap === -1 ? undefined : line.slice(gap).trim() || undefined;
   const target = parseTargetUrl(url);

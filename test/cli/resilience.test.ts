@@ -727,6 +727,25 @@ describe('redirects', () => {
     expect(b.requests.at(-1)!.headers['accept-encoding']).toBe('gzip, deflate, br');
   });
 
+  it('an empty query is sent (`/x?` is not `/x`), an empty fragment is not in final_url, a tab inside a Location is refused', async () => {
+    const {recs} = await fetchJson([`${a.url}/text/empty-query?`, `${a.url}/text/empty-fragment#`, `${a.url}/redirect/1?to=/text/tab%09bed`], ['--retries', '0']);
+    const byIndex = new Map(recs.map((r) => [r.index, r]));
+    // The request went out as `/text/empty-query` while final_url said `…?`.
+    expect(a.requests.find((r) => r.path === '/text/empty-query')!.target).toBe('/text/empty-query?');
+    expect(byIndex.get(1)).toMatchObject({ok: true, final_url: `${a.url}/text/empty-query?`});
+    expect(byIndex.get(2)).toMatchObject({ok: true, final_url: `${a.url}/text/empty-fragment`});
+    // The URL parser deletes the tab: the hop went to /text/tabbed, which the server never named.
+    expect(byIndex.get(3)).toMatchObject({ok: false, error: {code: 'protocol'}});
+    expect(byIndex.get(3).error.message).toMatch(/Location .*holds a tab/);
+    expect(a.hits('/text/tabbed')).toBe(0);
+  });
+
+  it('a redirect back to the entry\'s own URL is a loop at once, a fragment on the entry or not', async () => {
+    const {recs} = await fetchJson([`${a.url}/loop?frag=1#f`], ['--retries', '0']);
+    expect(recs[0]).toMatchObject({ok: false, error: {code: 'too_many_redirects'}});
+    expect(a.hits('/loop')).toBe(1);
+  });
+
   it('-H Proxy-Authorization goes to the proxy, not as a request header undici refuses', async () => {
     const url = `${a.url}/text/proxy-auth`;
     const {code, recs} = await fetchJson([url], ['--proxy', proxy.url, '-H', 'Proxy-Authorization: Basic dTpw']);

@@ -11,6 +11,8 @@ import zlib from 'node:zlib';
 export interface RequestLog {
   method: string;
   url: string;
+  /** The request target exactly as the request line had it (`/x?` stays `/x?`). */
+  target: string;
   /** Path alone, without the query. */
   path: string;
   headers: http.IncomingHttpHeaders;
@@ -171,6 +173,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     requests.push({
       method: req.method ?? 'GET',
       url: url.pathname + url.search,
+      target: req.url ?? '',
       path: url.pathname,
       headers: {...req.headers},
       time: performance.now(),

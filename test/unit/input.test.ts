@@ -93,6 +93,21 @@ describe('parseLine: URL lines', () => {
     expect(entry.invalid).not.toMatch(/[\r\n]/);
   });
 
+  test('only a space or a tab ends the URL: other white space inside it is part of it', () => {
+    // A no-break space (pasted from a web page) ended the URL: `/my` was fetched and saved as `report.pdf`.
+    for (const [space, encoded] of [['\u00a0', '%C2%A0'], ['\u3000', '%E3%80%80'], ['\u2028', '%E2%80%A8'], ['\ufeff', '%EF%BB%BF']] as const) {
+      const entry = parseLine(`https://a.test/my${space}report.pdf`, 1, at)!;
+      expect(entry.name).toBeUndefined();
+      expect(entry.target!.pathname).toBe(`/my${encoded}report.pdf`);
+    }
+    // A lone CR, a vertical tab or a form feed inside it is a control character, refused like ESC.
+    for (const control of ['\r', '\v', '\f']) {
+      const entry = parseLine(`https://a.test/my${control}report.pdf`, 1, at)!;
+      expect(entry.name).toBeUndefined();
+      expect(entry.invalid).toMatch(/control character/);
+    }
+  });
+
   test('the record url of an invalid line is the URL text as given, without the name', () => {
     expect(parseLine('ftp://a.test/x name.txt', 1, at)!.url).toBe('ftp://a.test/x');
   });
@@ -235,8 +250,11 @@ describe('readEntries', () => {
     expect(entries.map((e) => e.index)).toEqual([1, 2, 3, 4]);
     expect(entries[0]).toMatchObject({url: 'https://a.test/1', name: 'report\u2028final.txt'});
     expect(entries[0]!.invalid).toBeUndefined();
-    expect(entries[1]).toMatchObject({url: 'https://a.test/2', name: 'x'});
-    expect(entries[2]).toMatchObject({url: 'https://a.test/3', name: 'three.txt'});
+    // Inside the line, they are no blank either: part of the URL (encoded), or refused (a control character).
+    expect(entries[1]).toMatchObject({url: 'https://a.test/2\u2029x', name: undefined});
+    expect(entries[1]!.target!.pathname).toBe('/2%E2%80%A9x');
+    expect(entries[2]).toMatchObject({url: 'https://a.test/3\rthree.txt'});
+    expect(entries[2]!.invalid).toMatch(/^a\.txt:3: .*control character/);
     expect(entries[3]!.invalid).toMatch(/^a\.txt:4: /);
   });
 
