@@ -56,6 +56,8 @@ export class FileSink implements BodySink {
 
   // DIR with every symlink in its own path resolved, once made: every folder written in must lie inside it.
   #realRootSync: string | undefined;
+  // Set when a folder went during the run: DIR is made again (if it went too) and checked on next use.
+  #remakeRoot = false;
   // Folders proven inside DIR, by the identity (device, inode) their path led to then. While the path
   // still leads to that same folder, it is still inside: one stat per file instead of a realpath,
   // which makes a system call per component of the whole path.
@@ -135,7 +137,9 @@ export class FileSink implements BodySink {
       // A folder made (or found) earlier is gone: something removed it, or DIR itself, during the run.
       // Make it again from DIR down, as `curl --create-dirs` makes a file's folders for each file,
       // rather than fail every later file in it. DIR that cannot be made again is fatal, as at the start.
-      if (!(error instanceof FetchallError) || (error.cause as NodeJS.ErrnoException | undefined)?.code !== 'ENOENT') throw error;
+      // (Or a file now stands in the way: made again, a sub-folder's is `write`, DIR's fatal.)
+      const code = ((error instanceof FetchallError ? error.cause : error) as NodeJS.ErrnoException | undefined)?.code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
       this.#forgetFolders();
       this.#makeFoldersSync(folder);
       this.assertInsideSync(folder);
@@ -145,14 +149,15 @@ export class FileSink implements BodySink {
   #forgetFolders(): void {
     this.#folders.clear();
     this.#inside.clear();
-    this.#realRootSync = undefined;
+    this.#remakeRoot = true;
   }
 
   /** Throw `write` unless `folder`, with every symlink resolved, is DIR or lies inside it. */
   assertInsideSync(folder: string): void {
     const known = this.#inside.get(folder);
     const before = statSync(folder, {throwIfNoEntry: false});
-    if (known !== undefined && before !== undefined && before.ino === known.ino && before.dev === known.dev) return;
+    // A folder removed and a file made in its place may get the same inode number: the type counts too.
+    if (known !== undefined && before !== undefined && before.ino === known.ino && before.dev === known.dev && before.isDirectory()) return;
     if (before !== undefined && !before.isDirectory()) {
       // Replaced by a file during the run. DIR so replaced would fail every file: fatal, as at the start.
       if (resolve(folder) === resolve(this.#dir)) throw new OutputError(`cannot write in output folder ${this.#dir}: it is no longer a folder`, {code: 'ENOTDIR'});
@@ -167,6 +172,8 @@ export class FileSink implements BodySink {
     }
     if (!liesWithin(root, real)) {
       this.#inside.delete(folder);
+      // DIR itself swapped for a symlink during the run would fail every file: fatal.
+      if (resolve(folder) === resolve(this.#dir)) throw new OutputError(`cannot write in output folder ${this.#dir}: it now leads to ${real}, and fetchall never follows a symlink out of the output folder`);
       throw new FetchallError('write', `cannot write under ${folder}: a symlink leads out of the output folder`);
     }
     // Remember the folder only if nothing moved while it was being resolved.
@@ -180,16 +187,23 @@ export class FileSink implements BodySink {
   }
 
   #rootSync(): string {
-    if (this.#realRootSync !== undefined) return this.#realRootSync;
+    if (this.#realRootSync !== undefined && !this.#remakeRoot) return this.#realRootSync;
     const root = resolve(this.#dir);
+    let real: string;
     try {
       // DIR is made before the run (prepareOutputDir); made here only when it went during the run.
       for (const made of makeFoldersSync(root)) this.syncFolder(dirname(made));
-      this.#realRootSync = realpathSync.native(root);
+      real = realpathSync.native(root);
     } catch (error) {
       throw outputError(`cannot create output folder ${this.#dir}`, error);
     }
-    return this.#realRootSync;
+    // Made again during the run, DIR must be where it was: a symlink put in its place leads elsewhere.
+    if (this.#realRootSync !== undefined && real !== this.#realRootSync) {
+      throw new OutputError(`cannot write in output folder ${this.#dir}: it now leads to ${real}, and fetchall never follows a symlink out of the output folder`);
+    }
+    this.#remakeRoot = false;
+    this.#realRootSync = real;
+    return real;
   }
 
   #makeFoldersSync(folder: string): void {

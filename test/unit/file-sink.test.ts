@@ -90,6 +90,31 @@ describe('FileSink', () => {
     await sink.close();
   });
 
+  it('DIR replaced during the run by a file, or by a symlink to elsewhere, is fatal: nothing is written there', async () => {
+    for (const [name, replace] of [
+      ['a.bin', 'file'], ['sub/a.bin', 'file'], ['a.bin', 'symlink'], ['sub/a.bin', 'symlink'],
+    ] as const) {
+      const dir = await makeTempDir();
+      const out = join(dir, 'out');
+      const elsewhere = join(dir, 'elsewhere');
+      await mkdir(elsewhere);
+      const sink = new FileSink(out);
+      const save = async (file: string): Promise<string | null> => {
+        const target = sink.open(entry, file);
+        await feed(target, 10);
+        return target.commit();
+      };
+      expect(await save(name)).toBe(join(out, name));
+      // Removed, then something else in its place (a file may even get the folder's inode number).
+      await rm(out, {recursive: true});
+      if (replace === 'file') await writeFile(out, 'not a folder');
+      else await symlink(elsewhere, out);
+      await expect(save(name.replace('a.bin', 'b.bin'))).rejects.toBeInstanceOf(OutputError);
+      expect(await tree(elsewhere)).toEqual([]);
+      await sink.close();
+    }
+  });
+
   it('commits an empty body as an empty file', async () => {
     const dir = await makeTempDir();
     const sink = new FileSink(dir);
@@ -168,14 +193,14 @@ describe('FileSink', () => {
     expect(await tree(join(dir, 'moved'))).toEqual(['a.bin']);
   });
 
-  it('fails as write when DIR itself is swapped for a symlink after its first file', async () => {
+  it('is fatal when DIR itself is swapped for a symlink after its first file (every file would fail)', async () => {
     const {root, dir, outside, sink} = await sinkWithOneFile('a.bin');
     // DIR was proven once (and remembered by identity); now its path leads elsewhere.
     await rename(dir, join(root, 'moved'));
     await symlink(outside, dir);
     const next = sink.open(entry, 'b.bin');
     const error = await feed(next, 10).then(() => next.commit()).catch((e: unknown) => e);
-    expect((error as FetchallError).code).toBe('write');
+    expect(error).toBeInstanceOf(OutputError);
     expect(await readdir(outside)).toEqual([]);
   });
 
