@@ -29,6 +29,7 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
   // NO_PROXY names and http:// ones when only https_proxy is set): the connector undici would build
   // from `connect`, minus its coarse timer, plus our exact one, the reset and TLS error checks, the look
   // at each response's start, and the run's bound on open connections (see connector.ts).
+  const perOrigin = Math.min(options.concurrency, options.perHost ?? Infinity) + 1;
   const direct = (): Dispatcher => {
     const budget = new SocketBudget(connectionBudget(options.concurrency, openFilesLimit()));
     const connect = wrapConnector(loadBuildConnector()({...tls, allowH2: false, timeout: 0}), options.connectTimeout, budget);
@@ -39,7 +40,7 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
     // server that had just ended it was seen (without `Connection: close`): such a server read most
     // requests twice (the second time on a new connection, attempt.ts). With one spare, a request takes
     // a connection that has been idle at least a turn, whose close, if any, has been seen.
-    return new (loadAgent())({...common, connect, connections: Math.min(options.concurrency, options.perHost ?? Infinity) + 1});
+    return new (loadAgent())({...common, connect, connections: perOrigin});
   };
   // The proxy variables count only without --proxy (which ignores them, NO_PROXY included).
   const httpProxy = options.proxy === undefined ? proxyVariable(env, 'http_proxy') : undefined;
@@ -54,6 +55,9 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
     const token = given === undefined || given === '' ? emptyUserToken(uri) : given;
     return new (loadProxyAgent())({
       ...common,
+      // The same bound on connections as direct: per origin inside tunnels; for http:// URLs, which
+      // share the connections to the proxy, one more than -c (below).
+      connections: perOrigin,
       uri,
       ...(token === undefined ? {} : {token}),
       requestTls: tls,
@@ -70,6 +74,7 @@ export function createDispatcher(options: RunOptions, env: Env): Dispatcher {
       // connect timeouts stay undici's here (the tunnel's CONNECT is bounded by clientFactory's).
       factory: (origin: URL | string, opts: Pool.Options) => new Pool(origin, {
         ...poolDefaults,
+        connections: options.concurrency + 1,
         ...opts,
         ...(typeof opts.connect === 'function' ? {connect: wrapConnector(opts.connect, 0)} : {}),
       }),

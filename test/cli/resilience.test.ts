@@ -1109,6 +1109,15 @@ describe('TLS and proxies', () => {
     expect(proxy.requests).toContain(new URL(secure.url).host);
   });
 
+  it('through a proxy, at most one more tunnel to an origin than -c (undici alone opened two per slot)', async () => {
+    const host = new URL(secure.url).host;
+    const before = proxy.requests.filter((target) => target === host).length;
+    const urls = Array.from({length: 40}, (_, i) => `${secure.url}/text/tunnels-${i}`);
+    const {code} = await fetchJson(urls, ['-k', '-c', '4', '--proxy', proxy.url]);
+    expect(code).toBe(0);
+    expect(proxy.requests.filter((target) => target === host).length - before).toBeLessThanOrEqual(5);
+  });
+
   it('a proxy that never answers CONNECT is a timeout within --connect-timeout, by flag and by variable', async () => {
     const stalled = await startProxy({stallConnect: true});
     try {
