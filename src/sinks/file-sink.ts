@@ -34,6 +34,19 @@ export function prepareOutputDir(dir: string, options: {fsync?: boolean} = {}): 
   }
 }
 
+/** Where `path` resolves, or would once its missing folders are made: the real path of its nearest existing ancestor, plus the rest. */
+function realpathOfWouldBe(path: string): string {
+  const missing: string[] = [];
+  for (let existing = path; ; existing = dirname(existing)) {
+    try {
+      return join(realpathSync.native(existing), ...missing);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(existing) === existing) throw error;
+      missing.unshift(basename(existing));
+    }
+  }
+}
+
 function outputError(what: string, error: unknown): OutputError {
   const code = (error as NodeJS.ErrnoException).code;
   return new OutputError(`${what}: ${code === undefined ? String(error) : describeErrno(code)}`, {code, cause: error});
@@ -189,17 +202,21 @@ export class FileSink implements BodySink {
   #rootSync(): string {
     if (this.#realRootSync !== undefined && !this.#remakeRoot) return this.#realRootSync;
     const root = resolve(this.#dir);
+    // Made again during the run, DIR must be where it was, or be plain folders at the path the user
+    // named (a symlink given as DIR and removed is made again as a folder there, as curl would): a
+    // symlink put in its place leads elsewhere. Checked before anything is made through it.
+    const stayed = (real: string): string => {
+      if (this.#realRootSync === undefined || real === this.#realRootSync || real === root) return real;
+      throw new OutputError(`cannot write in output folder ${this.#dir}: it now leads to ${real}, and fetchall never follows a symlink out of the output folder`);
+    };
     let real: string;
     try {
+      stayed(realpathOfWouldBe(root));
       // DIR is made before the run (prepareOutputDir); made here only when it went during the run.
       for (const made of makeFoldersSync(root)) this.syncFolder(dirname(made));
-      real = realpathSync.native(root);
+      real = stayed(realpathSync.native(root));
     } catch (error) {
-      throw outputError(`cannot create output folder ${this.#dir}`, error);
-    }
-    // Made again during the run, DIR must be where it was: a symlink put in its place leads elsewhere.
-    if (this.#realRootSync !== undefined && real !== this.#realRootSync) {
-      throw new OutputError(`cannot write in output folder ${this.#dir}: it now leads to ${real}, and fetchall never follows a symlink out of the output folder`);
+      throw error instanceof OutputError ? error : outputError(`cannot create output folder ${this.#dir}`, error);
     }
     this.#remakeRoot = false;
     this.#realRootSync = real;

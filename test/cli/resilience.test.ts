@@ -728,7 +728,7 @@ describe('redirects', () => {
   });
 
   it('an empty query is sent (`/x?` is not `/x`), an empty fragment is not in final_url, a tab inside a Location is refused', async () => {
-    const {recs} = await fetchJson([`${a.url}/text/empty-query?`, `${a.url}/text/empty-fragment#`, `${a.url}/redirect/1?to=/text/tab%09bed`], ['--retries', '0']);
+    const {recs} = await fetchJson([`${a.url}/text/empty-query?`, `${a.url}/text/empty-fragment#`, `${a.url}/redirect/1?to=/text/tab%09bed`, `${a.url}/redirect/1?to=/text/tab%20%09bed2`], ['--retries', '0']);
     const byIndex = new Map(recs.map((r) => [r.index, r]));
     // The request went out as `/text/empty-query` while final_url said `…?`.
     expect(a.requests.find((r) => r.path === '/text/empty-query')!.target).toBe('/text/empty-query?');
@@ -738,6 +738,7 @@ describe('redirects', () => {
     expect(byIndex.get(3)).toMatchObject({ok: false, error: {code: 'protocol'}});
     expect(byIndex.get(3).error.message).toMatch(/Location .*holds a tab/);
     expect(a.hits('/text/tabbed')).toBe(0);
+    expect(byIndex.get(4)).toMatchObject({ok: false, error: {code: 'protocol'}});
   });
 
   it('a redirect back to the entry\'s own URL is a loop at once, a fragment on the entry or not', async () => {

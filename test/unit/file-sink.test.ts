@@ -1,6 +1,6 @@
 // The file sink in-process: temp → rename, cleanup on every path, the temp-name pattern, containment re-checks.
 import {existsSync} from 'node:fs';
-import {mkdir, readdir, readFile, rename, rm, symlink, writeFile} from 'node:fs/promises';
+import {lstat, mkdir, readdir, readFile, rename, rm, symlink, writeFile} from 'node:fs/promises';
 import {basename, dirname, join} from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
 import {FetchallError, OutputError} from '../../src/errors.js';
@@ -113,6 +113,27 @@ describe('FileSink', () => {
       expect(await tree(elsewhere)).toEqual([]);
       await sink.close();
     }
+  });
+
+  it('DIR given as a symlink and removed during the run is made again as a folder at the path given', async () => {
+    const dir = await makeTempDir();
+    await mkdir(join(dir, 'real'));
+    const link = join(dir, 'link');
+    await symlink(join(dir, 'real'), link);
+    const sink = new FileSink(link);
+    const save = async (file: string): Promise<string | null> => {
+      const target = sink.open(entry, file);
+      await feed(target, 10);
+      return target.commit();
+    };
+    expect(await save('sub/a.bin')).toBe(join(link, 'sub', 'a.bin'));
+    // The link goes: the path the user named is plain folders now, made by fetchall (it stopped with
+    // exit 3 here, "it now leads to" that very path, after making it).
+    await rm(link);
+    expect(await save('sub/b.bin')).toBe(join(link, 'sub', 'b.bin'));
+    expect((await lstat(link)).isDirectory()).toBe(true);
+    expect(await tree(join(dir, 'real'))).toEqual(['sub', 'sub/a.bin']);
+    await sink.close();
   });
 
   it('commits an empty body as an empty file', async () => {
