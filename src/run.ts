@@ -253,7 +253,7 @@ async function* execute(
         }
         if (error === undefined && entryState.target !== undefined) {
           // A body that arrived whole is kept even if the run is stopping: it is no longer in flight.
-          const committing = entryState.target.commit();
+          const committing = entryState.target.commit(signal);
           file = committing instanceof Promise ? await committing : committing;
         }
       } catch (thrown) {

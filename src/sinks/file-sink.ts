@@ -312,14 +312,15 @@ class FileTarget implements BodyTarget {
     });
   }
 
-  commit(): Promise<string> | string {
+  commit(stop?: AbortSignal): Promise<string> | string {
     // No descriptor left for a held body's file right now: it goes the streaming way, which waits for one.
-    if (this.#file === undefined && this.#preparing === undefined) return this.#commitHeld() ?? this.#commitStreamed();
-    return this.#commitStreamed();
+    if (this.#file === undefined && this.#preparing === undefined) return this.#commitHeld() ?? this.#commitStreamed(stop);
+    return this.#commitStreamed(stop);
   }
 
-  async #commitStreamed(): Promise<string> {
+  async #commitStreamed(stop: AbortSignal | undefined): Promise<string> {
     const file = this.#file ?? (await this.#prepare());
+    file.stopWaitingOn(stop);
     try {
       const held = this.#held;
       this.#held = [];

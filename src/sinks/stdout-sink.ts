@@ -137,8 +137,9 @@ class SpoolTarget implements BodyTarget {
     this.#spill = undefined;
   }
 
-  commit(): Promise<string | null> | null {
+  commit(stop?: AbortSignal): Promise<string | null> | null {
     if (this.#spill === undefined) return null;
+    this.#spill.stopWaitingOn(stop);
     return writeFailing(this.#spill.close(), SPOOL).then(() => null);
   }
 

@@ -51,6 +51,8 @@ export function tempName(name: string): string {
 
 /** Map a file-system error to a per-URL `write` failure, or a fatal OutputError when no file could be written. */
 export function writeFailure(error: unknown, what: string): FetchallError | OutputError {
+  // Already one of ours (a wait for a descriptor that the run's stop cut short is `aborted`).
+  if (error instanceof FetchallError || error instanceof OutputError) return error;
   const code = (error as NodeJS.ErrnoException).code;
   if (code !== undefined && FATAL_WRITE_ERRNOS.has(code)) {
     return new OutputError(`cannot write ${what}: ${describeErrno(code)}`, {code, cause: error});
@@ -81,20 +83,29 @@ export function outOfDescriptors(error: unknown): boolean {
 
 // How long a file waits for a descriptor before the shortage counts as an output failure (fatal).
 const DESCRIPTOR_WAIT_MS = 60_000;
+// How long a whole body still waits for one once the run stops: a stop closes connections.
+const STOP_GRACE_MS = 1_000;
 
 /**
  * open(), waiting while no descriptor is left: with `-c` near the descriptor limit and many large
  * bodies in flight, sockets and temporary files together can take them all, and one comes back as
  * soon as another transfer ends. The transfer waits as for a slow disk (its socket paused), rather
- * than the run stopping. Gives up at once when `abandoned()` says nobody wants the file any more.
+ * than the run stopping. Gives up as soon as the file is no longer wanted, or STOP_GRACE_MS after
+ * `stop` aborts (the run stopping while a whole body waits to be saved; the stop itself closes
+ * connections, which usually gives a descriptor back): then the entry is `aborted`.
  */
-async function openWaiting(path: string, flags: string, mode: number | undefined, abandoned: () => boolean): Promise<FileHandle> {
+async function openWaiting(path: string, flags: string, mode: number | undefined, wanted: () => boolean, stop: () => AbortSignal | undefined): Promise<FileHandle> {
   let waited = 0;
-  for (let delay = 2; ; delay = Math.min(delay * 2, 200)) {
+  let stopping: number | undefined;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
     try {
       return await open(path, flags, mode);
     } catch (error) {
-      if (!outOfDescriptors(error) || waited >= DESCRIPTOR_WAIT_MS || abandoned()) throw error;
+      if (!outOfDescriptors(error) || waited >= DESCRIPTOR_WAIT_MS) throw error;
+    }
+    if (stop()?.aborted === true) stopping ??= waited;
+    if (!wanted() || (stopping !== undefined && waited - stopping >= STOP_GRACE_MS)) {
+      throw new FetchallError('aborted', 'the run stopped while the body waited for a file descriptor');
     }
     await sleep(delay);
     waited += delay;
@@ -119,9 +130,15 @@ export class TempFile {
   #failure: unknown;
   #closed = false;
   #removed = false;
+  #stop: AbortSignal | undefined;
 
   constructor(path: string) {
     this.path = path;
+  }
+
+  /** A wait for a file descriptor gives up when `signal` aborts (the run stopping). */
+  stopWaitingOn(signal: AbortSignal | undefined): void {
+    this.#stop = signal;
   }
 
   /** Bytes written or pending. */
@@ -260,7 +277,7 @@ export class TempFile {
 
   /** The file's bytes so far, for a stdout spool to replay. */
   async *read(chunkBytes = 256 * 1024): AsyncGenerator<Buffer> {
-    const handle = await openWaiting(this.path, 'r', undefined, () => this.#removed);
+    const handle = await openWaiting(this.path, 'r', undefined, () => !this.#removed, () => this.#stop);
     try {
       for (let position = 0; ; ) {
         const buffer = Buffer.allocUnsafe(chunkBytes);
@@ -276,7 +293,7 @@ export class TempFile {
 
   #open(): Promise<FileHandle> {
     if (this.#closed) return Promise.reject(new Error('temporary file already closed'));
-    this.#opening ??= openWaiting(this.path, 'wx', 0o644, () => this.#removed).then((handle) => {
+    this.#opening ??= openWaiting(this.path, 'wx', 0o644, () => !this.#removed, () => this.#stop).then((handle) => {
       this.#handle = handle;
       return handle;
     });

@@ -14,9 +14,10 @@ export interface BodyTarget {
   /**
    * The body is complete and verified: make it final. Gives the file's path, or null; directly when
    * nothing had to wait (a small body), else through a promise; a failure comes the same way (thrown,
-   * or as a rejection).
+   * or as a rejection). A wait for a resource (a file descriptor) gives up, as `aborted`, when `stop`
+   * aborts.
    */
-  commit(): Promise<string | null> | string | null;
+  commit(stop?: AbortSignal): Promise<string | null> | string | null;
   /** The body failed or the run stopped: remove every trace. Safe to call more than once. */
   discard(): Promise<void>;
   /** Called when the entry's record is emitted, in output order: a stdout target writes now. */

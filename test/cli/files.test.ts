@@ -5,6 +5,7 @@ import {createReadStream, existsSync} from 'node:fs';
 import {chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join, relative, sep} from 'node:path';
+import {fileURLToPath} from 'node:url';
 import {describe, expect, it} from 'vitest';
 import {BIN_PATH, makeTempDir, runCli, writeList, type CliResult} from '../helpers/cli.js';
 import {bytesSha256, sha256Hex, textBody} from '../helpers/server.js';
@@ -502,6 +503,31 @@ describe('out of file descriptors', () => {
     }
     expect((await readdir(out)).filter((name) => TEMP_PATTERN.test(name))).toEqual([]);
   }, 90_000);
+
+  it('a whole body waiting for a descriptor gives up when the run stops: aborted, at once, nothing left', async () => {
+    // Every descriptor taken for good once the bodies are under way (a preload hogs them), then
+    // --deadline: the run waited out the minute a file may wait for one, and said `write` EMFILE.
+    const out = await makeTempDir();
+    // Bodies of ~2 s; every free descriptor taken from 1.2 s on, for good; the deadline at 4 s.
+    const urls = Array.from({length: 4}, (_, i) => `${server.url}/bytes/100000?chunk=20000&every=400&hog=${i}`);
+    const list = await writeList(urls);
+    const hog = fileURLToPath(new URL('../fixtures/hog-descriptors.mjs', import.meta.url));
+    const started = performance.now();
+    const result = await runCli(['-c', '4', '--deadline', '4s', '--json', '-o', out, list], {
+      openFiles: 64,
+      timeoutMs: 30_000,
+      env: {NODE_OPTIONS: `--import=${hog}`, HOG_AT: '1200'},
+    });
+    expect(performance.now() - started).toBeLessThan(15_000);
+    expect(result.code).toBe(124);
+    // Those still waiting are `aborted` (on a loaded machine a descriptor a failed transfer gave back
+    // may have let one through first); none is a `write` failure.
+    const records = result.records();
+    expect(records.length).toBeGreaterThan(0);
+    for (const record of records) if (!record.ok) expect(record.error.code).toBe('aborted');
+    expect(records.some((record) => !record.ok)).toBe(true);
+    expect((await readdir(out)).filter((name) => TEMP_PATTERN.test(name))).toEqual([]);
+  }, 40_000);
 });
 
 describe('write failures', () => {
