@@ -10,7 +10,7 @@ import type {RunOptions} from '../options.js';
 import type {Entry} from '../record.js';
 import type {BodySink, BodyTarget} from '../sinks/types.js';
 import {parseRetryAfter} from './retry-policy.js';
-import {crossOriginHeaders, requestHeaders, requestTarget, withoutCredentials} from './headers.js';
+import {crossOriginHeaders, requestHeaders, requestTarget, withoutCredentials, withoutFragment} from './headers.js';
 import {redactWholeUrl} from '../report/escape.js';
 
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
@@ -326,11 +326,6 @@ function resumeOffset(state: EntryState): number {
 function locationOf(value: string | string[] | undefined): string | undefined {
   if (!Array.isArray(value)) return value;
   return value.find((v) => v.trim() !== '') ?? value[0];
-}
-
-function withoutFragment(url: URL): string {
-  const fragment = url.href.indexOf('#');
-  return fragment < 0 ? url.href : url.href.slice(0, fragment);
 }
 
 function nextHop(from: URL, location: string, visited: Set<string>, hops: number, max: number): URL {

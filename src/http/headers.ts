@@ -29,8 +29,16 @@ export function withoutCredentials(url: URL): string {
  */
 export function requestTarget(url: URL): string {
   if (url.search !== '') return url.pathname + url.search;
+  return withoutFragment(url).endsWith('?') ? `${url.pathname}?` : url.pathname;
+}
+
+/**
+ * `href` up to its fragment, an empty one (`#` alone, whose `hash` is empty) included.
+ * @example withoutFragment(new URL('http://h/x?#')) // → 'http://h/x?'
+ */
+export function withoutFragment(url: URL): string {
   const fragment = url.href.indexOf('#');
-  return (fragment < 0 ? url.href : url.href.slice(0, fragment)).endsWith('?') ? `${url.pathname}?` : url.pathname;
+  return fragment < 0 ? url.href : url.href.slice(0, fragment);
 }
 
 /**
