@@ -94,7 +94,7 @@ export function buildProgram(write: {out: (s: string) => void; err: (s: string) 
       new Option('--max-size <size>', 'fail bodies larger than this: 10MB, 1GiB'),
       new Option('--compressed', 'ask for gzip/deflate/br and decode'),
       new Option('-k, --insecure', 'skip TLS certificate verification'),
-      new Option('--proxy <url>', 'HTTP proxy (default: HTTP_PROXY/HTTPS_PROXY/NO_PROXY)'),
+      new Option('--proxy <url>', "HTTP proxy; '' for none (default: HTTP_PROXY/HTTPS_PROXY/NO_PROXY)"),
     ]),
     ...group('Retries:', [
       new Option('--retries <n>', 'retries after a retryable failure (default: 2)'),
