@@ -6,6 +6,7 @@ import {escapeText} from './report/escape.js';
 import {buildProgram, type RawFlags} from './cli/program.js';
 import {proxyVariable} from './http/proxy-env.js';
 import {prepareOutputDir} from './sinks/file-sink.js';
+import {fileWritable, isFileLike} from './sinks/file-stdout.js';
 import {cliName, normalizeOptions, type FetchAllOptions, type RunOptions} from './options.js';
 
 /** The process pieces main() uses, injectable for in-process tests. */
@@ -134,7 +135,8 @@ export function processIo(): CliIo {
   return {
     argv: process.argv.slice(2),
     stdin: process.stdin,
-    stdout: process.stdout,
+    // A file or a device gets a stream of ours: Node's ignores a short write (a disk that fills).
+    stdout: isFileLike(1) ? fileWritable(1) : process.stdout,
     stderr: process.stderr,
     env: process.env,
     onSignal: (handler) => {

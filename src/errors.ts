@@ -79,6 +79,9 @@ export function describeErrno(code: string): string {
     case 'EEXIST': return 'a file is in the way (EEXIST)';
     case 'ENOENT': return 'no such file or folder (ENOENT)';
     case 'EPERM': return 'operation not permitted (EPERM)';
+    case 'EFBIG': return 'file too large (EFBIG)';
+    case 'EIO': return 'input/output error (EIO)';
+    case 'EBADF': return 'not open for writing (EBADF)';
     default: return code;
   }
 }

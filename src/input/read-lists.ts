@@ -1,8 +1,9 @@
 // Lists from files and stdin, read line by line as a stream: memory does not grow with the list.
-import {closeSync, constants, createReadStream, fstatSync, open as openCallback, openSync, readFileSync, statSync, type Stats} from 'node:fs';
+import {closeSync, constants, createReadStream, fstatSync, open as openCallback, openSync, statSync, type Stats} from 'node:fs';
 import {Socket} from 'node:net';
 import type {Readable} from 'node:stream';
 import {UsageError} from '../errors.js';
+import {offsetOf} from '../fd-offset.js';
 import type {Entry} from '../record.js';
 import {LineSplitter} from './lines.js';
 import {parseLine} from './parse-line.js';
@@ -117,19 +118,6 @@ function streamOf(fd: number, stat: Stats): Readable {
 function statOfFd(fd: number): Stats | undefined {
   try {
     return fstatSync(fd);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The file offset of `fd` now (Linux's /proc), or undefined where that cannot be read. Standard input
- * need not be at the file's start: `(read header; fetchall) < urls.txt` has consumed a line already.
- */
-function offsetOf(fd: number): number | undefined {
-  try {
-    const match = /^pos:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'));
-    return match === null ? undefined : Number(match[1]);
   } catch {
     return undefined;
   }

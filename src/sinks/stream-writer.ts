@@ -1,6 +1,6 @@
 // One owner for an output stream (stdout): coalesced writes with backpressure, and a closed pipe as a typed error.
 import type {Writable} from 'node:stream';
-import {OutputError} from '../errors.js';
+import {describeErrno, OutputError} from '../errors.js';
 
 // Small writes (many tiny bodies, JSON records) are gathered into one write of up to this many bytes:
 // one system call instead of hundreds.
@@ -136,7 +136,7 @@ export class StreamWriter {
 
   #fail(error: NodeJS.ErrnoException): void {
     if (this.#failure !== undefined) return;
-    this.#failure = new OutputError(`cannot write to ${this.#what}: ${error.code ?? error.message}`, {code: error.code, cause: error});
+    this.#failure = new OutputError(`cannot write to ${this.#what}: ${error.code === undefined ? error.message : describeErrno(error.code)}`, {code: error.code, cause: error});
     this.#gathered = [];
     this.#gatheredBytes = 0;
     const waiters = this.#drainWaiters;

@@ -1,7 +1,7 @@
 // End to end: what stops a run, when, and the exit status it leaves (the first cause wins); lists that
 // are pipes; outputs that fail while requests are in flight; entries that never started.
 import {spawn, spawnSync} from 'node:child_process';
-import {open, readFile} from 'node:fs/promises';
+import {open, readFile, stat} from 'node:fs/promises';
 import {existsSync, openSync} from 'node:fs';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
@@ -303,6 +303,34 @@ describe('exit codes at the edges', () => {
     expect(text.length).toBeLessThanOrEqual(4096);
     expect(text.endsWith('\n')).toBe(true);
     for (const line of text.trimEnd().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+  });
+
+  it('stdout redirected to a file that hits the file-size limit mid-body: exit 3, and no body counted ok that the file does not hold whole', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'r.jsonl');
+    const out = join(dir, 'out.bin');
+    // ulimit -f 100 (bash: KiB): the file may grow to 102,400 bytes. A 100,000-byte body fits, the
+    // second crosses the limit: its write is short (Node's own file stream ignored that: exit 0, ok).
+    const list = await writeList([`${server.url}/bytes/100000`, `${server.url}/bytes/100001`, `${server.url}/bytes/100002`]);
+    const exit = await new Promise<{code: number | null; stderr: string}>((resolve) => {
+      const child = spawn('/bin/bash', ['-c', 'ulimit -f 100 && exec "$0" "$@" > "$OUT"', process.execPath, BIN_PATH, '-c', '1', '--report', report, list], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: {...process.env, OUT: out},
+      });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+      child.once('close', (code) => resolve({code, stderr}));
+    });
+    expect(exit.code, exit.stderr).toBe(3);
+    expect(exit.stderr).toMatch(/^fetchall: cannot write to standard output: file too large \(EFBIG\)$/m);
+    const records = parseJsonLines(await readFile(report, 'utf8'));
+    const okBytes = records.filter((r) => r.ok === true).reduce((sum, r) => sum + (r.bytes as number), 0);
+    expect(records.map((r) => [r.index, r.ok])).toContainEqual([2, false]);
+    expect(okBytes).toBe(100_000);
+    // The cut write is taken back: the file holds the first body and whole writes of the second only.
+    const held = (await stat(out)).size;
+    expect(held).toBeGreaterThanOrEqual(100_000);
+    expect(held).toBeLessThan(102_400);
   });
 
   it('bodies to a full stdout: exit 3, and no report record calls ok a body the reader did not get', async () => {
