@@ -3,8 +3,6 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import type {Entry} from '../record.js';
 import {TempFile, TEMP_SUFFIX, uniqueSuffix, writeFailing} from './temp-file.js';
-
-const SPOOL = 'a temporary spool file';
 import type {BodySink, BodyTarget} from './types.js';
 
 /** Where bodies go: the CLI passes its one StreamWriter over stdout. */
@@ -26,6 +24,8 @@ export class StdoutSink implements BodySink {
   readonly #out: ByteWriter;
   readonly #budget: number;
   readonly #spillDir: string;
+  /** @internal How a spool file is named in errors: the folder is what a user can fix (TMPDIR). */
+  readonly spoolWhat: string;
   readonly #live = new Set<SpoolTarget>();
   #used = 0;
   #chain: Promise<void> = Promise.resolve();
@@ -35,6 +35,7 @@ export class StdoutSink implements BodySink {
     this.#out = out;
     this.#budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
     this.#spillDir = options.spillDir ?? tmpdir();
+    this.spoolWhat = `a temporary spool file in ${this.#spillDir}${options.spillDir === undefined ? ' (TMPDIR)' : ''}`;
   }
 
   open(_entry: Entry, _name: string | undefined): BodyTarget {
@@ -128,7 +129,8 @@ class SpoolTarget implements BodyTarget {
   }
 
   #guard(pending: Promise<void> | void): Promise<void> | void {
-    return writeFailing(pending, SPOOL);
+    // Every spool file goes to one folder: one that is missing or refused would fail them all (fatal).
+    return writeFailing(pending, this.#sink.spoolWhat, true);
   }
 
   async reset(): Promise<void> {
@@ -140,7 +142,7 @@ class SpoolTarget implements BodyTarget {
   commit(stop?: AbortSignal): Promise<string | null> | null {
     if (this.#spill === undefined) return null;
     this.#spill.stopWaitingOn(stop);
-    return writeFailing(this.#spill.close(), SPOOL).then(() => null);
+    return writeFailing(this.#spill.close(), this.#sink.spoolWhat, true).then(() => null);
   }
 
   /** After publish: resolves once this body's bytes are really written to stdout (not only gathered). */

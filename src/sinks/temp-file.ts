@@ -49,12 +49,19 @@ export function tempName(name: string): string {
   return `.${base}.${uniqueSuffix()}${TEMP_SUFFIX}`;
 }
 
-/** Map a file-system error to a per-URL `write` failure, or a fatal OutputError when no file could be written. */
-export function writeFailure(error: unknown, what: string): FetchallError | OutputError {
+// Errors about a folder rather than one file: where every file goes to one folder (the spool), they
+// would fail every body that needs one.
+const FOLDER_ERRNOS: ReadonlySet<string> = new Set(['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM']);
+
+/**
+ * Map a file-system error to a per-URL `write` failure, or a fatal OutputError when no file could be
+ * written (`oneFolder`: every file goes to the same folder, so a folder that is missing or refused is fatal too).
+ */
+export function writeFailure(error: unknown, what: string, oneFolder = false): FetchallError | OutputError {
   // Already one of ours (a wait for a descriptor that the run's stop cut short is `aborted`).
   if (error instanceof FetchallError || error instanceof OutputError) return error;
   const code = (error as NodeJS.ErrnoException).code;
-  if (code !== undefined && FATAL_WRITE_ERRNOS.has(code)) {
+  if (code !== undefined && (FATAL_WRITE_ERRNOS.has(code) || (oneFolder && FOLDER_ERRNOS.has(code)))) {
     return new OutputError(`cannot write ${what}: ${describeErrno(code)}`, {code, cause: error});
   }
   return new FetchallError('write', `cannot write ${what}: ${code === undefined ? String(error) : describeErrno(code)}`, {cause: error});
@@ -65,15 +72,14 @@ export function writeFailure(error: unknown, what: string): FetchallError | Outp
  * sinks report a temporary file's error. Stays synchronous when nothing is pending.
  * @example return writeFailing(file.write(chunk), 'out/a.txt');
  */
-export function writeFailing(pending: Promise<void>, what: string): Promise<void>;
-export function writeFailing(pending: Promise<void> | void, what: string): Promise<void> | void;
-export function writeFailing(pending: Promise<void> | void, what: string): Promise<void> | void {
+export function writeFailing(pending: Promise<void>, what: string, oneFolder?: boolean): Promise<void>;
+export function writeFailing(pending: Promise<void> | void, what: string, oneFolder?: boolean): Promise<void> | void;
+export function writeFailing(pending: Promise<void> | void, what: string, oneFolder = false): Promise<void> | void {
   if (pending === undefined) return;
   return pending.catch((error: unknown) => {
-    throw writeFailure(error, what);
+    throw writeFailure(error, what, oneFolder);
   });
 }
-
 
 /** The process (EMFILE) or the system (ENFILE) has no file descriptor left. */
 export function outOfDescriptors(error: unknown): boolean {

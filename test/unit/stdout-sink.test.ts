@@ -1,9 +1,10 @@
 // The stdout sink's spool files: whatever stage a body's removal is at, a synchronous cleanup deletes them.
 import {readdirSync} from 'node:fs';
-import {mkdtemp, readdir, rm} from 'node:fs/promises';
+import {mkdtemp, readdir, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterEach, describe, expect, it} from 'vitest';
+import {OutputError} from '../../src/errors.js';
 import type {Entry} from '../../src/record.js';
 import {StdoutSink} from '../../src/sinks/stdout-sink.js';
 
@@ -30,5 +31,22 @@ describe('StdoutSink spool files', () => {
     expect(readdirSync(dir)).toEqual([]);
     await discarding;
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('a spool folder that is missing or refused stops the run (every spooled body would fail), naming the folder', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fetchall-spool-'));
+    for (const spillDir of [join(dir, 'missing'), join(dir, 'file')]) {
+      if (spillDir.endsWith('file')) await writeFile(spillDir, 'x');
+      const sink = new StdoutSink({write: () => {}}, {memoryBudget: 1, spillDir});
+      const target = sink.open(ENTRY, undefined);
+      // The file opens in the background: its failure comes at a later write or at the commit.
+      const failure = await (async () => {
+        await target.write(Buffer.alloc(1024, 1));
+        await target.commit();
+      })().then(() => undefined, (error: unknown) => error);
+      expect(failure, spillDir).toBeInstanceOf(OutputError);
+      expect((failure as Error).message).toContain(`a temporary spool file in ${spillDir}:`);
+      await sink.close();
+    }
   });
 });
