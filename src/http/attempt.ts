@@ -413,10 +413,20 @@ function continuesBody(resume: ResumePoint, headers: Exchange['headers'], from: 
   const range = parseContentRange(headers['content-range']);
   if (range === undefined || range.start !== from || range.total === undefined || range.end + 1 !== range.total) return false;
   if (resume.total !== undefined && range.total !== resume.total) return false;
+  if (!lengthMatches(range, headers['content-length'])) return false;
   const etag = headers.etag;
   const lastModified = headers['last-modified'];
   if (resume.validator.startsWith('"')) return etag === undefined || etag === resume.validator;
   return lastModified === undefined || lastModified === resume.validator;
+}
+
+/**
+ * Whether a 206's range is one (first byte not past the last) and its Content-Length, if it has one,
+ * is that range's length: a part whose own headers disagree is no part of anything.
+ */
+function lengthMatches(range: {start: number; end: number}, contentLength: string | string[] | undefined): boolean {
+  if (range.start > range.end) return false;
+  return contentLength === undefined || Number(contentLength) === range.end - range.start + 1;
 }
 
 /**
@@ -431,10 +441,11 @@ async function receiveBody(env: AttemptEnvironment, state: EntryState, response:
   const encoding = headers['content-encoding'];
   const identity = encoding === undefined || encoding === 'identity';
   const partial = response.status === 206 && !userRange;
-  const continues = partial && resumeFrom > 0 && continuesBody(state.resume!, headers, resumeFrom);
+  const range = partial ? parseContentRange(headers['content-range']) : undefined;
+  // A 206 in a content coding is a range of the coded body (RFC 9110): it continues no identity body.
+  const continues = partial && resumeFrom > 0 && identity && continuesBody(state.resume!, headers, resumeFrom);
   if (partial && !continues) {
-    const range = parseContentRange(headers['content-range']);
-    const whole = range !== undefined && range.start === 0 && range.end + 1 === range.total;
+    const whole = range !== undefined && range.start === 0 && range.end + 1 === range.total && lengthMatches(range, headers['content-length']);
     // A part we did not ask for (or not the one we asked for) is never taken for the whole body; a
     // whole body sent as a 206 is, unless our Range asked for a continuation.
     if (!whole || resumeFrom > 0) {
@@ -488,6 +499,17 @@ async function receiveBody(env: AttemptEnvironment, state: EntryState, response:
   } catch (error) {
     if (error instanceof FetchallError || error instanceof OutputError) throw error;
     throw classify(error);
+  }
+  // A 206 without a Content-Length (chunked) can still end short of, or run past, what its
+  // Content-Range promised: a part of a body is never kept as the whole of it.
+  if (partial && decoder === undefined && range?.total !== undefined && state.bytes !== range.total) {
+    if (!continues) throw new FetchallError('protocol', `206 Partial Content of ${state.bytes} bytes, where its Content-Range (${String(headers['content-range']).slice(0, 100)}) makes ${range.total}`);
+    // Our resume went wrong: drop what it added and ask again for the whole body.
+    await state.target?.reset();
+    state.bytes = 0;
+    state.discarded = 0;
+    state.hash = undefined;
+    return false;
   }
   return true;
 }

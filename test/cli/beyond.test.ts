@@ -309,12 +309,20 @@ describe('Range / If-Range resume of a broken body', () => {
 
   it('never joins a 206 that does not continue the body (another ETag, total, offset or end): asks for the whole body again', async () => {
     // The second request (the resume) gets a lying 206; the third must be a plain GET of the whole body.
-    const lies: Record<string, (from: number) => {headers: http.OutgoingHttpHeaders; body: Buffer}> = {
+    const lies: Record<string, (from: number) => {headers: http.OutgoingHttpHeaders; body: Buffer; chunked?: boolean}> = {
       etag: (from) => ({headers: {etag: '"v2"', 'content-range': `bytes ${from}-${SIZE - 1}/${SIZE}`}, body: other.subarray(from)}),
       total: (from) => ({headers: {etag: '"v1"', 'content-range': `bytes ${from}-${SIZE + 99}/${SIZE + 100}`}, body: Buffer.concat([source.subarray(from), other.subarray(0, 100)])}),
       offset: (from) => ({headers: {etag: '"v1"', 'content-range': `bytes ${from + 10}-${SIZE - 1}/${SIZE}`}, body: source.subarray(from + 10)}),
       short: (from) => ({headers: {etag: '"v1"', 'content-range': `bytes ${from}-${from + 99}/${SIZE}`}, body: source.subarray(from, from + 100)}),
       none: (from) => ({headers: {etag: '"v1"'}, body: source.subarray(from)}),
+      // Its own headers disagree: a Content-Length other than the range's length, a range that runs backwards.
+      'length-short': (from) => ({headers: {etag: '"v1"', 'content-range': `bytes ${from}-${SIZE - 1}/${SIZE}`}, body: source.subarray(from, from + 100)}),
+      'length-long': (from) => ({headers: {etag: '"v1"', 'content-range': `bytes ${from}-${SIZE - 1}/${SIZE}`}, body: Buffer.concat([source.subarray(from), other.subarray(0, 100)])}),
+      backwards: (from) => ({headers: {etag: '"v1"', 'content-range': `bytes ${from}-99/100`}, body: Buffer.alloc(0)}),
+      // Chunked, so only the bytes that came show it ends short of its range.
+      'chunked-short': (from) => ({headers: {etag: '"v1"', 'content-range': `bytes ${from}-${SIZE - 1}/${SIZE}`}, body: source.subarray(from, from + 100), chunked: true}),
+      // A range of the gzip-coded body (RFC 9110): no continuation of identity bytes.
+      coded: (from) => ({headers: {etag: '"v1"', 'content-encoding': 'gzip', 'content-range': `bytes ${from}-${SIZE - 1}/${SIZE}`}, body: other.subarray(from)}),
     };
     const out = await makeTempDir();
     for (const [lie, answer] of Object.entries(lies)) {
@@ -323,8 +331,8 @@ describe('Range / If-Range resume of a broken body', () => {
         n++;
         const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
         if (n === 2 && m !== null) {
-          const {headers, body} = answer(Number(m[1]));
-          res.writeHead(206, {...headers, 'accept-ranges': 'bytes', 'content-length': body.length});
+          const {headers, body, chunked} = answer(Number(m[1]));
+          res.writeHead(206, {...headers, 'accept-ranges': 'bytes', ...(chunked === true ? {} : {'content-length': body.length})});
           res.end(body);
           return;
         }
@@ -345,6 +353,25 @@ describe('Range / If-Range resume of a broken body', () => {
       expect(sha256Hex(await readFile(join(out, `${lie}.bin`)))).toBe(sha256Hex(source));
     }
     expect(await listFiles(out)).toEqual(names.map((lie) => `${lie}.bin`).sort());
+  });
+
+  it('a 206 to a plain GET whose body is not what its Content-Range says is `protocol`, never kept as the whole body', async () => {
+    const answers: Record<string, {length: number; body: Buffer; chunked?: boolean}> = {
+      'cl-short': {length: 100, body: source.subarray(0, 100)},
+      'chunked-short': {length: -1, body: source.subarray(0, 100), chunked: true},
+    };
+    for (const [name, {body, chunked}] of Object.entries(answers)) {
+      a.route(`/rr/whole-${name}`, (_req, res) => {
+        res.writeHead(206, {'content-range': `bytes 0-${SIZE - 1}/${SIZE}`, ...(chunked === true ? {} : {'content-length': body.length})});
+        res.end(body);
+      });
+    }
+    const out = await makeTempDir();
+    const list = await writeList(Object.keys(answers).map((name) => `${a.url}/rr/whole-${name}  ${name}.bin`));
+    const result = await runCli(['--json', '--ordered', '-o', out, list]);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.records().map((r) => [r.ok, r.status, r.attempts, r.error?.code])).toEqual([[false, 206, 1, 'protocol'], [false, 206, 1, 'protocol']]);
+    expect(await listFiles(out)).toEqual([]);
   });
 
   it('starts over cleanly on stdout when the ETag changed', async () => {

@@ -222,8 +222,9 @@ describe('an output that fails while requests are in flight', () => {
 
 describe('entries that never started', () => {
   it('an entry stopped while it waited for its host (--per-host) has no record and counts as not started', async () => {
-    const lines = Array.from({length: 4}, (_, i) => `${server.url}/slow?ms=5000&i=${i}`);
-    const result = await runCli(['--json', '--per-host', '1', '-c', '4', '--deadline', '1s', await writeList(lines)]);
+    // The deadline counts from the process start: 3 s leaves a loaded machine time to start Node and send.
+    const lines = Array.from({length: 4}, (_, i) => `${server.url}/slow?ms=10000&i=${i}`);
+    const result = await runCli(['--json', '--per-host', '1', '-c', '4', '--deadline', '3s', await writeList(lines)]);
     expect(result.code).toBe(124);
     const records = result.records();
     expect(records.map((r) => [r.index, r.error?.code])).toEqual([[1, 'aborted']]);
@@ -232,8 +233,8 @@ describe('entries that never started', () => {
   });
 
   it('an entry stopped while it waited for --rate has no record either (it sent nothing)', async () => {
-    const lines = Array.from({length: 3}, (_, i) => `${server.url}/slow?ms=5000&r=${i}`);
-    const result = await runCli(['--json', '--rate', '1/m', '-c', '3', '--deadline', '1s', await writeList(lines)]);
+    const lines = Array.from({length: 3}, (_, i) => `${server.url}/slow?ms=10000&r=${i}`);
+    const result = await runCli(['--json', '--rate', '1/m', '-c', '3', '--deadline', '3s', await writeList(lines)]);
     expect(result.code).toBe(124);
     expect(result.records().map((r) => [r.index, r.attempts, r.error?.code])).toEqual([[1, 1, 'aborted']]);
     expect(result.stderr).toMatch(/2 not started/);
