@@ -3,7 +3,7 @@ import {CommanderError} from 'commander';
 import type {Readable, Writable} from 'node:stream';
 import {describeErrno, UsageError} from './errors.js';
 import {escapeText} from './report/escape.js';
-import {buildProgram, type RawFlags} from './cli/program.js';
+import {buildProgram, helpClusters, peerHint, type RawFlags} from './cli/program.js';
 import {proxyVariable} from './http/proxy-env.js';
 import {prepareOutputDir} from './sinks/file-sink.js';
 import {fileWritable, isFileLike} from './sinks/file-stdout.js';
@@ -34,7 +34,7 @@ export async function main(io: CliIo): Promise<number> {
   let printed: Promise<Error | null | undefined> = Promise.resolve(undefined);
   const program = buildProgram({out: (s) => (printed = writeChecked(io.stdout, s)), err: (s) => io.stderr.write(s)});
   try {
-    program.parse(io.argv as string[], {from: 'user'});
+    program.parse(helpClusters(io.argv, program), {from: 'user'});
     flags = program.opts<RawFlags>();
     lists = program.args;
   } catch (error) {
@@ -47,13 +47,17 @@ export async function main(io: CliIo): Promise<number> {
         return EXIT.output;
       }
       // One line: commander puts its "(Did you mean --x?)" on a line of its own.
-      err(`fetchall: ${escapeText(error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' '))} (see --help)`);
+      err(`fetchall: ${escapeText(peerHint(error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')))} (see --help)`);
       return EXIT.usage;
     }
     throw error;
   }
   let options: RunOptions;
   try {
+    // A value given before the last one of the same flag is checked like it (curl's rule), then dropped.
+    for (const [key, values] of program.earlier) {
+      for (const value of values) validate({...flags, [key]: value}, lists, io);
+    }
     options = validate(flags, lists, io);
   } catch (error) {
     if (error instanceof UsageError) {
@@ -79,6 +83,7 @@ function writeChecked(out: Writable, text: string): Promise<Error | null | undef
 function validate(flags: RawFlags, lists: string[], io: CliIo): RunOptions {
   if (flags.quiet === true && flags.verbose === true) throw new UsageError('-q/--quiet and -v/--verbose cannot be used together');
   if (flags.resume === true && flags.report === undefined) throw new UsageError('--resume needs --report FILE');
+  if (flags.report === '') throw new UsageError('--report must not be empty');
   const outputDir = flags.outputDir === '-' ? undefined : flags.outputDir;
   if (flags.name !== undefined && outputDir === undefined) throw new UsageError('--name needs -o/--output-dir DIR');
   if (flags.skipExisting === true && outputDir === undefined) throw new UsageError('--skip-existing needs -o/--output-dir DIR');

@@ -82,6 +82,8 @@ export function describeErrno(code: string): string {
     case 'EFBIG': return 'file too large (EFBIG)';
     case 'EIO': return 'input/output error (EIO)';
     case 'EBADF': return 'not open for writing (EBADF)';
+    case 'EMFILE': return 'too many open files (EMFILE)';
+    case 'ENFILE': return 'too many open files in the system (ENFILE)';
     default: return code;
   }
 }

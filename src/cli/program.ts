@@ -64,8 +64,15 @@ function group(heading: string, options: Option[]): Option[] {
   return options.map((o) => o.helpGroup(heading));
 }
 
-/** Build the program. `exitOverride` and output capture make it testable in-process. */
-export function buildProgram(write: {out: (s: string) => void; err: (s: string) => void}): Command {
+/** The program, and the values of flags given more than once before the last one (which counts). */
+export type Program = Command & {readonly earlier: ReadonlyMap<keyof RawFlags, readonly string[]>};
+
+/**
+ * Build the program. `exitOverride` and output capture make it testable in-process. A flag that takes
+ * one value and is given twice keeps the last (as in curl); the earlier ones are kept in `earlier`,
+ * so they can be checked too (curl refuses `-m x -m 3`).
+ */
+export function buildProgram(write: {out: (s: string) => void; err: (s: string) => void}): Program {
   const program = new Command('fetchall')
     .description('Fetch every URL of a list, fast and politely: a hard bound on requests in flight, bodies to stdout or files.')
     .argument('[list...]', 'files of URLs, one per line ("-" or none: standard input)')
@@ -125,6 +132,50 @@ export function buildProgram(write: {out: (s: string) => void; err: (s: string) 
       new Option('--no-color', 'no colour on stderr'),
     ]),
   ];
-  for (const option of options) program.addOption(option);
-  return program;
+  const earlier = new Map<keyof RawFlags, string[]>();
+  for (const option of options) {
+    if (option.required && option.parseArg === undefined) {
+      const key = option.attributeName() as keyof RawFlags;
+      option.argParser((value: string, previous: unknown) => {
+        if (typeof previous === 'string') earlier.set(key, [...(earlier.get(key) ?? []), previous]);
+        return value;
+      });
+    }
+    program.addOption(option);
+  }
+  return Object.assign(program, {earlier});
+}
+
+/**
+ * argv with a short-flag cluster that starts with `-h` (`-hq`, `-hv`) read as `-h`: commander knows
+ * its help flag only alone (`-qh` works, `-hq` was "unknown option"), and help wins either way.
+ * A cluster that is the value of the flag before it (`-A -hq`) is left alone.
+ */
+export function helpClusters(argv: readonly string[], program: Command): string[] {
+  const end = argv.indexOf('--');
+  return argv.map((arg, i) => {
+    if ((end !== -1 && i > end) || !/^-h[^-]/.test(arg)) return arg;
+    const before = argv[i - 1];
+    const takesValue = before !== undefined && program.options.some((o) => o.required && (o.short === before || o.long === before));
+    return takesValue ? arg : '-h';
+  });
+}
+
+// Flags of curl and wget whose fetchall name is not close enough for commander's own suggestion.
+const PEER_FLAGS: Readonly<Record<string, string>> = {
+  '--max-time': '--timeout',
+  '--retry': '--retries',
+  '--parallel-max': '-c/--concurrency',
+  '--limit-rate': '--rate (requests per second, not bytes)',
+  '--output': '-o/--output-dir (one folder for all files)',
+  '--tries': '--retries',
+  '--input-file': 'a list argument: fetchall FILE',
+  '--user-agent': '-A/--user-agent',
+};
+
+/** "unknown option '--max-time'" with fetchall's name for that curl/wget flag, when there is one. */
+export function peerHint(message: string): string {
+  const match = /unknown option '([^'=]+)/.exec(message);
+  const ours = match === null ? undefined : PEER_FLAGS[match[1]!];
+  return ours === undefined ? message : `${message.replace(/\s*\(Did you mean[^)]*\)/, '')} (fetchall's name for it: ${ours})`;
 }

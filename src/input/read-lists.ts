@@ -2,7 +2,7 @@
 import {closeSync, constants, createReadStream, fstatSync, open as openCallback, openSync, statSync, type Stats} from 'node:fs';
 import {Socket} from 'node:net';
 import type {Readable} from 'node:stream';
-import {UsageError} from '../errors.js';
+import {describeErrno as describeCode, UsageError} from '../errors.js';
 import {offsetOf} from '../fd-offset.js';
 import type {Entry} from '../record.js';
 import {LineSplitter} from './lines.js';
@@ -146,7 +146,9 @@ function describeErrno(error: unknown): string {
   if (code === 'ENOENT') return 'no such file';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'EISDIR') return 'it is a directory';
-  return code ?? String(error);
+  // Every list is opened before the first request: hundreds of lists can pass the descriptor limit.
+  if (code === 'EMFILE') return `${describeCode(code)}: every list is opened before the first request; join the lists, or raise the limit (ulimit -n)`;
+  return code === undefined ? String(error) : describeCode(code);
 }
 
 /**

@@ -30,6 +30,9 @@ export function parseSize(text: string, flag: string): number {
   const match = SIZE.exec(text);
   const amount = match === null ? Number.NaN : Number(match[1]) * (UNIT_BYTES[match[2] ?? ''] ?? 1);
   const bytes = Math.floor(amount);
+  if (amount > 0 && bytes > Number.MAX_SAFE_INTEGER) {
+    throw new UsageError(`${flag} is too large: at most ${Number.MAX_SAFE_INTEGER} bytes, about 8 PiB (got ${JSON.stringify(text)})`);
+  }
   if (!(amount > 0) || !Number.isSafeInteger(bytes)) {
     throw new UsageError(
       `${flag} must be a size above 0 like 500000, 64kB, 10MB or 1.5GiB (got ${JSON.stringify(text)})`,

@@ -366,6 +366,14 @@ describe('usage errors: exit 2, one line, no stack, no request', () => {
     [['-H', 'Host: evil.test'], /Host/],
     [['-X', 'POST'], /method|-X/],
     [['--no-such-flag'], /no-such-flag/],
+    // A flag given twice: the last counts, and the earlier value is checked too (as curl does).
+    [['-c', 'x', '-c', '3'], /concurrency.*"x"/],
+    [['--rate', '0', '--rate', '10'], /--rate.*"0"/],
+    [['--name', '{bad}', '--name', '{index}', '-o', '/proc/fetchall-never-made'], /--name/],
+    [['--report', ''], /--report must not be empty/],
+    [['--report=', '--resume'], /--report must not be empty/],
+    [['--max-size', '10000000GB'], /--max-size is too large/],
+    [['--max-time', '3'], /--max-time.*--timeout/],
   ])('%j', async (args, mention) => {
     const list = await writeList([`${server.url}/text/never`]);
     const result = await runCli([...args, list]);
@@ -375,6 +383,27 @@ describe('usage errors: exit 2, one line, no stack, no request', () => {
     expect(result.stderr).not.toMatch(STACK);
     expect(result.stdout.length).toBe(0);
     expect(server.requests).toHaveLength(0);
+  });
+});
+
+describe('short-flag clusters', () => {
+  test('a cluster that starts with -h is help, as one that ends with it (commander knew -h only alone)', async () => {
+    for (const args of [['-hq'], ['-hv'], ['-hc3'], ['-qh']]) {
+      const result = await runCli(args);
+      expect(result.code, args.join(' ')).toBe(0);
+      expect(result.stdout.toString()).toMatch(/^Usage: fetchall/);
+    }
+    // The value of the flag before it is left alone.
+    const plan = await runCli(['--dry-run', '-A', '-hq', '-'], {stdin: `${server.url}/text/x\n`});
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout.toString()).toBe(`${server.url}/text/x\t-\n`);
+  });
+
+  test('a flag given twice keeps the last value when both are good', async () => {
+    const list = await writeList([`${server.url}/text/twice`]);
+    const result = await runCli(['--json', '-X', 'HEAD', '-X', 'GET', '-c', '2', '-c', '1', list]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.records()[0]).toMatchObject({ok: true, bytes: 'body of twice\n'.length});
   });
 });
 
