@@ -98,7 +98,8 @@ function validate(flags: RawFlags, lists: string[], io: CliIo): RunOptions {
     shard: flags.shard,
     header: flags.header,
     userAgent: flags.userAgent,
-    method: flags.method,
+    // Any case, any word: normalizeOptions checks it and names the flag.
+    method: flags.method as FetchAllOptions['method'],
     connectTimeout: flags.connectTimeout,
     idleTimeout: flags.idleTimeout,
     timeout: flags.timeout,

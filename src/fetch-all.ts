@@ -18,7 +18,11 @@ export type EntryInput = string | URL | {url: string; name?: string | undefined;
  * @example
  * for await (const record of fetchAll(['https://a.test/x'], {concurrency: 3, outputDir: 'out'})) console.log(record.ok);
  */
-export function fetchAll(entries: Iterable<EntryInput> | AsyncIterable<EntryInput>, options: FetchAllOptions = {}): FetchAllRun {
+export function fetchAll<Entries extends Iterable<EntryInput> | AsyncIterable<EntryInput>>(
+  // A lone string is an iterable of its characters: refused by the types as by the runtime.
+  entries: Entries extends string ? never : Entries,
+  options: FetchAllOptions = {},
+): FetchAllRun {
   checkArguments(entries, options);
   checkOptionValues(options as Record<string, unknown>);
   let normalized: RunOptions;

@@ -1,5 +1,6 @@
 // The library's options checked as values (types, known names, flags that need another) before they
 // are parsed: a typo or a wrong type is a TypeError at once, not an odd record later.
+import {isPlainObject, kindOf} from './input/parse-line.js';
 
 /** Options the library takes and uses, by the type their value must have. */
 const BOOLEANS = ['compressed', 'insecure', 'skipExisting', 'fsync', 'ordered', 'checksum', 'failFast', 'resume'];
@@ -33,7 +34,8 @@ export function checkOptionValues(options: Record<string, unknown>): void {
   for (const key of ['header', 'headers']) {
     const header = options[key];
     if (header === undefined) continue;
-    const values = Array.isArray(header) ? header : typeof header === 'object' && header !== null ? Object.values(header) : undefined;
+    // A Headers or a Map has no own keys: its headers would be dropped without a word.
+    const values = Array.isArray(header) ? header : isPlainObject(header) ? Object.values(header) : undefined;
     if (values === undefined || values.some((v) => typeof v !== 'string')) {
       throw wrongType(key, "an array of 'Name: value' strings or an object of string values", header);
     }
@@ -46,6 +48,5 @@ export function checkOptionValues(options: Record<string, unknown>): void {
 }
 
 function wrongType(key: string, expected: string, value: unknown): TypeError {
-  const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
-  return new TypeError(`options.${key} must be ${expected} (got ${got})`);
+  return new TypeError(`options.${key} must be ${expected} (got ${kindOf(value)})`);
 }

@@ -18,7 +18,8 @@ export interface FetchAllOptions {
   shard?: string | {index: number; count: number} | undefined;
   header?: readonly string[] | Readonly<Record<string, string>> | undefined;
   userAgent?: string | undefined;
-  method?: string | undefined;
+  /** GET or HEAD (the runtime takes any case: the CLI's `-X head`). */
+  method?: 'GET' | 'HEAD' | 'get' | 'head' | undefined;
   connectTimeout?: number | string | undefined;
   idleTimeout?: number | string | undefined;
   timeout?: number | string | undefined;

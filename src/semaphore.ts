@@ -29,6 +29,9 @@ export class Semaphore {
   #queue: (Waiter | undefined)[] = [];
   #head = 0;
   #waiting = 0;
+  // Waiters aborted while queued, still in #queue: dropped in bulk once they are most of it, so
+  // acquires that time out behind a stuck holder do not pile up until the next release.
+  #holes = 0;
 
   constructor(n: number) {
     if (!Number.isSafeInteger(n) || n < 1) {
@@ -81,6 +84,8 @@ export class Semaphore {
           waiter.settled = true;
           this.#waiting--;
           // Leave a hole in the queue; #grant skips it. O(1) instead of a splice.
+          this.#holes++;
+          this.#dropHoles();
           reject(reason);
         },
       };
@@ -116,7 +121,11 @@ export class Semaphore {
       const waiter = this.#queue[this.#head];
       this.#queue[this.#head] = undefined;
       this.#head++;
-      if (waiter === undefined || waiter.settled) continue;
+      if (waiter === undefined) continue;
+      if (waiter.settled) {
+        this.#holes--;
+        continue;
+      }
       waiter.settled = true;
       this.#waiting--;
       waiter.watchers?.delete(waiter);
@@ -129,6 +138,14 @@ export class Semaphore {
       throw new Error('Semaphore released more permits than it has');
     }
     this.#available++;
+  }
+
+  /** Drop the aborted waiters once they are more than half the queue (amortised O(1) per abort). */
+  #dropHoles(): void {
+    if (this.#holes <= 1024 || this.#holes * 2 <= this.#queue.length - this.#head) return;
+    this.#queue = this.#queue.slice(this.#head).filter((waiter) => waiter !== undefined && !waiter.settled);
+    this.#head = 0;
+    this.#holes = 0;
   }
 
   #compact(): void {

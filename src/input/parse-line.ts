@@ -81,11 +81,33 @@ function parseJsonEntry(line: string, index: number, where: string): Entry {
  * Validate an entry object (`{url, name, sha256, headers}`) as a JSON line or the library gives it.
  * `raw` is what the record's `url` shows when there is no usable `url`.
  */
+/**
+ * An object literal (or JSON's, or one made with a null prototype), not an instance of a class: a
+ * `Headers`, a `Map` or a `Request` has no own enumerable keys, so its headers or URL would be lost
+ * without a word.
+ */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** What an object is, for a message: `Headers`, `Map`, `an array`. */
+export function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value !== 'object') return typeof value;
+  if (isPlainObject(value)) return 'an object';
+  const name: unknown = (Object.getPrototypeOf(value) as {constructor?: {name?: unknown}} | null)?.constructor?.name;
+  return typeof name === 'string' && name !== '' ? name : 'an object';
+}
+
 export function entryFromValue(value: unknown, index: number, where: string, raw: string): Entry {
   const line = raw;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return invalid(index, line, `${where}: a JSON entry must be an object`);
   }
+  if (!isPlainObject(value)) return invalid(index, line, `${where}: an entry must be a plain object like {url, name} (got ${kindOf(value)})`);
   const object = value as Record<string, unknown>;
   const url = object['url'];
   if (typeof url !== 'string') return invalid(index, line, `${where}: "url" must be a string`);
@@ -101,8 +123,8 @@ export function entryFromValue(value: unknown, index: number, where: string, raw
   }
   let entryHeaders: Record<string, string> | undefined;
   if (headers !== undefined) {
-    if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
-      return invalid(index, url, `${where}: "headers" must be an object of strings`);
+    if (!isPlainObject(headers)) {
+      return invalid(index, url, `${where}: "headers" must be a plain object of strings (got ${kindOf(headers)})`);
     }
     // No prototype: a header named `__proto__` is a header like any other.
     entryHeaders = Object.create(null) as Record<string, string>;

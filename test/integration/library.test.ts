@@ -230,6 +230,30 @@ describe('fetchAll: bad options', () => {
     expect(JSON.parse(stdout)).toMatchObject({ok: true, status: 200, bytes: 2});
   });
 
+  test('the types refuse what the runtime refuses: a lone string, a method other than GET or HEAD', () => {
+    // @ts-expect-error a string is an iterable of its characters, not a list of one URL
+    expect(() => fetchAll('https://a.test/x')).toThrow(TypeError);
+    // @ts-expect-error only GET and HEAD
+    expect(() => fetchAll([], {method: 'POST'})).toThrow(TypeError);
+    expect(() => fetchAll([], {method: 'head'})).not.toThrow();
+  });
+
+  test('headers as a Headers or a Map (no own keys) are refused, never dropped without a word', async () => {
+    for (const headers of [new Headers({authorization: 'Bearer T'}), new Map([['authorization', 'Bearer T']])]) {
+      expect(() => fetchAll([], {headers: headers as never})).toThrow(/options\.headers must be .*\(got (Headers|Map)\)/);
+    }
+    const records = await collect(fetchAll([
+      {url: `${server.url}/text/hd1`, headers: new Headers({authorization: 'Bearer T'}) as never},
+      {url: `${server.url}/text/hd2`, headers: new Map([['authorization', 'Bearer T']]) as never},
+      new Request(`${server.url}/text/hd3`, {headers: {authorization: 'Bearer T'}}) as never,
+      Object.create({url: `${server.url}/text/hd4`}) as never,
+    ], {ordered: true}));
+    expect(records.map((r) => [r.ok, r.error?.code])).toEqual(Array.from({length: 4}, () => [false, 'invalid_url']));
+    expect(records[0]!.error!.message).toMatch(/"headers" must be a plain object of strings \(got Headers\)/);
+    expect(records[2]!.error!.message).toMatch(/an entry must be a plain object .*\(got Request\)/);
+    expect(server.requests).toHaveLength(0);
+  });
+
   test('CLI flags about the terminal (json, quiet, …) are accepted and change nothing', async () => {
     const records = await collect(fetchAll([`${server.url}/text/tty`], {json: true, quiet: true, progress: false, verbose: false, color: true}));
     expect(records.map((r) => r.ok)).toEqual([true]);

@@ -1,4 +1,6 @@
 // The shared semaphore: the bound holds under random interleavings, waiters are FIFO, aborts take no permit.
+import {setFlagsFromString} from 'node:v8';
+import {runInNewContext} from 'node:vm';
 import {describe, expect, test} from 'vitest';
 import {Semaphore, type Release} from '../../src/semaphore.js';
 
@@ -367,5 +369,34 @@ describe('Semaphore: release, use, construction, tryAcquire', () => {
     releases[1]!();
     releases[2]!();
     expect(semaphore.available).toBe(3);
+  });
+
+  test('waiters aborted behind a permit that is never given back are let go, not kept until the next release; order holds', async () => {
+    // A running process can turn gc on for itself: V8 reads the flag when a new context is made.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const semaphore = new Semaphore(1);
+    const held = await semaphore.acquire();
+    const early = semaphore.acquire();
+    let firstAborted: WeakRef<Promise<Release>> | undefined;
+    for (let i = 0; i < 5000; i++) {
+      const controller = new AbortController();
+      const pending = semaphore.acquire(controller.signal);
+      firstAborted ??= new WeakRef(pending);
+      pending.catch(() => {});
+      controller.abort();
+    }
+    const late = semaphore.acquire();
+    // Past the current job, so the WeakRef itself no longer keeps the promise alive.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(firstAborted!.deref()).toBeUndefined();
+    expect(semaphore.waiting).toBe(2);
+    held();
+    const first = await early;
+    expect(await state(late)).toBe('pending');
+    first();
+    (await late)();
+    expect(semaphore.available).toBe(1);
   });
 });
