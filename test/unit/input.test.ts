@@ -376,7 +376,7 @@ describe('readEntries', () => {
       for await (const entry of readEntries([{name: 'a.txt', stream, countFrom: undefined, path: undefined, identity: undefined}])) seen.push(entry.url);
     })();
     await expect(reading).rejects.toThrow(UsageError);
-    await expect(reading).rejects.toThrow('cannot read list a.txt: EIO');
+    await expect(reading).rejects.toThrow('cannot read list a.txt: input/output error (EIO)');
     expect(seen).toEqual(['https://a.test/1', 'https://a.test/2']);
   });
 
