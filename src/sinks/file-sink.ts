@@ -354,7 +354,7 @@ class FileTarget implements BodyTarget {
       this.#sink.prepareFolderSync(this.#path);
       this.#sink.assertNotProtected(this.#path, this.#shown);
       try {
-        fd = openSync(temp, 'wx', 0o644);
+        fd = openSync(temp, 'wx', 0o666);
       } catch (error) {
         if (!outOfDescriptors(error)) throw error;
         keep = true;

@@ -1,8 +1,9 @@
 // Bodies to stdout: each held whole (memory, then a temporary file) until complete, then written in one piece.
+import {randomBytes} from 'node:crypto';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import type {Entry} from '../record.js';
-import {TempFile, TEMP_SUFFIX, uniqueSuffix, writeFailing} from './temp-file.js';
+import {TempFile, TEMP_SUFFIX, writeFailing} from './temp-file.js';
 import type {BodySink, BodyTarget} from './types.js';
 
 /** Where bodies go: the CLI passes its one StreamWriter over stdout. */
@@ -55,8 +56,13 @@ export class StdoutSink implements BodySink {
     this.#used -= bytes;
   }
 
-  /** @internal */ spillPath(): string {
-    return join(this.#spillDir, `.fetchall-${process.pid}-${uniqueSuffix()}${TEMP_SUFFIX}`);
+  /**
+   * @internal In a folder other users share: a name nobody can guess ahead (the run's counter names
+   * would let one plant the next file, failing that body), asked of the kernel per spool file, which
+   * only large bodies need.
+   */
+  spillPath(): string {
+    return join(this.#spillDir, `.fetchall-${process.pid}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
   }
 
   /** @internal Serialise publishes: one body at a time on stdout. */
@@ -121,7 +127,8 @@ class SpoolTarget implements BodyTarget {
   }
 
   async #startSpill(chunk: Buffer): Promise<void> {
-    const spill = new TempFile(this.#sink.spillPath());
+    // Readable by this user only: the body may be one only a token could fetch.
+    const spill = new TempFile(this.#sink.spillPath(), {mode: 0o600});
     this.#spill = spill;
     for (const held of this.#chunks) await this.#guard(spill.write(held));
     this.#release();

@@ -137,9 +137,15 @@ export class TempFile {
   #closed = false;
   #removed = false;
   #stop: AbortSignal | undefined;
+  readonly #mode: number;
 
-  constructor(path: string) {
+  /**
+   * `mode` before the umask: 0o666 by default, as curl and wget create a file (0o664 under a group's
+   * umask 002); a spool file in the shared temp folder holds someone's body, so it is 0o600.
+   */
+  constructor(path: string, options: {mode?: number} = {}) {
     this.path = path;
+    this.#mode = options.mode ?? 0o666;
   }
 
   /** A wait for a file descriptor gives up when `signal` aborts (the run stopping). */
@@ -299,7 +305,7 @@ export class TempFile {
 
   #open(): Promise<FileHandle> {
     if (this.#closed) return Promise.reject(new Error('temporary file already closed'));
-    this.#opening ??= openWaiting(this.path, 'wx', 0o644, () => !this.#removed, () => this.#stop).then((handle) => {
+    this.#opening ??= openWaiting(this.path, 'wx', this.#mode, () => !this.#removed, () => this.#stop).then((handle) => {
       this.#handle = handle;
       return handle;
     });

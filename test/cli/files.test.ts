@@ -1,6 +1,7 @@
 // End to end `-o DIR`: the built CLI against the local hostile server, checking the files on disk.
 import {spawn, spawnSync} from 'node:child_process';
 import {createHash} from 'node:crypto';
+import {once} from 'node:events';
 import {createReadStream, existsSync} from 'node:fs';
 import {chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
@@ -316,6 +317,21 @@ describe('confinement', () => {
     }
     expect(await readlink(join(out, 'sub'))).toBe(outsideDir);
     expect(await tempFiles(out)).toEqual([]);
+  });
+});
+
+describe('file modes', () => {
+  it('files are made as curl makes them, 0666 less the umask: 0664 under a group\'s umask 002, held and streamed bodies alike', async () => {
+    const out = await makeTempDir();
+    const list = await writeList([`${server.url}/bytes/100 small.bin`, `${server.url}/bytes/3000000 big.bin`]);
+    // Spawned, not spawnSync: the test server answers from this process.
+    const child = spawn('/bin/sh', ['-c', 'umask 002 && exec "$0" "$@"', process.execPath, BIN_PATH, '-q', '-o', join(out, 'dl'), list], {stdio: ['ignore', 'ignore', 'pipe']});
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect(code, stderr).toBe(0);
+    for (const name of ['small.bin', 'big.bin']) expect(((await lstat(join(out, 'dl', name))).mode & 0o777).toString(8), name).toBe('664');
+    expect(((await lstat(join(out, 'dl'))).mode & 0o777).toString(8)).toBe('775');
   });
 });
 

@@ -1,6 +1,6 @@
 // The stdout sink's spool files: whatever stage a body's removal is at, a synchronous cleanup deletes them.
 import {readdirSync} from 'node:fs';
-import {mkdtemp, readdir, rm, writeFile} from 'node:fs/promises';
+import {mkdtemp, readdir, rm, stat, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterEach, describe, expect, it} from 'vitest';
@@ -48,5 +48,22 @@ describe('StdoutSink spool files', () => {
       expect((failure as Error).message).toContain(`a temporary spool file in ${spillDir}:`);
       await sink.close();
     }
+  });
+
+  it('a spool file in the shared temp folder is readable by its owner only, whatever the umask, under a name not guessed from the last', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fetchall-spool-'));
+    const sink = new StdoutSink({write: () => {}}, {memoryBudget: 1, spillDir: dir});
+    const targets = [sink.open(ENTRY, undefined), sink.open(ENTRY, undefined)];
+    for (const target of targets) {
+      await target.write(Buffer.alloc(1024, 1));
+      await target.commit();
+    }
+    const names = (await readdir(dir)).sort();
+    expect(names).toHaveLength(2);
+    for (const name of names) expect(((await stat(join(dir, name))).mode & 0o777).toString(8)).toBe('600');
+    // Not a counter: the two names differ before their last few digits.
+    const randoms = names.map((name) => /^\.fetchall-\d+-([0-9a-f]{12})\.fetchall-tmp$/.exec(name)![1]!);
+    expect(randoms[0]!.slice(0, 8)).not.toBe(randoms[1]!.slice(0, 8));
+    await sink.close();
   });
 });
