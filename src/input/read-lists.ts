@@ -3,7 +3,7 @@ import {closeSync, constants, createReadStream, fstatSync, open as openCallback,
 import {Socket} from 'node:net';
 import type {Readable} from 'node:stream';
 import {describeErrno as describeCode, UsageError} from '../errors.js';
-import {offsetOf} from '../fd-offset.js';
+import {isWriteOnly, offsetOf} from '../fd-info.js';
 import type {Entry} from '../record.js';
 import {LineSplitter} from './lines.js';
 import {parseLine} from './parse-line.js';
@@ -47,6 +47,7 @@ export async function openLists(paths: readonly string[], stdin: () => Readable)
         const fd = (input as {fd?: unknown}).fd;
         const stat = typeof fd === 'number' ? statOfFd(fd) : undefined;
         if (stat?.isDirectory() === true) throw new UsageError('cannot read list -: standard input is a directory');
+        if (typeof fd === 'number' && isWriteOnly(fd)) throw new UsageError('cannot read list -: standard input is open for writing only (0>FILE?)');
         const identity = stat?.isFile() === true ? {dev: stat.dev, ino: stat.ino} : undefined;
         const start = identity !== undefined ? offsetOf(fd as number) : undefined;
         const countFrom = start !== undefined ? {fd: fd as number, start} : undefined;

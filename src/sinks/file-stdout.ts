@@ -4,7 +4,7 @@
 import {fstatSync, ftruncateSync, writeSync} from 'node:fs';
 import {isatty} from 'node:tty';
 import {Writable} from 'node:stream';
-import {offsetOf} from '../fd-offset.js';
+import {offsetOf} from '../fd-info.js';
 
 /** Whether `fd` is a regular file or a device other than a terminal: what Node writes with SyncWriteStream. */
 export function isFileLike(fd: number): boolean {

@@ -1,6 +1,7 @@
 // End to end: what stops a run, when, and the exit status it leaves (the first cause wins); lists that
 // are pipes; outputs that fail while requests are in flight; entries that never started.
 import {spawn, spawnSync} from 'node:child_process';
+import {once} from 'node:events';
 import {open, readFile, stat} from 'node:fs/promises';
 import {existsSync, openSync} from 'node:fs';
 import {join} from 'node:path';
@@ -371,5 +372,19 @@ describe('exit codes at the edges', () => {
       expect(eio.stderr).toMatch(/cannot read list \/proc\/self\/mem/);
       expect(eio.stderr).not.toMatch(/internal error/);
     }
+  });
+
+  it('standard input open for writing only (0>FILE) is exit 2 before anything is sent, a good list beside it or not', async () => {
+    const dir = await makeTempDir();
+    const list = await writeList([`${server.url}/text/write-only`]);
+    for (const args of [[list, '-'], []]) {
+      const child = spawn(process.execPath, [BIN_PATH, ...args], {stdio: [openSync(join(dir, 'w.txt'), 'w'), 'ignore', 'pipe']});
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const [code] = (await once(child, 'close')) as [number | null];
+      expect(code, stderr).toBe(2);
+      expect(stderr).toBe('fetchall: cannot read list -: standard input is open for writing only (0>FILE?)\n');
+    }
+    expect(server.requests).toHaveLength(0);
   });
 });
