@@ -89,7 +89,7 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
   // carries nothing (-o without --json, or HEAD, which writes no body).
   const stdoutBusy = io.stdout.isTTY === true && (flags.json === true || (options.outputDir === undefined && options.method !== 'HEAD'));
   const mode = flags.quiet === true ? 'off' : io.stderr.isTTY === true && !stdoutBusy ? 'tty' : flags.progress === true ? 'plain' : 'off';
-  const ticker = new ProgressTicker({stream: io.stderr, stats, chalk, mode, ...progressInterval(io.env, mode)});
+  const ticker = new ProgressTicker({stream: io.stderr, stats, chalk, mode, dumb: io.env['TERM'] === 'dumb', ...progressInterval(io.env, mode)});
   // Count ahead for the progress total, and for the summary's "not started" when the run stops early.
   const counting = new AbortController();
   let counted: Promise<void> | undefined;

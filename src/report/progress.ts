@@ -136,6 +136,16 @@ export interface ProgressTickerOptions {
   readonly intervalMs?: number;
   /** Clock in ms, for tests; defaults to `performance.now`. */
   readonly now?: () => number;
+  /**
+   * A terminal that knows no control sequences (`TERM=dumb`: Emacs' shell, some IDE consoles): the
+   * line is erased by writing spaces over it, as git does there, instead of with `ESC[K`.
+   */
+  readonly dumb?: boolean;
+}
+
+// What a line takes on screen: its text without colour sequences (the rest is ASCII plus `·` and `…`).
+function screenWidth(text: string): number {
+  return text.replace(/\x1b\[[0-9;]*m/g, '').length;
 }
 
 /**
@@ -164,6 +174,7 @@ export class ProgressTicker {
   #timer: NodeJS.Timeout | undefined;
   /** The line now on screen in tty mode; undefined when none is. */
   #drawn: string | undefined;
+  readonly #dumb: boolean;
 
   constructor(options: ProgressTickerOptions) {
     this.#stream = options.stream;
@@ -172,6 +183,12 @@ export class ProgressTicker {
     this.#mode = options.mode;
     this.#intervalMs = options.intervalMs ?? (options.mode === 'plain' ? PLAIN_INTERVAL_MS : TTY_INTERVAL_MS);
     this.#now = options.now ?? (() => performance.now());
+    this.#dumb = options.dumb === true;
+  }
+
+  /** Erase the line on screen and return to its start. */
+  #erase(): string {
+    return this.#dumb ? `\r${' '.repeat(screenWidth(this.#drawn ?? ''))}\r` : CLEAR_LINE;
   }
 
   /** Whether the timer runs. */
@@ -198,8 +215,9 @@ export class ProgressTicker {
   /** Erase the progress line, if one is drawn (tty mode). The next tick draws it again. */
   clear(): void {
     if (this.#drawn === undefined) return;
+    const erase = this.#erase();
     this.#drawn = undefined;
-    this.#stream.write(CLEAR_LINE);
+    this.#stream.write(erase);
   }
 
   /** Draw the line now (tty mode while running); skipped when it would not change. */
@@ -207,8 +225,10 @@ export class ProgressTicker {
     if (this.#mode !== 'tty' || this.#timer === undefined) return;
     const line = this.#render();
     if (line === this.#drawn) return;
+    // Spaces over what a longer line before it left (git's way on such a terminal).
+    const rest = this.#dumb ? Math.max(0, screenWidth(this.#drawn ?? '') - screenWidth(line)) : 0;
     this.#drawn = line;
-    this.#stream.write(`\r${line}${CLEAR_TO_END}`);
+    this.#stream.write(this.#dumb ? `\r${line}${' '.repeat(rest)}` : `\r${line}${CLEAR_TO_END}`);
   }
 
   /**
@@ -224,8 +244,9 @@ export class ProgressTicker {
       return;
     }
     const bar = this.#render();
+    const erase = this.#erase();
     this.#drawn = bar;
-    this.#stream.write(`${CLEAR_LINE}${line}\n${bar}`);
+    this.#stream.write(`${erase}${line}\n${bar}`);
   }
 
   #render(): string {

@@ -194,6 +194,21 @@ describe('ProgressTicker', () => {
     expect(writes.slice(-2)).toEqual(['\r\x1b[2K', 'after\n']);
   });
 
+  test('tty on TERM=dumb: no control sequence, a line is erased by spaces over it', () => {
+    const stats = new RunStats({total: 100, startedAt: 0});
+    const ticker = new ProgressTicker({stream, stats, chalk: plain, mode: 'tty', now, dumb: true});
+    ticker.start();
+    const first = '[   0/100 ] 0 ok · 0 failed · 0 skipped · 0.0 req/s · 0 B (0 B/s)';
+    expect(writes).toEqual([`\r${first}`]);
+    stats.add(record(1));
+    ticker.printAbove('OK   200 https://a.test/1');
+    const bar = writes.at(-1)!.split('\n')[1]!;
+    expect(writes.at(-1)).toBe(`\r${' '.repeat(first.length)}\rOK   200 https://a.test/1\n${bar}`);
+    ticker.stop();
+    expect(writes.at(-1)).toBe(`\r${' '.repeat(bar.length)}\r`);
+    for (const w of writes) expect(w).not.toMatch(/\x1b/);
+  });
+
   test('tty: the line fits the stream\'s columns, with room left for an echoed ^C', () => {
     // Drawn to the last column but one, the `^C` a terminal echoes on Ctrl-C wrapped to a new row, and
     // the clear before the summary left the line above it on screen.
