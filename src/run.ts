@@ -442,6 +442,9 @@ async function* execute(
   // The chain of stdout bodies waiting to be confirmed written, and whether stdout has failed.
   let delivery: Promise<void> = Promise.resolve();
   let outputBroken = false;
+  // How the iteration ended: through its end, by an error, or (neither) by the caller leaving it.
+  let ended = false;
+  let threw = false;
   try {
     for (;;) {
       const next = completions.take();
@@ -501,6 +504,10 @@ async function* execute(
     await pumping;
     await delivery;
     if (pumpError !== undefined) throw pumpError;
+    ended = true;
+  } catch (error) {
+    threw = true;
+    throw error;
   } finally {
     // Whatever ended the iteration (the list, a stop, the caller leaving), nothing may stay in flight.
     if (!controller.signal.aborted) controller.abort(new Error('the run ended'));
@@ -511,6 +518,9 @@ async function* execute(
     for (let leftover = completions.drain(); leftover !== undefined; leftover = completions.drain()) await leftover.target?.discard();
     await sink?.close();
     if (ownDispatcher) await dispatcher.destroy().catch(() => {});
+    // The caller left (`break`), and closing the entries' source failed (its `finally` threw): that
+    // error is the caller's, as a `for await` over the source itself would throw it at the `break`.
+    if (!ended && !threw && pumpError !== undefined) throw pumpError;
   }
 }
 

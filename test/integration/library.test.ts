@@ -354,6 +354,30 @@ describe('fetchAll: output folder and report', () => {
 });
 
 describe('fetchAll: stopping', () => {
+  test('a break whose closing of the entries\' source throws (its finally) throws that error, as a for await over the source would; a clean one does not', async () => {
+    for (const failing of [true, false]) {
+      let closed = false;
+      const source = (async function* () {
+        try {
+          for (let i = 0; ; i++) yield `${server.url}/text/gen${i}`;
+        } finally {
+          closed = true;
+          if (failing) throw new Error('the source could not close');
+        }
+      })();
+      const leaving = (async () => {
+        let seen = 0;
+        for await (const record of fetchAll(source, {concurrency: 2})) {
+          void record;
+          if (++seen === 3) break;
+        }
+      })();
+      if (failing) await expect(leaving).rejects.toThrow('the source could not close');
+      else await expect(leaving).resolves.toBeUndefined();
+      expect(closed).toBe(true);
+    }
+  });
+
   test('abort via the signal: entries in flight end aborted, the rest are never started', async () => {
     const controller = new AbortController();
     const urls = [`${server.url}/text/first`, ...Array.from({length: 10}, (_, i) => `${server.url}/hang?i=${i}`)];
