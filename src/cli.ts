@@ -54,9 +54,10 @@ export async function main(io: CliIo): Promise<number> {
   }
   let options: RunOptions;
   try {
-    // A value given before the last one of the same flag is checked like it (curl's rule), then dropped.
+    // A value given before the last one of the same flag is checked on its own (curl's rule), then
+    // dropped: only its own value, not against the other flags, which the last one answers for.
     for (const [key, values] of program.earlier) {
-      for (const value of values) validate({...flags, [key]: value}, lists, io);
+      for (const value of values) checkValue(key, value);
     }
     options = validate(flags, lists, io);
   } catch (error) {
@@ -78,6 +79,21 @@ function writeChecked(out: Writable, text: string): Promise<Error | null | undef
     out.on('error', resolve);
     out.write(text, resolve);
   });
+}
+
+/** How the CLI names an option in a message: by its flag. */
+function flagName(camel: string): string {
+  return camel === 'header' ? '-H/--header' : camel === 'outputDir' ? '-o/--output-dir' : cliName(camel);
+}
+
+/** One flag's value alone, as validate() checks it; throws its UsageError. */
+function checkValue(key: keyof RawFlags, value: string): void {
+  if (key === 'report') {
+    if (value === '') throw new UsageError('--report must not be empty');
+    return;
+  }
+  if (key === 'outputDir' && value === '-') return;
+  normalizeOptions({[key]: value} as FetchAllOptions, flagName);
 }
 
 function validate(flags: RawFlags, lists: string[], io: CliIo): RunOptions {
@@ -121,7 +137,7 @@ function validate(flags: RawFlags, lists: string[], io: CliIo): RunOptions {
     maxFailures: flags.maxFailures,
     deadline: flags.deadline,
   };
-  const options = normalizeOptions(raw, (camel) => (camel === 'header' ? '-H/--header' : camel === 'outputDir' ? '-o/--output-dir' : cliName(camel)));
+  const options = normalizeOptions(raw, flagName);
   // A proxy variable that is no proxy URL is the user's to fix, found before the first request.
   if (options.proxy === undefined) {
     proxyVariable(io.env, 'http_proxy');

@@ -13,16 +13,19 @@ import {prepareOutputDir} from './sinks/file-sink.js';
 export type EntryInput = string | URL | {url: string; name?: string | undefined; sha256?: string | undefined; headers?: Record<string, string> | undefined};
 
 /**
+ * Entries for {@link fetchAll}: any iterable or async iterable of URLs or entry objects, but a lone
+ * string (an iterable of its characters), which the runtime refuses too; `charAt` is what tells a
+ * string from an array or a set, and a generic `I extends Iterable<EntryInput>` still passes.
+ */
+export type EntrySource = (Iterable<EntryInput> | AsyncIterable<EntryInput>) & {readonly charAt?: never};
+
+/**
  * Fetch every entry, at most `options.concurrency` at a time, pulling entries lazily as slots free up.
  * Records come out as entries finish. Bad options throw a TypeError at once.
  * @example
  * for await (const record of fetchAll(['https://a.test/x'], {concurrency: 3, outputDir: 'out'})) console.log(record.ok);
  */
-export function fetchAll<Entries extends Iterable<EntryInput> | AsyncIterable<EntryInput>>(
-  // A lone string is an iterable of its characters: refused by the types as by the runtime.
-  entries: Entries extends string ? never : Entries,
-  options: FetchAllOptions = {},
-): FetchAllRun {
+export function fetchAll(entries: EntrySource, options: FetchAllOptions = {}): FetchAllRun {
   checkArguments(entries, options);
   checkOptionValues(options as Record<string, unknown>);
   let normalized: RunOptions;

@@ -155,10 +155,27 @@ export function helpClusters(argv: readonly string[], program: Command): string[
   const end = argv.indexOf('--');
   return argv.map((arg, i) => {
     if ((end !== -1 && i > end) || !/^-h[^-]/.test(arg)) return arg;
-    const before = argv[i - 1];
-    const takesValue = before !== undefined && program.options.some((o) => o.required && (o.short === before || o.long === before));
-    return takesValue ? arg : '-h';
+    return i > 0 && takesNext(argv[i - 1]!, program) ? arg : '-h';
   });
+}
+
+/**
+ * Whether `arg` is a flag that takes the next argument as its value: `-A`, `--user-agent`, or a short
+ * cluster whose first flag with a value comes last (`-qA`; in `-Aq` the value is `q`).
+ */
+function takesNext(arg: string, program: Command): boolean {
+  const valued = (flag: string): boolean | undefined => {
+    const option = program.options.find((o) => o.short === flag || o.long === flag);
+    return option === undefined ? undefined : option.required;
+  };
+  if (arg.startsWith('--')) return valued(arg) === true;
+  if (!/^-[^-]/.test(arg)) return false;
+  for (let i = 1; i < arg.length; i++) {
+    const required = valued(`-${arg[i]!}`);
+    if (required === undefined) return false;
+    if (required) return i === arg.length - 1;
+  }
+  return false;
 }
 
 // Flags of curl and wget whose fetchall name is not close enough for commander's own suggestion.

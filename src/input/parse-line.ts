@@ -89,7 +89,9 @@ function parseJsonEntry(line: string, index: number, where: string): Entry {
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
   const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  // Some realm's Object.prototype (a `node:vm` context's, a test runner's sandbox): the last link of
+  // the chain, and no tag of a class (`[object Headers]`, `[object Map]`).
+  return proto === null || (Object.getPrototypeOf(proto) === null && Object.prototype.toString.call(value) === '[object Object]');
 }
 
 /** What an object is, for a message: `Headers`, `Map`, `an array`. */

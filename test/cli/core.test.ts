@@ -397,6 +397,23 @@ describe('short-flag clusters', () => {
     const plan = await runCli(['--dry-run', '-A', '-hq', '-'], {stdin: `${server.url}/text/x\n`});
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout.toString()).toBe(`${server.url}/text/x\t-\n`);
+    // …also when that flag ends a cluster (-qo DIR), not when its value is in the cluster (-Ao).
+    for (const [args, file] of [[['-qo', '-hdir'], '-hdir/x'], [['-Ao', '-hq'], undefined]] as const) {
+      const result = await runCli(['--dry-run', ...args, '-'], {stdin: `${server.url}/text/x\n`});
+      if (file === undefined) {
+        expect(result.stdout.toString(), args.join(' ')).toMatch(/^Usage: fetchall/);
+      } else {
+        expect(result.code, result.stderr).toBe(0);
+        expect(result.stdout.toString()).toBe(`${server.url}/text/x\t${file}\n`);
+      }
+    }
+  });
+
+  test('an earlier value of a repeated flag is checked alone, not against the other flags (the last value answers for those)', async () => {
+    const dir = await makeTempDir();
+    const result = await runCli(['--dry-run', '-o', '-', '--name', '{index}', '-o', dir, '-'], {stdin: `${server.url}/text/x\n`});
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.toString()).toBe(`${server.url}/text/x\t${dir}/1\n`);
   });
 
   test('a flag given twice keeps the last value when both are good', async () => {

@@ -4,8 +4,9 @@ import {once} from 'node:events';
 import type http from 'node:http';
 import {readFile, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
+import {runInNewContext} from 'node:vm';
 import {afterAll, afterEach, beforeAll, describe, expect, test, vi} from 'vitest';
-import {fetchAll, Semaphore, type FetchRecord} from '../../src/index.js';
+import {fetchAll, Semaphore, type EntryInput, type FetchRecord} from '../../src/index.js';
 import {cleanupTemp, makeTempDir} from '../helpers/cli.js';
 import {expectedBytes, sha256Hex, startTestServer, textBody, type TestServer} from '../helpers/server.js';
 
@@ -236,6 +237,15 @@ describe('fetchAll: bad options', () => {
     // @ts-expect-error only GET and HEAD
     expect(() => fetchAll([], {method: 'POST'})).toThrow(TypeError);
     expect(() => fetchAll([], {method: 'head'})).not.toThrow();
+  });
+
+  test('plain objects from another realm (a vm context, a sandbox) are plain objects; a generic wrapper over fetchAll type-checks', async () => {
+    const foreign = runInNewContext('({entry: {url: U + "/text/realm", headers: {"x-realm": "1"}}, header: {"x-opt": "2"}})', {U: server.url}) as {entry: {url: string; headers: Record<string, string>}; header: Record<string, string>};
+    // A wrapper generic in its entries, as a caller writes one.
+    const run = <I extends Iterable<EntryInput>>(entries: I): Promise<FetchRecord[]> => collect(fetchAll(entries, {header: foreign.header}));
+    const records = await run([foreign.entry]);
+    expect(records.map((r) => [r.ok, r.error])).toEqual([[true, null]]);
+    expect(server.requests[0]!.headers).toMatchObject({'x-realm': '1', 'x-opt': '2'});
   });
 
   test('headers as a Headers or a Map (no own keys) are refused, never dropped without a word', async () => {
