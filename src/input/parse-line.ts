@@ -6,6 +6,8 @@ import {toWire, validateHeaderPair} from '../parse/header.js';
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const SHA256 = /^[0-9a-fA-F]{64}$/;
 const ENTRY_KEYS = new Set(['url', 'name', 'sha256', 'headers']);
+// Under the u flag a well-formed pair is one code point: only a lone half is \p{Cs}.
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** Where a line came from, for messages such as `urls.txt:12: …`. */
 export interface LineOrigin {
@@ -44,10 +46,12 @@ export function parseTargetUrl(text: string): URL | string {
  */
 export function parseLine(raw: string, index: number, origin: LineOrigin): Entry | null {
   const line = raw.trim();
-  if (line === '' || line.startsWith('#')) return null;
   const where = `${origin.list}:${origin.line}`;
-  // Too long to be a URL or an entry: one invalid entry, named, whatever follows its head.
-  if (origin.overlong === true) return invalid(index, `${line.slice(0, 100)}…`, `${where}: the line is longer than 16 MiB`);
+  // Too long to be a URL or an entry: one invalid entry, named, whatever follows its head; even a head
+  // of Unicode white space only (no-break spaces), since what came after it is unknown. (The head
+  // starts after any ASCII white space: an empty one is a line of nothing else, blank.)
+  if (origin.overlong === true && raw !== '' && !line.startsWith('#')) return invalid(index, `${line.slice(0, 100)}…`, `${where}: the line is longer than 16 MiB`);
+  if (line === '' || line.startsWith('#')) return null;
   // Fetching the text with U+FFFD in place of the bytes would fetch another URL: refuse the line.
   if (origin.notUtf8 === true) {
     return invalid(index, line.startsWith('{') ? line : line.split(/[ \t]/, 1)[0]!, `${where}: the line is not valid UTF-8 text`);
@@ -60,6 +64,11 @@ export function parseLine(raw: string, index: number, origin: LineOrigin): Entry
   const name = gap === -1 ? undefined : line.slice(gap).trim() || undefined;
   const target = parseTargetUrl(url);
   if (typeof target === 'string') return invalid(index, url, `${where}: ${target}`);
+  // Only LF and CRLF end a line: a CR (or VT, FF) left in a NAME is a list saved with old Mac line
+  // ends, whose lines all ran into this one's NAME (one URL fetched, the rest lost in a file name).
+  if (name !== undefined && /[\r\v\f]/.test(name)) {
+    return invalid(index, url, `${where}: the line holds a carriage return inside it (a list with CR line ends? only LF or CRLF end a line)`);
+  }
   return {index, url, target, name};
 }
 
@@ -113,6 +122,10 @@ export function entryFromValue(value: unknown, index: number, where: string, raw
   const object = value as Record<string, unknown>;
   const url = object['url'];
   if (typeof url !== 'string') return invalid(index, line, `${where}: "url" must be a string`);
+  // JSON can spell half a UTF-16 pair (`\ud800`): sent, it would become U+FFFD, another URL or value.
+  for (const text of [url, ...(isPlainObject(object['headers']) ? Object.entries(object['headers']).flat() : [])]) {
+    if (typeof text === 'string' && LONE_SURROGATE.test(text)) return invalid(index, url, `${where}: a lone UTF-16 surrogate (\\u${text.codePointAt(text.search(LONE_SURROGATE))!.toString(16)}) is not text`);
+  }
   for (const key of Object.keys(object)) {
     if (!ENTRY_KEYS.has(key)) return invalid(index, url, `${where}: unknown key "${key}"`);
   }

@@ -163,6 +163,9 @@ export function readEntries(lists: readonly OpenList[]): AsyncIterable<Entry> {
 // Lines buffered ahead of the consumer before the list stream is paused. The rest of a chunk being
 // split is still queued, so the queue can briefly exceed this by one chunk's lines.
 const QUEUE_LINES = 4096;
+// …and characters: lines can be up to MAX_LINE_BYTES long, and 4,096 of those behind one slow URL
+// read the whole list into memory (2.7 GB of 8 MiB comment lines in 30 s). 8M characters is 16 MiB.
+const QUEUE_CHARS = 8 * 1024 * 1024;
 
 /**
  * The lists' lines, split by {@link LineSplitter} (LF or CRLF ends a line, nothing else does), queued
@@ -175,6 +178,7 @@ class EntryReader implements AsyncIterable<Entry> {
   #listIndex = -1;
   #stream: Readable | undefined;
   #queue: string[] = [];
+  #queuedChars = 0;
   // Lines of the current list (by number) whose bytes are not valid UTF-8.
   #notUtf8 = new Set<number>();
   // Lines longer than MAX_LINE_BYTES (only their head was kept).
@@ -233,9 +237,11 @@ class EntryReader implements AsyncIterable<Entry> {
   #take(): string {
     const line = this.#queue[this.#head]!;
     this.#head++;
+    this.#queuedChars -= line.length;
     if (this.#head === this.#queue.length) {
       this.#queue = [];
       this.#head = 0;
+      this.#queuedChars = 0;
     }
     return line;
   }
@@ -271,11 +277,12 @@ class EntryReader implements AsyncIterable<Entry> {
       if (overlong) this.#overlong.add(this.#splitLines);
       else if (!utf8) this.#notUtf8.add(this.#splitLines);
       this.#queue.push(line);
+      this.#queuedChars += line.length;
     });
     stream.on('data', (chunk: Buffer | string) => {
       if (this.#stream !== stream) return;
       split.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-      if (!this.#paused && this.#queue.length - this.#head >= QUEUE_LINES) {
+      if (!this.#paused && (this.#queue.length - this.#head >= QUEUE_LINES || this.#queuedChars >= QUEUE_CHARS)) {
         this.#paused = true;
         stream.pause();
       }

@@ -120,6 +120,27 @@ describe('parseLine: URL lines', () => {
   });
 });
 
+describe('parseLine: lines that are not what they seem', () => {
+  test('a CR inside a NAME (a list with old Mac line ends) is invalid_url: its other lines would be lost in a file name', () => {
+    const entry = parseLine('https://a.test/m1 n1.txt\rhttps://a.test/m2 n2.txt\r', 1, at);
+    expect(entry).toMatchObject({url: 'https://a.test/m1', target: undefined});
+    expect(entry!.invalid).toMatch(/carriage return/);
+    expect(parseLine('https://a.test/m1\tn1\tx.txt', 1, at)).toMatchObject({name: 'n1\tx.txt'});
+  });
+
+  test('a JSON entry with a lone UTF-16 surrogate in its URL or a header is invalid_url, never sent as U+FFFD; a whole pair is fine', () => {
+    for (const line of ['{"url":"https://a.test/s\\ud800x"}', '{"url":"https://a.test/x","headers":{"X-A":"v\\udc00"}}']) {
+      expect(parseLine(line, 1, at)!.invalid, line).toMatch(/lone UTF-16 surrogate/);
+    }
+    expect(parseLine('{"url":"https://a.test/\\ud83d\\ude00"}', 1, at)!.target!.href).toBe('https://a.test/%F0%9F%98%80');
+  });
+
+  test('an over-long line whose kept head is white space (no-break spaces) is still an entry; an over-long comment is not', () => {
+    expect(parseLine('\u00a0'.repeat(1024), 1, {...at, overlong: true})!.invalid).toMatch(/longer than 16 MiB/);
+    expect(parseLine('# long', 1, {...at, overlong: true})).toBeNull();
+  });
+});
+
 describe('parseLine: JSON entries', () => {
   const sha = 'ab'.repeat(32);
 
@@ -378,6 +399,28 @@ describe('readEntries', () => {
     await expect(reading).rejects.toThrow(UsageError);
     await expect(reading).rejects.toThrow('cannot read list a.txt: input/output error (EIO)');
     expect(seen).toEqual(['https://a.test/1', 'https://a.test/2']);
+  });
+
+  test('the reader runs ahead by characters too, not only lines: long lines behind a consumer that waits are not all read', async () => {
+    // A URL, then 200 comment lines of 1 MiB each, made as they are read.
+    let made = 0;
+    const line = `#${'x'.repeat(1024 * 1024 - 2)}\n`;
+    const stream = new Readable({
+      read() {
+        if (made === 0) this.push('https://a.test/first\n');
+        this.push(made < 200 ? line : null);
+        made++;
+      },
+    });
+    const reader = readEntries([{name: 'big.txt', stream, countFrom: undefined, path: undefined, identity: undefined}])[Symbol.asyncIterator]();
+    expect((await reader.next()).value.url).toBe('https://a.test/first');
+    // The consumer now waits (a slow URL at -c 1): the stream is read until the reader pauses it.
+    for (let i = 0; i < 50 && !stream.isPaused(); i++) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(stream.isPaused()).toBe(true);
+    // 16 MiB of characters (8M), plus what the stream had buffered: not the 200 MiB list.
+    expect(made).toBeLessThan(40);
+    await reader.return!();
   });
 
   test('200,000 lines stream through with bounded memory', async () => {
