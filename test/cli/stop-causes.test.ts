@@ -48,7 +48,8 @@ describe('a list that is a pipe', () => {
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     // Our end stays open (as `<(generate; sleep)` would) until the run is over.
     const writing = open(fifo, 'w');
-    const result = spawnCli(['--json', '--deadline', '1s', fifo]);
+    // The deadline counts from the process start: 3 s leaves a loaded machine time to start and fetch.
+    const result = spawnCli(['--json', '--deadline', '3s', fifo]);
     const writer = await writing;
     try {
       await writer.write(`${server.url}/text/a\n`);

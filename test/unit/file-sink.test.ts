@@ -167,7 +167,9 @@ describe('FileSink', () => {
     await sink.close();
     const synced = new FileSink(dir);
     const killed = synced.open(entry, 'c.bin');
-    await feed(killed, 2_000_000);
+    // More than the two batches a temporary file holds before it asks to wait: the feed then waits for
+    // the file itself to be open (with 2 MB it could end before a loaded machine had opened it).
+    await feed(killed, 5_000_000);
     expect((await tree(dir)).filter((n) => TEMP_PATTERN.test(n))).toHaveLength(1);
     synced.cleanupSync();
     expect(await tree(dir)).toEqual(['a.bin']);
