@@ -173,6 +173,8 @@ async function* execute(
   let emitted = 0;
   let pumpDone = false;
   let pumpError: unknown;
+  // What closing the entries' source threw (its return(), its finally): the caller's if it left.
+  let closeError: unknown;
   const slotFreed = new WakeUp();
 
   const budget = new FailureBudget(options.failFast, options.maxFailures);
@@ -427,7 +429,10 @@ async function* execute(
         // With a step still pending, an async generator's return() would wait for it: do not wait.
         const closing = Promise.resolve((iterator as AsyncIterator<Entry>).return?.());
         if (abandoned) closing.catch(() => {});
-        else await closing;
+        else await closing.catch((error: unknown) => {
+          closeError = error;
+          throw error;
+        });
       }
     } catch (error) {
       pumpError ??= error;
@@ -520,7 +525,8 @@ async function* execute(
     if (ownDispatcher) await dispatcher.destroy().catch(() => {});
     // The caller left (`break`), and closing the entries' source failed (its `finally` threw): that
     // error is the caller's, as a `for await` over the source itself would throw it at the `break`.
-    if (!ended && !threw && pumpError !== undefined) throw pumpError;
+    // An error of a next() the reading ahead made, which the caller never asked for, is not.
+    if (!ended && !threw && closeError !== undefined) throw closeError;
   }
 }
 

@@ -386,6 +386,24 @@ describe('fetchAll: stopping', () => {
       else await expect(leaving).resolves.toBeUndefined();
       expect(closed).toBe(true);
     }
+    // A next() that failed while fetchAll read ahead, past where the caller left, is not the caller's.
+    let pulls = 0;
+    const failingAhead: AsyncIterable<string> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => {
+          if (++pulls === 3) throw new Error('read ahead failed');
+          return {value: `${server.url}/text/ahead${pulls}`, done: false};
+        },
+      }),
+    };
+    const leaving = (async () => {
+      for await (const record of fetchAll(failingAhead, {concurrency: 4})) {
+        void record;
+        break;
+      }
+    })();
+    await expect(leaving).resolves.toBeUndefined();
+    expect(pulls).toBe(3);
   });
 
   test('abort via the signal: entries in flight end aborted, the rest are never started', async () => {
