@@ -54,12 +54,13 @@ export async function main(io: CliIo): Promise<number> {
   }
   let options: RunOptions;
   try {
+    options = validate(flags, lists, io);
     // A value given before the last one of the same flag is checked on its own (curl's rule), then
-    // dropped: only its own value, not against the other flags, which the last one answers for.
+    // dropped: only its own value, not against the other flags, which the last one answers for; and
+    // after them, so a line with other errors says what it would say with each flag given once.
     for (const [key, values] of program.earlier) {
       for (const value of values) checkValue(key, value);
     }
-    options = validate(flags, lists, io);
   } catch (error) {
     if (error instanceof UsageError) {
       err(`fetchall: ${escapeText(error.message)}`);

@@ -149,33 +149,44 @@ export function buildProgram(write: {out: (s: string) => void; err: (s: string) 
 /**
  * argv with a short-flag cluster that starts with `-h` (`-hq`, `-hv`) read as `-h`: commander knows
  * its help flag only alone (`-qh` works, `-hq` was "unknown option"), and help wins either way.
- * A cluster that is the value of the flag before it (`-A -hq`) is left alone.
+ * Read left to right as commander reads it, so that an argument that is a flag's value (`-A -hq`,
+ * `-qA -hq`, where `-qA` itself may be a value: `-A -qA -hq`) is left alone.
  */
 export function helpClusters(argv: readonly string[], program: Command): string[] {
-  const end = argv.indexOf('--');
-  return argv.map((arg, i) => {
-    if ((end !== -1 && i > end) || !/^-h[^-]/.test(arg)) return arg;
-    return i > 0 && takesNext(argv[i - 1]!, program) ? arg : '-h';
-  });
-}
-
-/**
- * Whether `arg` is a flag that takes the next argument as its value: `-A`, `--user-agent`, or a short
- * cluster whose first flag with a value comes last (`-qA`; in `-Aq` the value is `q`).
- */
-function takesNext(arg: string, program: Command): boolean {
-  const valued = (flag: string): boolean | undefined => {
-    const option = program.options.find((o) => o.short === flag || o.long === flag);
-    return option === undefined ? undefined : option.required;
-  };
-  if (arg.startsWith('--')) return valued(arg) === true;
-  if (!/^-[^-]/.test(arg)) return false;
-  for (let i = 1; i < arg.length; i++) {
-    const required = valued(`-${arg[i]!}`);
-    if (required === undefined) return false;
-    if (required) return i === arg.length - 1;
+  const valued = (flag: string): boolean | undefined => program.options.find((o) => o.short === flag || o.long === flag)?.required;
+  const out: string[] = [];
+  let value = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (value) {
+      value = false;
+      out.push(arg);
+      continue;
+    }
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (/^-h[^-]/.test(arg)) {
+      out.push('-h');
+      continue;
+    }
+    out.push(arg);
+    if (arg.startsWith('--')) {
+      value = !arg.includes('=') && valued(arg) === true;
+    } else if (/^-[^-]/.test(arg)) {
+      // The first flag in a cluster that takes a value takes the rest of it, or the next argument.
+      for (let k = 1; k < arg.length; k++) {
+        const required = valued(`-${arg[k]!}`);
+        if (required === undefined) break;
+        if (required) {
+          value = k === arg.length - 1;
+          break;
+        }
+      }
+    }
   }
-  return false;
+  return out;
 }
 
 // Flags of curl and wget whose fetchall name is not close enough for commander's own suggestion.

@@ -98,9 +98,13 @@ function parseJsonEntry(line: string, index: number, where: string): Entry {
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
   const proto: unknown = Object.getPrototypeOf(value);
-  // Some realm's Object.prototype (a `node:vm` context's, a test runner's sandbox): the last link of
-  // the chain, and no tag of a class (`[object Headers]`, `[object Map]`).
-  return proto === null || (Object.getPrototypeOf(proto) === null && Object.prototype.toString.call(value) === '[object Object]');
+  if (proto === null || proto === Object.prototype) return true;
+  // Another realm's Object.prototype (a `node:vm` context's, a test runner's sandbox): the last link of
+  // its chain, with that realm's Object as its own constructor. A prototype made with
+  // Object.create(null) has none: its keys would be inherited, and only own keys are read.
+  if (Object.getPrototypeOf(proto) !== null || !Object.hasOwn(proto as object, 'constructor')) return false;
+  const constructor: unknown = (proto as {constructor: unknown}).constructor;
+  return typeof constructor === 'function' && constructor.name === 'Object';
 }
 
 /** What an object is, for a message: `Headers`, `Map`, `an array`. */

@@ -398,7 +398,7 @@ describe('short-flag clusters', () => {
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout.toString()).toBe(`${server.url}/text/x\t-\n`);
     // …also when that flag ends a cluster (-qo DIR), not when its value is in the cluster (-Ao).
-    for (const [args, file] of [[['-qo', '-hdir'], '-hdir/x'], [['-Ao', '-hq'], undefined]] as const) {
+    for (const [args, file] of [[['-qo', '-hdir'], '-hdir/x'], [['-Ao', '-hq'], undefined], [['-A', '-qo', '-hq'], undefined]] as const) {
       const result = await runCli(['--dry-run', ...args, '-'], {stdin: `${server.url}/text/x\n`});
       if (file === undefined) {
         expect(result.stdout.toString(), args.join(' ')).toMatch(/^Usage: fetchall/);
@@ -407,6 +407,12 @@ describe('short-flag clusters', () => {
         expect(result.stdout.toString()).toBe(`${server.url}/text/x\t${file}\n`);
       }
     }
+  });
+
+  test('with other usage errors on the line, a repeated flag\'s earlier value does not change which one is named', async () => {
+    const result = await runCli(['-c', 'x', '-c', '3', '-q', '-v', '-']);
+    expect(result.code).toBe(2);
+    expect(oneLine(result.stderr)).toMatch(/-q\/--quiet and -v\/--verbose cannot be used together/);
   });
 
   test('an earlier value of a repeated flag is checked alone, not against the other flags (the last value answers for those)', async () => {

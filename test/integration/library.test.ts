@@ -249,8 +249,10 @@ describe('fetchAll: bad options', () => {
   });
 
   test('headers as a Headers or a Map (no own keys) are refused, never dropped without a word', async () => {
-    for (const headers of [new Headers({authorization: 'Bearer T'}), new Map([['authorization', 'Bearer T']])]) {
-      expect(() => fetchAll([], {headers: headers as never})).toThrow(/options\.headers must be .*\(got (Headers|Map)\)/);
+    // Keys on a prototype (one made with Object.create(null)) are no own keys either.
+    const base = Object.assign(Object.create(null) as Record<string, string>, {authorization: 'Bearer T'});
+    for (const headers of [new Headers({authorization: 'Bearer T'}), new Map([['authorization', 'Bearer T']]), Object.create(base) as Record<string, string>]) {
+      expect(() => fetchAll([], {headers: headers as never})).toThrow(/options\.headers must be .*\(got (Headers|Map|an object)\)/);
     }
     const records = await collect(fetchAll([
       {url: `${server.url}/text/hd1`, headers: new Headers({authorization: 'Bearer T'}) as never},
