@@ -100,7 +100,7 @@ function checkValue(key: keyof RawFlags, value: string): void {
 function validate(flags: RawFlags, lists: string[], io: CliIo): RunOptions {
   if (flags.quiet === true && flags.verbose === true) throw new UsageError('-q/--quiet and -v/--verbose cannot be used together');
   if (flags.resume === true && flags.report === undefined) throw new UsageError('--resume needs --report FILE');
-  if (flags.report === '') throw new UsageError('--report must not be empty');
+  if (flags.report !== undefined) checkValue('report', flags.report);
   const outputDir = flags.outputDir === '-' ? undefined : flags.outputDir;
   if (flags.name !== undefined && outputDir === undefined) throw new UsageError('--name needs -o/--output-dir DIR');
   if (flags.skipExisting === true && outputDir === undefined) throw new UsageError('--skip-existing needs -o/--output-dir DIR');
