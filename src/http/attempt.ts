@@ -229,12 +229,15 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     if (status >= 400) {
       // The record's bytes are the body bytes received, an error page's too (read up to 64 KiB, then
       // the connection is closed rather than drained), decoded with --compressed like any body.
+      // The wait counts from the answer's head, not from the end of its page (which a throttled server
+      // may send slowly): the host is paused at once, and this URL's own wait is what is left of it.
+      const answeredAt = Date.now();
+      const named = parseRetryAfter(response.headers['retry-after'], answeredAt);
+      const waitMs = named === undefined ? undefined : Math.min(named, options.retryMaxDelay);
+      if ((status === 429 || status === 503) && waitMs !== undefined) env.pauseHost(hostKey(url), waitMs);
       state.bytes = await discardCounting(response, options.compressed);
       env.onBodyBytes?.(state.bytes);
-      const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
-      if ((status === 429 || status === 503) && retryAfterMs !== undefined) {
-        env.pauseHost(hostKey(url), Math.min(retryAfterMs, options.retryMaxDelay));
-      }
+      const retryAfterMs = waitMs === undefined ? undefined : Math.max(0, waitMs - (Date.now() - answeredAt));
       // A reason phrase is the server's to choose, and to make as long as it likes: cut, like the
       // other texts a server puts in a message.
       const reason = response.statusText.length > 100 ? `${response.statusText.slice(0, 100)}…` : response.statusText;

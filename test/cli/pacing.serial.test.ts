@@ -228,6 +228,27 @@ describe('--rate and a host paused by Retry-After', () => {
   });
 });
 
+describe('a Retry-After pause counts from the answer\'s head', () => {
+  test('a 429 whose page drips for 2 s pauses its host at once, and its own retry comes when the pause ends', async () => {
+    a.resetStats();
+    // --rate 4: the other URLs' start slots fall 250, 500 and 750 ms in, while the 429's 10-byte page
+    // is still arriving (a byte every 200 ms).
+    const throttled = `${a.url}/bytes/10?status=429&retryAfter=2&chunk=1&every=200`;
+    const lines = [throttled, `${a.url}/text/d1`, `${a.url}/text/d2`, `${a.url}/text/d3`];
+    const result = await runCli(['--json', '--rate', '4', '--retries', '1', await writeList(lines)]);
+    expect(result.code).toBe(1);
+    expect(result.records().map((r) => [r.index, r.status]).sort()).toEqual([[1, 429], [2, 200], [3, 200], [4, 200]]);
+    const paused = a.requests[0]!.time;
+    const others = a.requests.filter((r) => r.path.startsWith('/text/'));
+    expect(others).toHaveLength(3);
+    for (const request of others) expect(request.time - paused).toBeGreaterThanOrEqual(1800);
+    // The retry: 2 s after the first answer, not 2 s after its page ended (4 s).
+    const retry = a.requests.filter((r) => r.path.startsWith('/bytes/'))[1]!;
+    expect(retry.time - paused).toBeGreaterThanOrEqual(1800);
+    expect(retry.time - paused).toBeLessThan(3200);
+  });
+});
+
 describe('--shard', () => {
   // 100 lines: comments and blank lines are not entries; every 7th entry is invalid (some in each shard) (still an entry).
   let list: string;

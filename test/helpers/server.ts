@@ -458,6 +458,8 @@ function bytes(ctx: Ctx, n: number): void {
   if (etag !== undefined) headers['etag'] = etag;
   if (lastModified !== undefined) headers['last-modified'] = lastModified;
   if (ranges) headers['accept-ranges'] = 'bytes';
+  const retryAfter = q.get('retryAfter');
+  if (retryAfter !== null) headers['retry-after'] = retryAfter;
 
   let start = 0;
   let end = n; // exclusive
