@@ -27,18 +27,28 @@ export function escapeText(text: string): string {
 }
 
 /**
- * `scheme://userinfo@` anywhere in a text. The authority runs to the first `/`, `?`, `#`, `\` or white
- * space (TAB, CR and LF are allowed inside, since the URL parser strips them), and the greedy match makes
- * the userinfo end at the authority's last `@`, as the WHATWG parser does (`http://a:b@c@d/` has the
- * password `b@c`). The scheme is capped at 32 characters so that scanning a long text stays linear. It
- * may start inside a word: `?dsn=%22postgres://u:p@db` has one right after the `2` of `%22`.
+ * `scheme://` or a special scheme's `scheme:` and the slashes after it, tried at one position (sticky):
+ * the start of a `scheme://userinfo@` anywhere in a text. The scheme is capped at 32 characters, and it
+ * may start inside a word: `?dsn=%22postgres://u:p@db` has one right after the `2` of `%22`. The special
+ * schemes' other spellings that the URL parser takes (`http:u:p@h`, `http:\\u:p@h`, `http:///u:p@h`) count.
  */
-const USERINFO = /((?:https?|wss?|ftp):(?:[/\\]|[\t\n\r])*|[a-z][a-z\d+.-]{0,31}:\/\/)((?:[^\s/?#\\]|[\t\n\r])*)@/giu;
+const SCHEME_AT = /(?:https?|wss?|ftp):[/\\\t\n\r]*|[a-z][a-z\d+.-]{0,31}:\/\//iuy;
+
+/**
+ * What ends an authority: `/`, `?`, `#`, `\` and white space, except TAB, CR and LF, which the URL parser
+ * strips and so may stand inside a userinfo.
+ */
+const AUTHORITY_END = /[/?#\\\v\f \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/g;
 
 /**
  * Replace the password of every `scheme://user:password@` in a text with `***`, keeping the user name.
- * Works on any text (an error message, a string that does not parse as a URL). A userinfo with no `:`,
- * or with an empty password, is left as it is.
+ * Works on any text (an error message, a string that does not parse as a URL). The userinfo ends at the
+ * authority's last `@`, as the WHATWG parser does (`http://a:b@c@d/` has the password `b@c`); a userinfo
+ * with no `:`, or with an empty password, is left as it is.
+ *
+ * A scan rather than one regular expression: a backtracking match over the authority is quadratic on a
+ * hostile text (`@` then `http:` a million times) and overflows V8's regexp stack on a 9 MB userinfo,
+ * and list lines may be 16 MiB. Here each colon is tried at most 32 times, and each authority is read once.
  *
  * @example
  * redactUrl('http://u:p@h/x')           // → 'http://u:***@h/x'
@@ -46,19 +56,54 @@ const USERINFO = /((?:https?|wss?|ftp):(?:[/\\]|[\t\n\r])*|[a-z][a-z\d+.-]{0,31}
  * redactUrl('redirect to ftp://a:b@c/') // → 'redirect to ftp://a:***@c/'
  */
 export function redactUrl(text: string): string {
-  // No `@`, no userinfo: a long URL (megabytes) is not scanned at 32 steps a character for nothing.
-  if (!text.includes('@')) return text;
-  return text.replace(USERINFO, (match, scheme: string, userinfo: string) => {
-    const colon = userinfo.indexOf(':');
-    if (colon < 0 || colon === userinfo.length - 1) return match;
-    return `${scheme}${userinfo.slice(0, colon)}:***@`;
-  });
+  // No `@` or no `:`, no userinfo: a long URL (megabytes) is not scanned for nothing.
+  if (!text.includes('@') || !text.includes(':')) return text;
+  let out = '';
+  let copied = 0; // text before this is in `out`
+  let from = 0; // where the next scheme may start
+  // The authority last read: it runs to `end`, and its last `@` at or after `start` is `at` (-1: none).
+  let authority = {start: 0, end: 0, at: -1};
+  for (let colon = text.indexOf(':', from); colon >= 0; colon = text.indexOf(':', from)) {
+    let found = false;
+    // `https` is the longest special scheme; a longer one needs `//` after its colon.
+    const longest = text.startsWith('//', colon + 1) ? 32 : 5;
+    for (let start = Math.max(from, colon - longest); start < colon && !found; start++) {
+      SCHEME_AT.lastIndex = start;
+      if (SCHEME_AT.exec(text) === null) continue;
+      // A scheme's characters hold no colon, so this match ends with the slashes after `colon`.
+      const userinfo = SCHEME_AT.lastIndex;
+      if (userinfo < authority.start || userinfo >= authority.end) authority = readAuthority(text, userinfo);
+      if (authority.at < userinfo) continue;
+      found = true;
+      out += text.slice(copied, userinfo) + maskPassword(text.slice(userinfo, authority.at)) + '@';
+      copied = from = authority.at + 1;
+    }
+    if (!found) from = colon + 1;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+/** The authority that starts at `start`: where it ends, and its last `@` (-1 if none). */
+function readAuthority(text: string, start: number): {start: number; end: number; at: number} {
+  AUTHORITY_END.lastIndex = start;
+  const end = AUTHORITY_END.exec(text)?.index ?? text.length;
+  // Within the authority only: a backward search from its end could run far past its start.
+  const at = text.slice(start, end).lastIndexOf('@');
+  return {start, end, at: at < 0 ? -1 : start + at};
+}
+
+/** `user:password` → `user:***`; a userinfo with no `:`, or with an empty password, as it is. */
+function maskPassword(userinfo: string): string {
+  const colon = userinfo.indexOf(':');
+  return colon < 0 || colon === userinfo.length - 1 ? userinfo : `${userinfo.slice(0, colon)}:***`;
 }
 
 // A whole URL as given (a list's URL text, a Location): its authority runs to the first `/`, `\`, `?`
 // or `#`, spaces included (a JSON entry's URL may hold one, which the parser percent-encodes); the
-// scheme may be missing (`//u:p@h`, `u:p@h:3128`).
-const WHOLE_URL_USERINFO = /^(\s*(?:[a-z][a-z\d+.-]*:)?[/\\\t\n\r]*)([^/\\?#]*)@/iu;
+// scheme may be missing (`//u:p@h`, `u:p@h:3128`). What comes before the userinfo is matched once, in
+// a lookahead (which does not backtrack): giving back white space or a scheme never finds an `@` the
+// greedy match missed, and trying it made a text of many blanks and no `@` in its authority quadratic.
+const WHOLE_URL_USERINFO = /^(?=(\s*(?:[a-z][a-z\d+.-]*:)?[/\\\t\n\r]*))\1([^/\\?#]*)@/iu;
 
 /**
  * {@link redactUrl} for a text that is one URL as given (an entry's `url`): also a password with spaces
@@ -67,11 +112,8 @@ const WHOLE_URL_USERINFO = /^(\s*(?:[a-z][a-z\d+.-]*:)?[/\\\t\n\r]*)([^/\\?#]*)@
  * @example redactWholeUrl('http://u:sec ret@h/') // → 'http://u:***@h/'
  */
 export function redactWholeUrl(text: string): string {
-  return redactUrl(text.replace(WHOLE_URL_USERINFO, (match, scheme: string, userinfo: string) => {
-    const colon = userinfo.indexOf(':');
-    if (colon < 0 || colon === userinfo.length - 1) return match;
-    return `${scheme}${userinfo.slice(0, colon)}:***@`;
-  }));
+  if (!text.includes('@')) return text;
+  return redactUrl(text.replace(WHOLE_URL_USERINFO, (_match, scheme: string, userinfo: string) => `${scheme}${maskPassword(userinfo)}@`));
 }
 
 /**

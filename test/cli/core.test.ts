@@ -202,6 +202,16 @@ describe('input', () => {
     expect(result.stderr.length).toBeLessThan(2000);
   });
 
+  test('a 10 MB invalid line with a password is shown redacted and cut, not an internal error', async () => {
+    const list = await writeList([`notaurl://u:hunter2@${'y'.repeat(10_000_000)}`, `${server.url}/text/after`]);
+    const result = await runCli(['--json', list]);
+    expect(result.code).toBe(1);
+    expect(result.records().map((r) => r.error?.code ?? null).sort()).toEqual(['invalid_url', null]);
+    expect(result.stderr).toContain('notaurl://u:***@yyy');
+    expect(result.stderr).not.toContain('hunter2');
+    expect(result.stderr.length).toBeLessThan(4000);
+  });
+
   test('CRLF ends and a BOM are tolerated', async () => {
     const list = await writeList([`${server.url}/text/crlf1`, `${server.url}/text/crlf2`], {eol: '\r\n', bom: true});
     const result = await runCli(['--json', '--ordered', list]);

@@ -78,6 +78,47 @@ describe('redactWholeUrl', () => {
   });
 });
 
+describe('redaction of hostile, long texts (list lines may be 16 MiB)', () => {
+  // The single regular expression these replaced, kept as the oracle for short texts.
+  const USERINFO = /((?:https?|wss?|ftp):(?:[/\\]|[\t\n\r])*|[a-z][a-z\d+.-]{0,31}:\/\/)((?:[^\s/?#\\]|[\t\n\r])*)@/giu;
+  const WHOLE = /^(\s*(?:[a-z][a-z\d+.-]*:)?[/\\\t\n\r]*)([^/\\?#]*)@/iu;
+  const mask = (re: RegExp, text: string): string =>
+    text.replace(re, (match, scheme: string, userinfo: string) => {
+      const colon = userinfo.indexOf(':');
+      return colon < 0 || colon === userinfo.length - 1 ? match : `${scheme}${userinfo.slice(0, colon)}:***@`;
+    });
+
+  test('a 10 MB userinfo is redacted (the regular expression overflowed its stack: exit 70)', () => {
+    expect(redactUrl(`http://u:${'a'.repeat(10_000_000)}@h/`)).toBe('http://u:***@h/');
+    expect(redactUrl(`notaurl://u:pw@${'y'.repeat(10_000_000)}`)).toBe(`notaurl://u:***@${'y'.repeat(10_000_000)}`);
+  });
+
+  test('`@` then `http:` 200,000 times takes one pass (it was quadratic: minutes)', {timeout: 20_000}, () => {
+    const text = `@${'http:'.repeat(200_000)}`;
+    expect(redactUrl(text)).toBe(text);
+    expect(redactWholeUrl(text)).toBe(text);
+  });
+
+  test('many blanks before an authority with no `@` take one pass (quadratic before)', {timeout: 20_000}, () => {
+    for (const text of [`${' '.repeat(40_000)}${'a'.repeat(400_000)}/@`, `${' '.repeat(40_000)}${'a'.repeat(400_000)}`]) {
+      expect(redactWholeUrl(text)).toBe(text);
+    }
+  });
+
+  test('the same result as the single regular expression on 200,000 random short texts', () => {
+    const pieces = ['a', 'h', 't', 'p', 's', 'w', 'f', ':', ':', '/', '\\', '@', '@', '?', '#', ' ', '\t', '\n', '\r', '\v', 'x', '1',
+      '+', '.', '-', 'H', 'P', '\u00a0', '\u017f', '\u212a', '\u2028', 'é', '😀', 'http:', 'https://', 'ftp:', 'u:p@', '://'];
+    let seed = 17;
+    const random = (n: number): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    for (let i = 0; i < 200_000; i++) {
+      let text = random(4) === 0 ? 'http://' : '';
+      for (let j = random(40); j >= 0; j--) text += pieces[random(pieces.length)];
+      expect(redactUrl(text), JSON.stringify(text)).toBe(mask(USERINFO, text));
+      expect(redactWholeUrl(text), JSON.stringify(text)).toBe(mask(USERINFO, mask(WHOLE, text)));
+    }
+  });
+});
+
 describe('safeUrl', () => {
   test('redacts, then escapes', () => {
     expect(safeUrl('https://u:p@h/\x1b[2J\r')).toBe('https://u:***@h/\\x1b[2J\\x0d');
