@@ -248,8 +248,8 @@ async function* execute(
         if (error === undefined) {
           const digest = entryState.hash?.digest('hex');
           sha = digest ?? null;
-          // HEAD has no body to check (a link check over a list with digests): its digest is not asked.
-          if (entry.sha256 !== undefined && options.method !== 'HEAD' && digest !== entry.sha256) {
+          // HEAD and a 304 have no body to check (a link check over a list with digests): no digest asked.
+          if (entry.sha256 !== undefined && digest !== undefined && digest !== entry.sha256) {
             error = new FetchallError('checksum', `body SHA-256 is ${digest ?? 'unknown'}, expected ${entry.sha256}`);
           }
         }

@@ -1,7 +1,7 @@
 // One attempt at one entry: follow redirects ourselves, then stream the body into its target.
 import {createHash, type Hash} from 'node:crypto';
 import type {Transform} from 'node:stream';
-import {createBrotliDecompress, createGunzip, createInflate, createInflateRaw} from 'node:zlib';
+import {createBrotliDecompress, createGunzip, createInflate, createInflateRaw, Gunzip} from 'node:zlib';
 import type {Dispatcher} from 'undici';
 import {DISCARD_BYTES, Exchange, failedUnanswered} from './exchange.js';
 import {classify, codeOf, proxyAuthRefusal, RETRYABLE_STATUSES, tunnelRefusal} from '../classify.js';
@@ -472,15 +472,26 @@ async function receiveBody(env: AttemptEnvironment, state: EntryState, response:
     const validator = ranges && identity && response.status === 200 && !userRange ? etag ?? lastModified : undefined;
     state.resume = validator === undefined ? undefined : {url: href, validator, total: Number.isSafeInteger(declared) ? declared : undefined};
   }
+  if (response.status === 304) {
+    // Not Modified (an answer to the user's own If-None-Match or If-Modified-Since): no body, so like
+    // HEAD no file, and the copy the user holds stays as it is; its Content-Length is the other body's.
+    await state.target?.discard();
+    state.target = undefined;
+    await response.discard();
+    return true;
+  }
   if (wantsHash(env, state) && state.hash === undefined) state.hash = createHash('sha256');
   if (options.method === 'HEAD') {
     await response.discard();
     return true;
   }
   const decoder = options.compressed ? decoderFor(encoding) : undefined;
-  if (options.maxSize !== undefined && decoder === undefined && Number.isFinite(declared) && resumeFrom + declared > options.maxSize && response.status !== 206) {
+  // The whole body's size: what is kept plus what comes, when this answer continues it. A 204 has no
+  // body whatever its Content-Length says.
+  const size = (continues ? resumeFrom : 0) + declared;
+  if (options.maxSize !== undefined && decoder === undefined && Number.isFinite(size) && size > options.maxSize && response.status !== 204) {
     response.abort(new Error('body too large'));
-    throw new FetchallError('too_large', `body of ${declared} bytes is larger than --max-size ${options.maxSize}`);
+    throw new FetchallError('too_large', `body of ${size} bytes is larger than --max-size ${options.maxSize}`);
   }
   if (env.sink !== undefined && state.target === undefined) state.target = env.sink.open(state.entry, state.name);
   const target = state.target;
@@ -519,12 +530,18 @@ async function receiveBody(env: AttemptEnvironment, state: EntryState, response:
 
 /**
  * Feed a body through its decoders (made from its first chunk, piped one into the next) into `take`,
- * with backpressure both ways and errors from any of them.
+ * with backpressure both ways and errors from any of them. Bytes after the end of a compressed stream
+ * are a broken body (`protocol`), as curl has it: zlib's gunzip refuses them itself (all but NUL
+ * padding, which gzip(1) allows too), while inflate and brotli stop reading and would drop them unseen.
  */
 function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chunk: Buffer) => Promise<void> | void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let decoders: Transform[] | undefined;
     let failed = false;
+    // Bytes given to each decoder, and whether the body and the last decoder have ended.
+    const fed: number[] = [];
+    let bodyEnded = false;
+    let decodedEnded = false;
     const fail = (error: unknown): void => {
       if (failed) return;
       failed = true;
@@ -532,10 +549,24 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
       response.abort(error instanceof Error ? error : new Error(String(error)));
       reject(error);
     };
+    const finish = (): void => {
+      if (failed || !bodyEnded || !decodedEnded) return;
+      const left = (decoders ?? []).findIndex((decoder, i) => !(decoder instanceof Gunzip) && (decoder as Transform & {bytesWritten: number}).bytesWritten < fed[i]!);
+      if (left >= 0) {
+        const extra = fed[left]! - (decoders![left] as Transform & {bytesWritten: number}).bytesWritten;
+        fail(new FetchallError('protocol', `${extra} bytes after the end of the compressed body`));
+        return;
+      }
+      resolve();
+    };
     const start = (head: Buffer): Transform => {
       const made = makeDecoders(head);
       decoders = made;
-      for (let i = 0; i + 1 < made.length; i++) made[i]!.pipe(made[i + 1]!);
+      for (let i = 0; i + 1 < made.length; i++) {
+        fed[i + 1] = 0;
+        made[i]!.on('data', (chunk: Buffer) => (fed[i + 1]! += chunk.length));
+        made[i]!.pipe(made[i + 1]!);
+      }
       for (const decoder of made) decoder.on('error', fail);
       const last = made[made.length - 1]!;
       last.on('data', (chunk: Buffer) => {
@@ -552,22 +583,27 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
         }
       });
       last.on('end', () => {
-        if (!failed) resolve();
+        decodedEnded = true;
+        finish();
       });
       return made[0]!;
     };
     let first: Transform | undefined;
+    fed[0] = 0;
     response
       .body((chunk) => {
         if (failed) return;
         const into = (first ??= start(chunk));
+        fed[0]! += chunk.length;
         if (into.write(chunk)) return;
         return new Promise<void>((done) => into.once('drain', done));
       })
       .then(() => {
         // No byte at all (a 204, a 304, a Content-Length: 0) is an empty body whatever coding it names.
-        if (first === undefined) resolve();
-        else first.end();
+        if (first === undefined) return resolve();
+        bodyEnded = true;
+        first.end();
+        finish();
       }, fail);
   });
 }

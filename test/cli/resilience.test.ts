@@ -1,6 +1,6 @@
 // End-to-end resilience: retries, Retry-After, timeouts, broken bodies, redirects, limits, TLS, proxy, signals.
 import {spawn} from 'node:child_process';
-import {readFile, readdir, stat} from 'node:fs/promises';
+import {readFile, readdir, stat, writeFile} from 'node:fs/promises';
 import {createSecureServer} from 'node:http2';
 import {createServer, type Socket} from 'node:net';
 import {once} from 'node:events';
@@ -10,7 +10,7 @@ import {performance} from 'node:perf_hooks';
 import {randomBytes} from 'node:crypto';
 import {createServer as createHttpServer} from 'node:http';
 import {createServer as createTlsServer, TLSSocket} from 'node:tls';
-import {gzipSync} from 'node:zlib';
+import {brotliCompressSync, deflateRawSync, deflateSync, gzipSync} from 'node:zlib';
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest';
 import {BIN_PATH, cleanupTemp, makeTempDir, parseJsonLines, runCli, writeList, type RunCliOptions} from '../helpers/cli.js';
 import {startPipeProxy, startProxy, type TestProxy} from '../helpers/proxy.js';
@@ -787,6 +787,74 @@ describe('limits and encodings', () => {
     const {code, recs} = await fetchJson(['/ce/204', '/ce/304', '/ce/200', '/ce/200d', '/ce/302'].map((p) => `${a.url}${p}`), ['--compressed', '--max-redirects', '0']);
     expect(code).toBe(0);
     expect(recs.map((r) => [r.status, r.ok, r.bytes, r.error])).toEqual([[204, true, 0, null], [304, true, 0, null], [200, true, 0, null], [200, true, 0, null], [302, true, 0, null]]);
+  });
+
+  it('--compressed: bytes after the end of a compressed body are `protocol` in every coding; gzip\'s NUL padding is not', async () => {
+    const body = Buffer.from('decoded body\n'.repeat(200));
+    const cases: [string, string, Buffer][] = [
+      ['/junk/gzip', 'gzip', Buffer.concat([gzipSync(body), Buffer.from('JUNK')])],
+      ['/junk/br', 'br', Buffer.concat([brotliCompressSync(body), Buffer.from('JUNK')])],
+      ['/junk/deflate', 'deflate', Buffer.concat([deflateSync(body), Buffer.from('JUNK')])],
+      ['/junk/raw', 'deflate', Buffer.concat([deflateRawSync(body), Buffer.from('JUNK')])],
+      // A long tail, written on after the decoder stopped reading: still refused, and no stall.
+      ['/junk/br-long', 'br', Buffer.concat([brotliCompressSync(body), randomBytes(300_000)])],
+      ['/junk/inner', 'br, gzip', gzipSync(Buffer.concat([brotliCompressSync(body), Buffer.from('JUNK')]))],
+      ['/junk/gzip-nul', 'gzip', Buffer.concat([gzipSync(body), Buffer.alloc(8)])],
+    ];
+    for (const [path, coding, wire] of cases) {
+      a.route(path, (_req, res) => {
+        res.writeHead(200, {'content-encoding': coding, 'content-length': wire.length});
+        res.end(wire);
+      });
+    }
+    const out = await makeTempDir();
+    const {code, recs} = await fetchJson(cases.map(([path]) => `${a.url}${path}`), ['--compressed', '--ordered', '-o', out]);
+    expect(code).toBe(1);
+    expect(recs.map((r) => [r.url.slice(a.url.length), r.ok, r.attempts, r.error?.code ?? null])).toEqual([
+      ...cases.slice(0, -1).map(([path]) => [path, false, 1, 'protocol']),
+      ['/junk/gzip-nul', true, 1, null],
+    ]);
+    expect(recs[1]!.error.message).toBe('4 bytes after the end of the compressed body');
+    expect(await listFiles(out)).toEqual([join(out, 'gzip-nul')]);
+  });
+
+  it('a 304 writes no file and leaves the one in place; a 204 or 304 is no body too large, whatever its Content-Length', async () => {
+    for (const status of [204, 304]) {
+      a.route(`/empty/${status}`, (req, res) => {
+        // Node would drop the length on these statuses: the head is written raw.
+        req.socket.write(`HTTP/1.1 ${status} X\r\nETag: "v1"\r\nContent-Length: 5000000\r\n\r\n`, 'latin1');
+      });
+    }
+    const out = await makeTempDir();
+    await writeFile(join(out, 'kept.html'), 'the copy I hold');
+    const lines = [`${a.url}/empty/304 kept.html`, `${a.url}/empty/204 empty.txt`];
+    const {code, recs} = await fetchJson(lines, ['--ordered', '-o', out, '--max-size', '1MB', '-H', 'If-None-Match: "v1"', '--checksum']);
+    expect(code).toBe(0);
+    expect(recs.map((r) => [r.status, r.ok, r.bytes, r.file, r.sha256])).toEqual([
+      [304, true, 0, null, null],
+      [204, true, 0, join(out, 'empty.txt'), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'],
+    ]);
+    expect(await readFile(join(out, 'kept.html'), 'utf8')).toBe('the copy I hold');
+  });
+
+  it('--max-size judges a retry\'s whole 200 by its own length, not added to the bytes of the broken try', async () => {
+    let requests = 0;
+    a.route('/resized', (req, res) => {
+      requests++;
+      const headers = {etag: '"r1"', 'accept-ranges': 'bytes', 'content-length': 800};
+      res.writeHead(200, headers);
+      // The first answer breaks off at 500 bytes; the retry, sent with Range, gets the whole body.
+      if (req.headers.range === undefined) {
+        res.write(Buffer.alloc(500, 1));
+        setTimeout(() => res.destroy(), 20);
+      } else {
+        res.end(Buffer.alloc(800, 1));
+      }
+    });
+    const {code, recs} = await fetchJson([`${a.url}/resized`], ['--max-size', '1000', '--retry-delay', '10ms']);
+    expect(recs[0]).toMatchObject({ok: true, status: 200, bytes: 800, attempts: 2, error: null});
+    expect(code).toBe(0);
+    expect(requests).toBe(2);
   });
 
   it('framing a client must refuse (two Content-Lengths, Content-Length with chunked, obs-fold) is `protocol`, not retried', async () => {
