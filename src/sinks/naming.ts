@@ -132,10 +132,14 @@ function utf8SequenceAt(bytes: Buffer, i: number): number {
   return isUtf8(bytes.subarray(i, i + length)) ? length : 0;
 }
 
-/** The URL's decoded path segments; an empty path or one ending in `/` ends in `index.html`. */
+/**
+ * The URL's decoded path segments; an empty path, or one ending in `/` or in a segment that names
+ * can't keep (only dots and spaces: `/...`, `/%20`), ends in `index.html`, so a host or folder never
+ * becomes the file's name.
+ */
 function pathSegments(url: URL): string[] {
   const segments = url.pathname.split('/').slice(1).map(decodeUrlSegment);
-  if (segments.length === 0 || segments.at(-1) === '') {
+  if (segments.length === 0 || DOTS_ONLY.test(segments.at(-1)!)) {
     segments.splice(-1, 1, DEFAULT_NAME);
   }
   return segments;
@@ -234,7 +238,10 @@ function fitSegment(segment: string, suffix: string): string {
  */
 export function sanitizeName(raw: string): string {
   const segments: string[] = [];
-  for (const piece of raw.split(/[/\\]/)) {
+  const pieces = raw.split(/[/\\]/);
+  // A last segment dropped for its dots (`dir/...`) leaves a folder's name: the file is its index.html.
+  if (pieces.length > 1 && pieces.at(-1) !== '' && DOTS_ONLY.test(pieces.at(-1)!)) pieces.push(DEFAULT_NAME);
+  for (const piece of pieces) {
     let segment = piece.replace(UNSAFE_CHARS, '_');
     if (segments.length === 0) {
       segment = segment.replace(DRIVE, '');
@@ -253,9 +260,13 @@ function withSuffix(name: string, n: number): string {
   return name.slice(0, slash + 1) + fitSegment(name.slice(slash + 1), `-${String(n)}`);
 }
 
-/** The collision key: file systems may ignore case (and, on macOS, Unicode normalisation). */
+/**
+ * The collision key: file systems may ignore case (and, on macOS, Unicode normalisation). Through upper
+ * case first, so that every spelling with one upper case meets (`ς`, `σ` and `Σ`; `µ` and `Μ`; `ſ` and
+ * `S`), which lower case alone does not do; `ß` then meets `ss`, one suffix more than needed at worst.
+ */
 function nameKey(name: string): string {
-  return name.normalize('NFC').toLowerCase();
+  return name.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC');
 }
 
 /** An entry's output name, and the earlier file (if any) that stands where one of its folders must be. */

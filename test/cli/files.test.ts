@@ -257,6 +257,20 @@ describe('a name that is another name\'s folder', () => {
   });
 });
 
+describe('a last segment of dots or spaces', () => {
+  it('is saved as index.html in its folder, so the host\'s other files still go in: /... and /dir/%20', async () => {
+    const out = await makeTempDir();
+    server.route('/...', (_req, res) => void res.end('dots'));
+    server.route('/dir/%20', (_req, res) => void res.end('space'));
+    const urls = [`${server.url}/...`, `${server.url}/text/a.txt`, `${server.url}/dir/%20`, `${server.url}/text/b.txt`];
+    const result = await fetchTo(out, urls, ['--name', '{host}/{path}']);
+    expect(result.code, result.stderr).toBe(0);
+    const files = [...byIndex(result).values()].sort((x, y) => x.index - y.index).map((r) => relative(out, r.file as string));
+    expect(files).toEqual(['127.0.0.1/index.html', '127.0.0.1/text/a.txt', '127.0.0.1/dir/index.html', '127.0.0.1/text/b.txt']);
+    expect(await readFile(join(out, '127.0.0.1/index.html'), 'utf8')).toBe('dots');
+  });
+});
+
 describe('confinement', () => {
   it('keeps ../../x, /abs/x, ..\\x and a %2F-encoded path inside DIR', async () => {
     const root = await makeTempDir();

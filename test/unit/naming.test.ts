@@ -241,6 +241,19 @@ describe('NameAssigner', () => {
       ['index.html', 'index-1.html', 'index-2.html'],
     ],
     [
+      'a last segment of dots or spaces is index.html, never the host or the folder as a file',
+      '{host}/{path}',
+      ['https://a.test/...', 'https://a.test/a.txt', 'https://a.test/dir/%20', 'https://a.test/dir/b.txt', ['https://a.test/n', 'named/..']],
+      ['a.test/index.html', 'a.test/a.txt', 'a.test/dir/index.html', 'a.test/dir/b.txt', 'named/index.html'],
+    ],
+    [
+      'case meets case through upper case: final sigma, micro sign, long s',
+      '{basename}',
+      ['https://a.test/ΑΣ', 'https://a.test/ασ', 'https://a.test/ας', 'https://a.test/µ.txt', 'https://a.test/Μ.TXT',
+        'https://a.test/ſ', 'https://a.test/S', 'https://a.test/ΟΔΟΣ.txt', 'https://a.test/οδοσ.txt'],
+      ['ΑΣ', 'ασ-1', 'ας-2', 'µ.txt', 'Μ-1.TXT', 'ſ', 'S-1', 'ΟΔΟΣ.txt', 'οδοσ-1.txt'],
+    ],
+    [
       'suffix goes into the last segment of a path',
       '{path}',
       ['https://a.test/d.x/f', 'https://b.test/d.x/f', 'https://a.test/d.x/f.txt', 'https://b.test/d.x/F.TXT'],
