@@ -98,6 +98,8 @@ function codeFor(error: unknown): ErrorCode | undefined {
   for (let e = error, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as {cause?: unknown}).cause, depth++) {
     const code = codeOf(e);
     if (code === undefined) continue;
+    // Any failure of the resolver is the name's (EINVAL: a name over 255 characters, which never resolves).
+    if ((e as {syscall?: unknown}).syscall === 'getaddrinfo') return 'dns';
     const mapped = BY_CODE[code];
     if (mapped !== undefined) return mapped;
     if (code.startsWith('HPE_')) return 'protocol';
@@ -157,12 +159,23 @@ function tlsAdvice(error: unknown, detail: string): string {
   return detail;
 }
 
+/**
+ * An error's message, or for an AggregateError that has none (Node's, when every address of a host
+ * refused the connection: `localhost` as ::1 and 127.0.0.1) those of the errors in it.
+ */
+function ownMessage(error: Error): string {
+  const inner = (error as {errors?: unknown}).errors;
+  if (error.message !== '' || !Array.isArray(inner)) return error.message;
+  const messages = inner.map((e) => (e instanceof Error ? e.message.split('\n')[0] ?? '' : String(e))).filter((m) => m !== '');
+  return [...new Set(messages)].join('; ');
+}
+
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const code = codeOf(error);
   const causeCode = codeOf((error as {cause?: unknown}).cause);
   // Node's `connect EMFILE 127.0.0.1:80 - Local (undefined:undefined)`: the local address it never had.
-  const first = (error.message.split('\n')[0] ?? '').replace(/ - Local \(undefined:undefined\)$/, '');
+  const first = (ownMessage(error).split('\n')[0] ?? '').replace(/ - Local \(undefined:undefined\)$/, '');
   // OpenSSL's "40ED…:error:0A00010B:SSL routines:fn:wrong version number:file.c:77:" → the reason alone.
   const message = /^[0-9A-F]+:error:[0-9A-F]+:[^:]*:[^:]*:([^:]+):/i.exec(first)?.[1] ?? first;
   const shown = code !== undefined && !code.startsWith('UND_ERR') && !message.includes(code) ? `${message} (${code})` : message;

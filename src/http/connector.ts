@@ -11,6 +11,8 @@
 //   waits for its close, so the request hung until the idle timeout and failed as `timeout`.
 // - A final status line reaches undici's parser whole: undici keeps only the last piece of a reason
 //   phrase that arrives in pieces (`HTTP 404 ound`).
+// - A host name written with its trailing dot (`https://example.com./`) is sent in SNI without it, as
+//   RFC 6066 says and curl does: undici sent it as written, and a server strict about SNI refused it.
 import type {Socket} from 'node:net';
 import type {buildConnector} from 'undici';
 import {responseStart} from './response-start.js';
@@ -25,7 +27,8 @@ type Connector = buildConnector.connector;
  * @example new Agent({connect: wrapConnector(buildConnector({timeout: 0}), 500)})
  */
 export function wrapConnector(connect: Connector, ms: number, budget?: SocketBudget): Connector {
-  return (options, callback) => {
+  return (given, callback) => {
+    const options = withoutTrailingDot(given);
     let settled = false;
     let socket: Socket | undefined;
     const timer = ms <= 0 ? undefined : setTimeout(() => {
@@ -58,6 +61,17 @@ export function wrapConnector(connect: Connector, ms: number, budget?: SocketBud
     // Counted from the start of its connect: a run opening many at once stays within its budget.
     if (socket !== undefined) budget?.add(socket);
   };
+}
+
+/**
+ * The options with SNI's name given without a trailing dot. undici leaves `servername` unset here and
+ * takes the host as written; a name that ends in a dot is never an IP address (the URL parser makes
+ * `127.0.0.1.` an address without it).
+ */
+function withoutTrailingDot(options: buildConnector.Options): buildConnector.Options {
+  const name = options.servername ?? options.hostname;
+  if (options.protocol !== 'https:' || typeof name !== 'string' || !name.endsWith('.')) return options;
+  return {...options, servername: name.slice(0, -1)};
 }
 
 /**

@@ -6,6 +6,7 @@ import {createServer, type Socket} from 'node:net';
 import {once} from 'node:events';
 import type {AddressInfo} from 'node:net';
 import {join} from 'node:path';
+import {fileURLToPath} from 'node:url';
 import {performance} from 'node:perf_hooks';
 import {randomBytes} from 'node:crypto';
 import {createServer as createHttpServer} from 'node:http';
@@ -16,6 +17,9 @@ import {BIN_PATH, cleanupTemp, makeTempDir, parseJsonLines, runCli, writeList, t
 import {startPipeProxy, startProxy, type TestProxy} from '../helpers/proxy.js';
 import {startTestServer, textBody, type TestServer} from '../helpers/server.js';
 import {certPath, selfSigned} from '../helpers/tls.js';
+
+/** A preload that resolves `*.test` names without DNS (see the file). */
+const RESOLVE_TEST_NAMES = fileURLToPath(new URL('../fixtures/resolve-test-names.cjs', import.meta.url));
 
 let a: TestServer;
 let b: TestServer;
@@ -1068,6 +1072,34 @@ describe('TLS and proxies', () => {
       corrupt.close();
       picky.close();
     }
+  });
+
+  it('a host written with its trailing dot is sent in SNI without it (RFC 6066), as curl does', async () => {
+    const names: (string | false)[] = [];
+    const server = createTlsServer(selfSigned, (socket) => {
+      names.push(socket.servername);
+      socket.on('error', () => {});
+      socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok'));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const urls = [`https://sni.test.:${port}/dot`, `https://sni.test:${port}/plain`];
+      const {code, recs, stderr} = await fetchJson(urls, ['-k', '--ordered'], {env: {NODE_OPTIONS: `--require ${RESOLVE_TEST_NAMES}`}});
+      expect(code, stderr).toBe(0);
+      expect(recs.map((r) => r.ok)).toEqual([true, true]);
+      expect(names).toEqual(['sni.test', 'sni.test']);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a host whose every address refuses names them all, not an empty message', async () => {
+    const {code, recs} = await fetchJson(['http://dual.test:1/x'], ['--retries', '0'], {env: {NODE_OPTIONS: `--require ${RESOLVE_TEST_NAMES}`}});
+    expect(code).toBe(1);
+    expect(recs[0].error.code).toBe('connect');
+    expect(recs[0].error.message).toMatch(/^could not connect: connect E\w+ ::1:1; connect ECONNREFUSED 127\.0\.0\.1:1$/);
   });
 
   it('a certificate that fails at a redirect\'s target names that host', async () => {

@@ -1,4 +1,7 @@
 // Table-driven classification: undici, errno, TLS and zlib codes → the contract's error codes and retry verdict.
+import {lookup} from 'node:dns/promises';
+import {once} from 'node:events';
+import {connect, type LookupFunction} from 'node:net';
 import {errors} from 'undici';
 import {describe, expect, test} from 'vitest';
 import {classify, RETRYABLE_CODES, RETRYABLE_STATUSES, tunnelRefusal} from '../../src/classify.js';
@@ -159,6 +162,27 @@ describe('classify: out of file descriptors', () => {
       // Node's tail about a local address the socket never had is left out.
       expect(failure.message).toBe(`could not connect: connect ${code} 127.0.0.1:8080`);
     }
+  });
+});
+
+describe('classify: errors as Node really makes them', () => {
+  test('every address of a host refused (Happy Eyeballs\' AggregateError, no message of its own): both are named', async () => {
+    // A name with two addresses, as `localhost` has on most systems (::1 and 127.0.0.1); port 1 is closed.
+    const twoAddresses = ((_host: string, _options: unknown, callback: (e: null, a: {address: string; family: number}[]) => void) =>
+      callback(null, [{address: '::1', family: 6}, {address: '127.0.0.1', family: 4}])) as unknown as LookupFunction;
+    const socket = connect({host: 'dual.test', port: 1, lookup: twoAddresses, autoSelectFamily: true});
+    const [error] = (await once(socket, 'error').catch((e: unknown) => [e])) as [Error];
+    expect(error.message).toBe('');
+    const classified = classify(error);
+    expect(classified.code).toBe('connect');
+    expect(classified.message).toMatch(/^could not connect: connect E\w+ ::1:1; connect ECONNREFUSED 127\.0\.0\.1:1$/);
+  });
+
+  test('a host name too long to resolve (getaddrinfo EINVAL) is `dns`, not `protocol`', async () => {
+    const host = `${'a'.repeat(50)}.`.repeat(5) + 'test';
+    const error = await lookup(host).then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({code: 'EINVAL', syscall: 'getaddrinfo'});
+    expect(classify(error)).toMatchObject({code: 'dns', retryable: true});
   });
 });
 
