@@ -21,6 +21,23 @@ function firstStop(budget: FailureBudget, sequence: string): [number, string] | 
   return undefined;
 }
 
+describe('FailureBudget: percentages are exact', () => {
+  test.each([
+    // 69 of 375 is exactly 18.4%: not more than it (in floating point 18.4 × 375 = 6899.999…).
+    [18.4, 375, 69, undefined],
+    [18.4, 375, 70, 'max-failures'],
+    [9.2, 750, 69, undefined],
+    [2.3, 3000, 69, undefined],
+    [0.0000001, 20, 1, 'max-failures'],
+    [100, 20, 20, undefined],
+  ])('%s percent: %s finished, %s failed', (value, finished, failed, expected) => {
+    const budget = new FailureBudget(false, {kind: 'percent', value});
+    let reason: string | undefined;
+    for (let i = 0; i < finished; i++) reason = budget.add(record(i < finished - failed ? 'ok' : 'fail')) ?? reason;
+    expect(reason).toBe(expected);
+  });
+});
+
 describe('FailureBudget', () => {
   test.each([
     ['no budget never stops', false, undefined, 'ffffff', undefined],
