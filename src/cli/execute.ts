@@ -143,6 +143,21 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
     sayEnd(status);
     process.exit(status);
   });
+  // What stopped the run, for the summary line (a fatal output error has a line of its own).
+  const stopCause = (): string | undefined => {
+    if (signalled !== undefined) return `stopped by ${signalled}`;
+    if (failed() !== undefined) return undefined;
+    switch (run?.stopReason) {
+      case 'deadline':
+        return 'stopped: --deadline reached';
+      case 'fail-fast':
+        return 'stopped by --fail-fast';
+      case 'max-failures':
+        return `stopped: more than --max-failures ${flags.maxFailures ?? ''} failed`;
+      default:
+        return undefined;
+    }
+  };
   const exitStatus = (): number => {
     if (signalled !== undefined) return signalCode(signalled);
     const failure = failed();
@@ -162,7 +177,7 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
   const sayEnd = (status: number): void => {
     if (said || status === EXIT.pipe) return;
     said = true;
-    printEnd(flags, stats, chalk, err);
+    printEnd(flags, stats, chalk, err, stopCause());
     const failure = failed();
     if (status === EXIT.output && failure !== undefined) err(`fetchall: ${escapeText(failure.message)}`);
   };
@@ -296,14 +311,14 @@ function signalCode(signal: NodeJS.Signals): number {
   return signal === 'SIGINT' ? EXIT.sigint : signal === 'SIGQUIT' ? EXIT.sigquit : EXIT.sigterm;
 }
 
-function printEnd(flags: RawFlags, stats: RunStats, chalk: ReturnType<typeof makeChalk>, err: (line: string) => void): void {
+function printEnd(flags: RawFlags, stats: RunStats, chalk: ReturnType<typeof makeChalk>, err: (line: string) => void, stopped?: string): void {
   if (flags.quiet === true) {
     for (const failure of stats.failures) err(formatFailureLine(failureRecord(failure), chalk));
     const more = stats.failed - stats.failures.length;
     if (more > 0) err(`… and ${more} more`);
     return;
   }
-  for (const line of formatSummary(stats, chalk, performance.now())) err(line);
+  for (const line of formatSummary(stats, chalk, performance.now(), stopped)) err(line);
 }
 
 function failureRecord(failure: RunStats['failures'][number]): FetchRecord {

@@ -135,7 +135,7 @@ export function formatFailureGroups(stats: RunStats): string {
  * The summary printed at the end unless `-q`, as lines without newlines:
  * the counts line; then, when anything failed, the grouped line, one line per listed failure (the first
  * 20) and `… and N more`. When the total was known and some entries never got a record (the run
- * stopped), the counts line says how many were not started.
+ * stopped), the counts line says how many were not started; `stopped` (what stopped the run) ends it.
  *
  * @example
  * formatSummary(stats, chalk, performance.now())
@@ -143,7 +143,7 @@ export function formatFailureGroups(stats: RunStats): string {
  * //    'failures: 404 ×2, timeout ×1',
  * //    '  FAIL https://x/y — 404 Not Found (http_status)', …]
  */
-export function formatSummary(stats: RunStats, chalk: ChalkInstance, now: number): string[] {
+export function formatSummary(stats: RunStats, chalk: ChalkInstance, now: number, stopped?: string): string[] {
   const elapsed = stats.elapsedMs(now);
   const counts = [
     chalk.green(`${formatCount(stats.ok)} ok`),
@@ -156,7 +156,8 @@ export function formatSummary(stats: RunStats, chalk: ChalkInstance, now: number
   const urls = `${formatCount(stats.done)} ${stats.done === 1 ? 'URL' : 'URLs'}`;
   const lines = [
     `${chalk.bold('fetchall:')} ${urls} in ${formatDuration(elapsed)} — ${counts.join(', ')}` +
-      ` · ${formatBytes(stats.bytes)} · ${formatRate(ratePerSecond(stats.done, elapsed))} URLs/s`,
+      ` · ${formatBytes(stats.bytes)} · ${formatRate(ratePerSecond(stats.done, elapsed))} URLs/s` +
+      (stopped === undefined ? '' : ` · ${chalk.yellow(stopped)}`),
   ];
   if (stats.failed === 0) return lines;
   lines.push(`${chalk.red('failures:')} ${formatFailureGroups(stats)}`);

@@ -492,6 +492,7 @@ describe('--max-failures', () => {
     a.resetStats();
     const stopped = await runCli(['--json', '-c', '1', '--retries', '0', '--max-failures', '5%', await writeList(many)]);
     expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toMatch(/ · stopped: more than --max-failures 5% failed$/m);
     const records = stopped.records();
     expect(records.filter((r) => r.ok === false && r.error.code === 'http_status')).toHaveLength(10);
     // The 20th verdict stops the run before its slot can start a 21st entry.

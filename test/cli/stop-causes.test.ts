@@ -156,7 +156,7 @@ describe('the first cause that stops the run sets the status', () => {
     }, {readStdout: false});
     expect(exit.signal).toBeNull();
     expect(exit.code).toBe(124);
-    expect(exit.stderr).toMatch(/^fetchall: \d+ URLs? in .*[1-9]\d* failed/m);
+    expect(exit.stderr).toMatch(/^fetchall: \d+ URLs? in .*[1-9]\d* failed.* · stopped: --deadline reached$/m);
   });
 
   it('stdout closed after --deadline stopped the run (held bodies draining) leaves 124', async () => {
@@ -181,7 +181,7 @@ describe('the first cause that stops the run sets the status', () => {
     const records = parseJsonLines(await readFile(report, 'utf8'));
     expect(records.map((r) => r.index).sort()).toEqual([1, 2, 3]);
     for (const record of records) expect(record).toMatchObject({ok: false, file: null, error: {code: 'aborted'}});
-    expect(exit.stderr).toMatch(/^fetchall: 3 URLs in .*3 failed/m);
+    expect(exit.stderr).toMatch(/^fetchall: 3 URLs in .*3 failed.* · stopped by SIGINT$/m);
     expect(exit.stderr).not.toContain('not started');
   });
 
@@ -202,7 +202,7 @@ describe('the first cause that stops the run sets the status', () => {
     expect(exit.code).toBe(1);
     // The signal cut the drain short, not the report of the run: the summary and the URL that stopped it.
     // The two held bodies were cut off by the signal: recorded as aborted, with the 404.
-    expect(exit.stderr).toMatch(/^fetchall: 3 URLs in .*3 failed/m);
+    expect(exit.stderr).toMatch(/^fetchall: 3 URLs in .*3 failed.* · stopped by --fail-fast$/m);
     expect(exit.stderr).toMatch(/FAIL .*\/late-404 — HTTP 404/);
   });
 });
@@ -230,7 +230,7 @@ describe('entries that never started', () => {
     expect(result.code).toBe(124);
     const records = result.records();
     expect(records.map((r) => [r.index, r.error?.code])).toEqual([[1, 'aborted']]);
-    expect(result.stderr).toMatch(/3 not started/);
+    expect(result.stderr).toMatch(/3 not started.* · stopped: --deadline reached$/m);
     expect(server.requests).toHaveLength(1);
   });
 

@@ -69,6 +69,8 @@ describe('formatSummary', () => {
     const stats = new RunStats({startedAt: 0});
     stats.add(okRecord(1, {bytes: 10}));
     expect(formatSummary(stats, plain, 500)).toEqual(['fetchall: 1 URL in 500ms — 1 ok, 0 failed, 0 skipped · 10 B · 2.0 URLs/s']);
+    // What stopped the run ends the line.
+    expect(formatSummary(stats, plain, 500, 'stopped by SIGINT')).toEqual(['fetchall: 1 URL in 500ms — 1 ok, 0 failed, 0 skipped · 10 B · 2.0 URLs/s · stopped by SIGINT']);
   });
 
   test('entries never started are counted when the total is known', () => {
