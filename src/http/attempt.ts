@@ -593,6 +593,12 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
     response
       .body((chunk) => {
         if (failed) return;
+        // The decoders are done and the body goes on: bytes after the end, which may never stop coming
+        // (gunzip, which reads on for another member, judges its own).
+        if (decodedEnded && !(decoders?.[0] instanceof Gunzip)) {
+          fail(new FetchallError('protocol', `${chunk.length} bytes after the end of the compressed body`));
+          return;
+        }
         const into = (first ??= start(chunk));
         fed[0]! += chunk.length;
         if (into.write(chunk)) return;

@@ -261,12 +261,13 @@ function withSuffix(name: string, n: number): string {
 }
 
 /**
- * The collision key: file systems may ignore case (and, on macOS, Unicode normalisation). Through upper
- * case first, so that every spelling with one upper case meets (`ς`, `σ` and `Σ`; `µ` and `Μ`; `ſ` and
- * `S`), which lower case alone does not do; `ß` then meets `ss`, one suffix more than needed at worst.
+ * The collision key: file systems may ignore case (and, on macOS, Unicode normalisation). Lower, upper,
+ * then lower case again, so that every spelling with one upper case meets (`ς`, `σ` and `Σ`; `µ` and
+ * `Μ`; `ſ` and `S`), which lower case alone does not do, while what lower case alone joins stays joined
+ * (`ẞ` and `ß`); `ß` then meets `ss` too, one suffix more than needed at worst.
  */
 function nameKey(name: string): string {
-  return name.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC');
+  return name.normalize('NFC').toLowerCase().toUpperCase().toLowerCase().normalize('NFC');
 }
 
 /** An entry's output name, and the earlier file (if any) that stands where one of its folders must be. */

@@ -822,6 +822,32 @@ describe('limits and encodings', () => {
     expect(await listFiles(out)).toEqual([join(out, 'gzip-nul')]);
   });
 
+  it('--compressed: bytes that never stop coming after the end of a compressed body fail at once, a page\'s too', async () => {
+    const streams: Record<string, [number, string, Buffer]> = {
+      '/endless/deflate': [200, 'deflate', deflateSync(Buffer.alloc(1000, 0x61))],
+      '/endless/br-404': [404, 'br', brotliCompressSync(Buffer.alloc(1000, 0x61))],
+    };
+    for (const [path, [status, coding, stream]] of Object.entries(streams)) {
+      a.route(path, (_req, res) => {
+        res.writeHead(status, {'content-encoding': coding});
+        res.write(stream);
+        // Junk until the client goes (bounded: 20 s at most).
+        const junk = setInterval(() => res.write(Buffer.alloc(16_384, 0x41)), 5);
+        const stop = (): void => clearInterval(junk);
+        res.on('close', stop);
+        setTimeout(() => {
+          stop();
+          res.end();
+        }, 20_000).unref();
+      });
+    }
+    const started = performance.now();
+    const {code, recs} = await fetchJson(Object.keys(streams).map((p) => `${a.url}${p}`), ['--compressed', '--ordered', '--retries', '0']);
+    expect(code).toBe(1);
+    expect(recs.map((r) => [r.status, r.error?.code])).toEqual([[200, 'protocol'], [404, 'http_status']]);
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
   it('a 304 writes no file and leaves the one in place; a 204 or 304 is no body too large, whatever its Content-Length', async () => {
     for (const status of [204, 304]) {
       a.route(`/empty/${status}`, (req, res) => {

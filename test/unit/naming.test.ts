@@ -250,8 +250,9 @@ describe('NameAssigner', () => {
       'case meets case through upper case: final sigma, micro sign, long s',
       '{basename}',
       ['https://a.test/ΑΣ', 'https://a.test/ασ', 'https://a.test/ας', 'https://a.test/µ.txt', 'https://a.test/Μ.TXT',
-        'https://a.test/ſ', 'https://a.test/S', 'https://a.test/ΟΔΟΣ.txt', 'https://a.test/οδοσ.txt'],
-      ['ΑΣ', 'ασ-1', 'ας-2', 'µ.txt', 'Μ-1.TXT', 'ſ', 'S-1', 'ΟΔΟΣ.txt', 'οδοσ-1.txt'],
+        'https://a.test/ſ', 'https://a.test/S', 'https://a.test/ΟΔΟΣ.txt', 'https://a.test/οδοσ.txt', 'https://a.test/%C3%9F',
+        'https://a.test/%E1%BA%9E'],
+      ['ΑΣ', 'ασ-1', 'ας-2', 'µ.txt', 'Μ-1.TXT', 'ſ', 'S-1', 'ΟΔΟΣ.txt', 'οδοσ-1.txt', 'ß', 'ẞ-1'],
     ],
     [
       'suffix goes into the last segment of a path',
