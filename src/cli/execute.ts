@@ -9,7 +9,7 @@ import {colorLevel, makeChalk} from '../report/color.js';
 import {ProgressTicker} from '../report/progress.js';
 import {readOkUrls, ReportFile, type ResumeSet} from '../report/report-file.js';
 import {RunStats} from '../report/stats.js';
-import {formatFailureLine, formatSummary, formatVerboseLine, shownUrl} from '../report/summary.js';
+import {formatCount, formatFailureLine, formatSummary, formatVerboseLine, shownUrl} from '../report/summary.js';
 import {escapeText, safeUrl} from '../report/escape.js';
 import {planEntries, untilStopped} from '../plan.js';
 import {runEntries, type RunHandle} from '../run.js';
@@ -315,7 +315,7 @@ function printEnd(flags: RawFlags, stats: RunStats, chalk: ReturnType<typeof mak
   if (flags.quiet === true) {
     for (const failure of stats.failures) err(formatFailureLine(failureRecord(failure), chalk));
     const more = stats.failed - stats.failures.length;
-    if (more > 0) err(`… and ${more} more`);
+    if (more > 0) err(`… and ${formatCount(more)} more`);
     return;
   }
   for (const line of formatSummary(stats, chalk, performance.now(), stopped)) err(line);

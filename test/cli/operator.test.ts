@@ -509,6 +509,15 @@ describe('summary', () => {
     expect(lines).toHaveLength(2 + 20 + 1);
   });
 
+  test('"… and N more" counts the same way with -q and without: 1,005', async () => {
+    const list = await writeList(Array.from({length: 1025}, (_, i) => `not a url ${i}`));
+    for (const [args, last] of [[[], '  … and 1,005 more'], [['-q'], '… and 1,005 more']] as const) {
+      const result = await runCli([list, ...args]);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trimEnd().split('\n').at(-1)).toBe(last);
+    }
+  });
+
   test('a stopped run counts the entries never started', async () => {
     const dir = await makeTempDir();
     const list = await writeList(Array.from({length: 30}, (_, i) => `${server.url}/slow?ms=300&i=${i}`));

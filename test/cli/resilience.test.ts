@@ -1101,7 +1101,7 @@ describe('TLS and proxies', () => {
   });
 
   it('a host written with its trailing dot is sent in SNI without it (RFC 6066), as curl does', async () => {
-    const names: (string | false)[] = [];
+    const names: (string | false | null)[] = [];
     const server = createTlsServer(selfSigned, (socket) => {
       names.push(socket.servername);
       socket.on('error', () => {});
