@@ -143,10 +143,13 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
     sayEnd(status);
     process.exit(status);
   });
-  // What stopped the run, for the summary line (a fatal output error has a line of its own).
+  // What stopped the run, for the summary line (a fatal output error has a line of its own); a cause
+  // that came when every entry had its record (a --fail-fast on the last URL) cut nothing short.
   const stopCause = (): string | undefined => {
     if (signalled !== undefined) return `stopped by ${signalled}`;
     if (failed() !== undefined) return undefined;
+    const cutShort = stats.total === null || stats.done < stats.total || (stats.failureGroups.get('aborted') ?? 0) > 0;
+    if (!cutShort) return undefined;
     switch (run?.stopReason) {
       case 'deadline':
         return 'stopped: --deadline reached';

@@ -372,6 +372,8 @@ type DecoderFactory = (head: Buffer) => Transform[];
 
 // More layers than this is no real server's answer; each would cost a zlib stream.
 const MAX_CODINGS = 4;
+// Bytes a body may still send once its decoded stream has ended, before it is broken (`protocol`).
+const TRAILING_BYTES = 64 * 1024;
 
 /**
  * The decoders for a Content-Encoding list (`gzip`, `gzip, br`, …; `identity` is no coding), or
@@ -538,10 +540,14 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
   return new Promise<void>((resolve, reject) => {
     let decoders: Transform[] | undefined;
     let failed = false;
-    // Bytes given to each decoder, and whether the body and the last decoder have ended.
+    // Bytes given to each decoder; whether the body has ended, the decoded output (the last decoder)
+    // has, and how many decoders have (an inner one may end before the outer one has read its last
+    // bytes: each is judged once all have).
     const fed: number[] = [];
     let bodyEnded = false;
     let decodedEnded = false;
+    let decodersEnded = 0;
+    let afterEnd = 0;
     const fail = (error: unknown): void => {
       if (failed) return;
       failed = true;
@@ -550,7 +556,7 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
       reject(error);
     };
     const finish = (): void => {
-      if (failed || !bodyEnded || !decodedEnded) return;
+      if (failed || !bodyEnded || decodersEnded < (decoders?.length ?? 0)) return;
       const left = (decoders ?? []).findIndex((decoder, i) => !(decoder instanceof Gunzip) && (decoder as Transform & {bytesWritten: number}).bytesWritten < fed[i]!);
       if (left >= 0) {
         const extra = fed[left]! - (decoders![left] as Transform & {bytesWritten: number}).bytesWritten;
@@ -567,7 +573,13 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
         made[i]!.on('data', (chunk: Buffer) => (fed[i + 1]! += chunk.length));
         made[i]!.pipe(made[i + 1]!);
       }
-      for (const decoder of made) decoder.on('error', fail);
+      for (const decoder of made) {
+        decoder.on('error', fail);
+        decoder.on('end', () => {
+          decodersEnded++;
+          finish();
+        });
+      }
       const last = made[made.length - 1]!;
       last.on('data', (chunk: Buffer) => {
         let pending: Promise<void> | void;
@@ -582,10 +594,7 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
           pending.then(() => last.resume(), fail);
         }
       });
-      last.on('end', () => {
-        decodedEnded = true;
-        finish();
-      });
+      last.on('end', () => (decodedEnded = true));
       return made[0]!;
     };
     let first: Transform | undefined;
@@ -593,10 +602,11 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
     response
       .body((chunk) => {
         if (failed) return;
-        // The decoders are done and the body goes on: bytes after the end, which may never stop coming
-        // (gunzip, which reads on for another member, judges its own).
-        if (decodedEnded && !(decoders?.[0] instanceof Gunzip)) {
-          fail(new FetchallError('protocol', `${chunk.length} bytes after the end of the compressed body`));
+        // The decoded body has ended and the body goes on. A few bytes may still be the outer layer's
+        // own end (its last bytes after an inner layer's NUL padding), judged when the body ends; but
+        // bytes that may never stop coming are not waited for.
+        if (decodedEnded && (afterEnd += chunk.length) > TRAILING_BYTES) {
+          fail(new FetchallError('protocol', `more than ${TRAILING_BYTES} bytes after the end of the compressed body`));
           return;
         }
         const into = (first ??= start(chunk));

@@ -499,6 +499,10 @@ describe('--max-failures', () => {
     expect(records).toHaveLength(20);
     expect(records.filter((r) => r.error?.code === 'aborted')).toEqual([]);
     expect(a.requests).toHaveLength(20);
+    // A --fail-fast that fires at the last URL cut nothing short: the summary names no stop.
+    const last = await runCli(['-c', '1', '--retries', '0', '--fail-fast', await writeList([`${a.url}/text/l1`, `${a.url}/status/404?last=1`])]);
+    expect(last.code).toBe(1);
+    expect(last.stderr).toMatch(/^fetchall: 2 URLs in .* URLs\/s$/m);
   });
 
   it('with -c 1 starts nothing after the failure that crosses the limit: no aborted record for it', async () => {

@@ -823,16 +823,19 @@ describe('limits and encodings', () => {
   });
 
   it('--compressed: bytes that never stop coming after the end of a compressed body fail at once, a page\'s too', async () => {
-    const streams: Record<string, [number, string, Buffer]> = {
+    const streams: Record<string, [number, string, Buffer, number?]> = {
       '/endless/deflate': [200, 'deflate', deflateSync(Buffer.alloc(1000, 0x61))],
       '/endless/br-404': [404, 'br', brotliCompressSync(Buffer.alloc(1000, 0x61))],
+      // Gunzip reads NUL padding on and on: bounded all the same, a page's too.
+      '/endless/gzip-nul': [200, 'gzip', gzipSync(Buffer.alloc(1000, 0x61)), 0],
+      '/endless/gzip-nul-500': [500, 'gzip', gzipSync(Buffer.alloc(1000, 0x61)), 0],
     };
-    for (const [path, [status, coding, stream]] of Object.entries(streams)) {
+    for (const [path, [status, coding, stream, fill = 0x41]] of Object.entries(streams)) {
       a.route(path, (_req, res) => {
         res.writeHead(status, {'content-encoding': coding});
         res.write(stream);
         // Junk until the client goes (bounded: 20 s at most).
-        const junk = setInterval(() => res.write(Buffer.alloc(16_384, 0x41)), 5);
+        const junk = setInterval(() => res.write(Buffer.alloc(16_384, fill)), 5);
         const stop = (): void => clearInterval(junk);
         res.on('close', stop);
         setTimeout(() => {
@@ -844,8 +847,27 @@ describe('limits and encodings', () => {
     const started = performance.now();
     const {code, recs} = await fetchJson(Object.keys(streams).map((p) => `${a.url}${p}`), ['--compressed', '--ordered', '--retries', '0']);
     expect(code).toBe(1);
-    expect(recs.map((r) => [r.status, r.error?.code])).toEqual([[200, 'protocol'], [404, 'http_status']]);
+    expect(recs.map((r) => [r.status, r.error?.code])).toEqual([[200, 'protocol'], [404, 'http_status'], [200, 'protocol'], [500, 'http_status']]);
     expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  it('--compressed: an inner gzip layer\'s NUL padding, then the outer layer\'s last bytes a moment later, is a whole body', async () => {
+    const body = Buffer.from('hello world '.repeat(200));
+    const padded = Buffer.concat([gzipSync(body), Buffer.alloc(20)]);
+    const cases: [string, string, Buffer, number][] = [
+      ['/padded-inner/br', 'gzip, br', brotliCompressSync(padded), 4],
+      ['/padded-inner/deflate', 'gzip, deflate', deflateSync(padded), 1],
+    ];
+    for (const [path, coding, wire, held] of cases) {
+      a.route(path, (req) => {
+        req.socket.write(`HTTP/1.1 200 OK\r\nContent-Encoding: ${coding}\r\nContent-Length: ${wire.length}\r\n\r\n`);
+        req.socket.write(wire.subarray(0, -held));
+        setTimeout(() => req.socket.write(wire.subarray(-held)), 100);
+      });
+    }
+    const {code, recs, stderr} = await fetchJson(cases.map(([path]) => `${a.url}${path}`), ['--compressed', '--ordered', '--retries', '0']);
+    expect(code, stderr).toBe(0);
+    expect(recs.map((r) => [r.ok, r.bytes])).toEqual([[true, body.length], [true, body.length]]);
   });
 
   it('a 304 writes no file and leaves the one in place; a 204 or 304 is no body too large, whatever its Content-Length', async () => {
