@@ -412,7 +412,13 @@ async function* execute(
           }
           if (options.skipExisting && name !== undefined && entry.target !== undefined && options.outputDir !== undefined) {
             const path = join(options.outputDir, name);
-            if (await existingMatches(path, entry.sha256, options.outputDir)) {
+            const matches = await existingMatches(path, entry.sha256, options.outputDir, signal);
+            if (signal.aborted) {
+              // Stopped while a long file was hashed: not started.
+              permit();
+              break;
+            }
+            if (matches) {
               // With an expected digest the file was hashed to match it: the record says so.
               settle(skippedRecord(entry, path, entry.sha256 ?? null), permit);
               continue;

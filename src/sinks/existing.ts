@@ -9,10 +9,12 @@ import {liesWithin} from './naming.js';
  * Whether an existing regular file at `path` lets --skip-existing skip its URL: any such file, or with
  * an expected `sha256`, only one whose content matches it. A file reached through a symlinked folder
  * that leads out of `root` (the output folder) does not count: fetchall never follows one out of it,
- * neither to skip nor to read a digest (the request is made, and fails as `write` there).
+ * neither to skip nor to read a digest (the request is made, and fails as `write` there). A file that
+ * cannot be read for its digest (no permission, an I/O error) does not match: it is fetched and, if it
+ * can be, replaced. `stop` ends a long digest (a file of gigabytes) when the run stops.
  * @example if (await existingMatches('out/a.txt', undefined, 'out')) skip();
  */
-export async function existingMatches(path: string, sha256: string | undefined, root: string): Promise<boolean> {
+export async function existingMatches(path: string, sha256: string | undefined, root: string, stop?: AbortSignal): Promise<boolean> {
   try {
     const stat = await lstat(path);
     if (!stat.isFile()) return false;
@@ -25,7 +27,11 @@ export async function existingMatches(path: string, sha256: string | undefined, 
   }
   if (sha256 === undefined) return true;
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  try {
+    for await (const chunk of createReadStream(path, stop === undefined ? {} : {signal: stop})) hash.update(chunk as Buffer);
+  } catch {
+    return false;
+  }
   return hash.digest('hex') === sha256;
 }
 
@@ -34,5 +40,10 @@ export async function existingMatches(path: string, sha256: string | undefined, 
  * a run without -o, or a file removed since, is not a saved path).
  */
 export function savedPathOrNull(path: string | null): string | null {
-  return path !== null && statSync(path, {throwIfNoEntry: false})?.isFile() === true ? path : null;
+  try {
+    return path !== null && statSync(path, {throwIfNoEntry: false})?.isFile() === true ? path : null;
+  } catch {
+    // Not there as far as we can tell (a folder made unsearchable since, a symlink loop).
+    return null;
+  }
 }

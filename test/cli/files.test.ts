@@ -3,7 +3,7 @@ import {spawn, spawnSync} from 'node:child_process';
 import {createHash} from 'node:crypto';
 import {once} from 'node:events';
 import {createReadStream, existsSync} from 'node:fs';
-import {chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile} from 'node:fs/promises';
+import {chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, truncate, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join, relative, sep} from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -414,6 +414,22 @@ describe('atomic writes', () => {
 });
 
 describe('--skip-existing', () => {
+  it('a stop does not wait for the digest of a huge existing file (8 GB, sparse): --deadline exits on time', async () => {
+    const out = await makeTempDir();
+    const huge = join(out, 'huge.bin');
+    await writeFile(huge, '');
+    await truncate(huge, 8 * 1024 ** 3);
+    const entry = JSON.stringify({url: `${server.url}/text/huge.bin`, sha256: 'a'.repeat(64)});
+    const started = performance.now();
+    const result = await fetchTo(out, [entry, `${server.url}/text/after.txt`], ['--skip-existing', '--deadline', '2s'], 60_000);
+    expect(result.code, result.stderr).toBe(124);
+    // Hashing 8 GB takes about a minute here; the deadline is 2 s from the process start.
+    expect(performance.now() - started).toBeLessThan(15_000);
+    expect(requested()).toEqual([]);
+    expect(result.stderr).toMatch(/2 not started/);
+  });
+
+
   it('sends no request for an existing file and records it as skipped', async () => {
     const out = await makeTempDir();
     await writeFile(join(out, 'a.txt'), 'mine\n');

@@ -1,7 +1,7 @@
 // The operator's view, end to end: --report, --resume, --dry-run, -q/-v, escaping, colour, summary, progress.
 import {spawn} from 'node:child_process';
 import {existsSync} from 'node:fs';
-import {readFile, writeFile} from 'node:fs/promises';
+import {mkdir, readFile, symlink, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {describe, expect, test} from 'vitest';
 import {BIN_PATH, makeTempDir, parseJsonLines, runCli, writeList} from '../helpers/cli.js';
@@ -137,6 +137,24 @@ describe('--resume', () => {
     ]);
     expect(appended[0]).toMatchObject({status: null, attempts: 0, bytes: 0, error: null});
     expect(second.records()).toHaveLength(3);
+  });
+
+  test('a report that starts with a BOM, and a saved path that is now a symlink loop: read as they are, no internal error', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'run.jsonl');
+    const out = join(dir, 'out');
+    await mkdir(out);
+    await symlink('loop2', join(out, 'loop1'));
+    await symlink('loop1', join(out, 'loop2'));
+    const rec = (url: string, file: string | null): string =>
+      JSON.stringify({index: 1, url, ok: true, status: 200, final_url: url, bytes: 0, duration_ms: 1, attempts: 1,
+        file, skipped: false, sha256: null, error: null});
+    const [first, looped] = [`${server.url}/text/bom`, `${server.url}/text/looped`];
+    await writeFile(report, `\ufeff${rec(first, null)}\n${rec(looped, join(out, 'loop1/x.txt'))}\n`);
+    const result = await runCli([await writeList([first, `${looped} loop1/x.txt`]), '--report', report, '--resume', '-o', out, '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(seen()).toEqual([]);
+    expect(result.records().sort((x, y) => x.index - y.index).map((r) => [r.skipped, r.file])).toEqual([[true, null], [true, null]]);
   });
 
   test('matches by URL text and follows the latest record of each URL', async () => {
