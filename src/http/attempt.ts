@@ -1,5 +1,6 @@
 // One attempt at one entry: follow redirects ourselves, then stream the body into its target.
 import {createHash, type Hash} from 'node:crypto';
+import {Buffer, isUtf8} from 'node:buffer';
 import type {Transform} from 'node:stream';
 import {createBrotliDecompress, createGunzip, createInflate, createInflateRaw, Gunzip} from 'node:zlib';
 import type {Dispatcher} from 'undici';
@@ -10,7 +11,7 @@ import type {RunOptions} from '../options.js';
 import type {Entry} from '../record.js';
 import type {BodySink, BodyTarget} from '../sinks/types.js';
 import {parseRetryAfter} from './retry-policy.js';
-import {crossOriginHeaders, requestHeaders, requestTarget, withoutCredentials, withoutFragment} from './headers.js';
+import {crossOriginHeaders, requestHeaders, requestTarget, withoutCredentials} from './headers.js';
 import {redactWholeUrl} from '../report/escape.js';
 
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
@@ -204,13 +205,13 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     if (REDIRECTS.has(status) && location !== undefined && options.maxRedirects > 0) {
       await response.discard();
       // Keyed as hops are (no fragment): a redirect back to the entry's own URL is a loop at once.
-      visited ??= new Set<string>([withoutFragment(url)]);
+      visited ??= new Set<string>([withoutCredentials(url)]);
       const next = nextHop(url, location, visited, hop + 1, options.maxRedirects);
       if (status === 303 && method !== 'HEAD') method = 'GET';
       // The user's headers belong to the origin they named: another origin gets only the safe few.
       const home = requestHeaders(options, state.entry, origin);
       headers = next.origin === origin.origin ? home : crossOriginHeaders(home, options, state.entry);
-      visited.add(next.href);
+      visited.add(withoutCredentials(next));
       if (env.enterHost !== undefined && hostKey(next) !== hostKey(url)) {
         clock?.hold();
         await env.enterHost(state, hostKey(next), signal);
@@ -335,19 +336,21 @@ function nextHop(from: URL, location: string, visited: Set<string>, hops: number
   // The URL parser deletes a tab inside a URL: the hop would go to a URL the server never named.
   // curl refuses it too (one at either end is trimmed, by both).
   if (location.replace(/^[ \t]+|[ \t]+$/g, '').includes('\t')) {
-    throw new FetchallError('protocol', `redirect to an invalid Location "${redactWholeUrl(location).slice(0, 200)}": it holds a tab`);
+    throw new FetchallError('protocol', `redirect to an invalid Location "${redactWholeUrl(readableLocation(location)).slice(0, 200)}": it holds a tab`);
   }
   let next: URL;
   try {
     next = new URL(escapeRawBytes(location), from);
   } catch {
-    throw new FetchallError('protocol', `redirect to an invalid Location "${redactWholeUrl(location).slice(0, 200)}"`);
+    throw new FetchallError('protocol', `redirect to an invalid Location "${redactWholeUrl(readableLocation(location)).slice(0, 200)}"`);
   }
   if (next.protocol !== 'http:' && next.protocol !== 'https:') {
     throw new FetchallError('protocol', `redirect to unsupported scheme "${next.protocol.slice(0, -1)}"`);
   }
   next.hash = '';
-  if (visited.has(next.href)) {
+  // Compared as sent: credentials in a Location are never used (the origin's own are sent again when
+  // the chain comes back to it), so `http://u:p@h/a` after `http://h/a` is the same request again.
+  if (visited.has(withoutCredentials(next))) {
     throw new FetchallError('too_many_redirects', `redirect loop: ${withoutCredentials(next)} was already visited`);
   }
   if (hops > max) throw new FetchallError('too_many_redirects', `more than ${max} redirects`);
@@ -362,6 +365,12 @@ function nextHop(from: URL, location: string, visited: Set<string>, hops: number
  */
 function escapeRawBytes(value: string): string {
   return value.replace(/[\x80-\xff]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** A Location as the server wrote it, for a message: its raw bytes read as UTF-8 when they are that. */
+function readableLocation(value: string): string {
+  const bytes = Buffer.from(value, 'latin1');
+  return isUtf8(bytes) ? bytes.toString('utf8') : escapeRawBytes(value);
 }
 
 /**

@@ -341,6 +341,24 @@ describe('redirects', () => {
     expect(a.requests.filter((r) => r.path.startsWith('/redirect/'))).toHaveLength(4);
   });
 
+  it('a loop back through a Location with credentials is caught at its first revisit (they are never sent)', async () => {
+    const port = new URL(a.url).port;
+    a.route('/cred-loop/a', (_req, res) => void res.writeHead(302, {location: '/cred-loop/b'}).end());
+    a.route('/cred-loop/b', (_req, res) => void res.writeHead(302, {location: `http://u:p@127.0.0.1:${port}/cred-loop/a`}).end());
+    const {code, recs} = await fetchJson([`${a.url}/cred-loop/a`]);
+    expect(code).toBe(1);
+    expect(recs[0]).toMatchObject({ok: false, error: {code: 'too_many_redirects', message: `redirect loop: ${a.url}/cred-loop/a was already visited`}});
+    expect(a.requests.map((r) => r.path)).toEqual(['/cred-loop/a', '/cred-loop/b']);
+  });
+
+  it('an invalid Location in raw UTF-8 is shown as the server wrote it, not byte by byte', async () => {
+    a.route('/bad-utf8-location', (req) => {
+      req.socket.write(Buffer.concat([Buffer.from('HTTP/1.1 302 Found\r\nLocation: '), Buffer.from('http://exämple:99999/café'), Buffer.from('\r\nContent-Length: 0\r\n\r\n')]));
+    });
+    const {recs} = await fetchJson([`${a.url}/bad-utf8-location`]);
+    expect(recs[0]).toMatchObject({ok: false, error: {code: 'protocol', message: 'redirect to an invalid Location "http://exämple:99999/café"'}});
+  });
+
   it('takes the 3xx itself as the answer with --max-redirects 0', async () => {
     const {code, recs} = await fetchJson([`${a.url}/redirect/1`], ['--max-redirects', '0']);
     expect(code).toBe(0);
