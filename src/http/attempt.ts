@@ -381,8 +381,10 @@ type DecoderFactory = (head: Buffer) => Transform[];
 
 // More layers than this is no real server's answer; each would cost a zlib stream.
 const MAX_CODINGS = 4;
-// Bytes a body may still send once its decoded stream has ended, before it is broken (`protocol`).
+// What a body may still send once its decoded stream has ended, before it is broken (`protocol`): so
+// many bytes, within so long (bytes that trickle in would never reach the count).
 const TRAILING_BYTES = 64 * 1024;
+const TRAILING_MS = 2_000;
 
 /**
  * The decoders for a Content-Encoding list (`gzip`, `gzip, br`, …; `identity` is no coding), or
@@ -557,7 +559,9 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
     let decodedEnded = false;
     let decodersEnded = 0;
     let afterEnd = 0;
+    let trailing: NodeJS.Timeout | undefined;
     const fail = (error: unknown): void => {
+      clearTimeout(trailing);
       if (failed) return;
       failed = true;
       for (const decoder of decoders ?? []) decoder.destroy();
@@ -566,6 +570,7 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
     };
     const finish = (): void => {
       if (failed || !bodyEnded || decodersEnded < (decoders?.length ?? 0)) return;
+      clearTimeout(trailing);
       const left = (decoders ?? []).findIndex((decoder, i) => !(decoder instanceof Gunzip) && (decoder as Transform & {bytesWritten: number}).bytesWritten < fed[i]!);
       if (left >= 0) {
         const extra = fed[left]! - (decoders![left] as Transform & {bytesWritten: number}).bytesWritten;
@@ -603,7 +608,13 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
           pending.then(() => last.resume(), fail);
         }
       });
-      last.on('end', () => (decodedEnded = true));
+      last.on('end', () => {
+        decodedEnded = true;
+        if (bodyEnded) return;
+        trailing = setTimeout(() => {
+          fail(new FetchallError('protocol', `the body went on after the end of the compressed body (${afterEnd} bytes more in ${TRAILING_MS / 1000} s)`));
+        }, TRAILING_MS);
+      });
       return made[0]!;
     };
     let first: Transform | undefined;
@@ -627,6 +638,7 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
         // No byte at all (a 204, a 304, a Content-Length: 0) is an empty body whatever coding it names.
         if (first === undefined) return resolve();
         bodyEnded = true;
+        clearTimeout(trailing);
         first.end();
         finish();
       }, fail);

@@ -869,6 +869,27 @@ describe('limits and encodings', () => {
     expect(performance.now() - started).toBeLessThan(10_000);
   });
 
+  it('--compressed: bytes that trickle in after the end of a compressed body fail within seconds, a page\'s too', async () => {
+    for (const [path, status] of [['/trickle/200', 200], ['/trickle/500', 500]] as const) {
+      a.route(path, (_req, res) => {
+        res.writeHead(status, {'content-encoding': 'deflate'});
+        res.write(deflateSync(Buffer.alloc(2400, 0x61)));
+        // A byte every 200 ms until the client goes (bounded: 20 s at most).
+        const drip = setInterval(() => res.write('\0'), 200);
+        res.on('close', () => clearInterval(drip));
+        setTimeout(() => {
+          clearInterval(drip);
+          res.end();
+        }, 20_000).unref();
+      });
+    }
+    const started = performance.now();
+    const {code, recs} = await fetchJson([`${a.url}/trickle/200`, `${a.url}/trickle/500`], ['--compressed', '--ordered', '--retries', '0']);
+    expect(code).toBe(1);
+    expect(recs.map((r) => [r.status, r.error?.code])).toEqual([[200, 'protocol'], [500, 'http_status']]);
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
   it('--compressed: an inner gzip layer\'s NUL padding, then the outer layer\'s last bytes a moment later, is a whole body', async () => {
     const body = Buffer.from('hello world '.repeat(200));
     const padded = Buffer.concat([gzipSync(body), Buffer.alloc(20)]);
