@@ -147,11 +147,12 @@ describe('--rate', () => {
     expect(result.records()).toHaveLength(50);
     const times = arrivals(a, '/text/r');
     expect(times).toHaveLength(50);
-    // 1/R is 50 ms; half of it is asked: the server's own arrival times jitter by tens of ms on this
-    // shared 2-core machine (a 27 ms gap was seen in a full run), while a burst shows gaps of ~1 ms.
+    // 1/R is 50 ms; less than a third of it is asked: the server's own arrival times jitter by tens of
+    // ms on this shared 2-core machine (gaps of 27 and 23.6 ms were seen in loaded full runs), while a
+    // burst shows gaps of ~1 ms; the busiest second and the whole run's length hold the rate itself.
     // The first request alone also opens the connection (and runs cold code on both sides), so it
     // reaches the server later after its start than the rest do: its gap to the second gets more room.
-    expect(minGap(times.slice(1))).toBeGreaterThanOrEqual(25);
+    expect(minGap(times.slice(1))).toBeGreaterThanOrEqual(15);
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(15);
     expect(busiestSecond(times)).toBeLessThanOrEqual(21);
     // 49 intervals of 50 ms: the run cannot have been quicker than that.
