@@ -381,10 +381,13 @@ type DecoderFactory = (head: Buffer) => Transform[];
 
 // More layers than this is no real server's answer; each would cost a zlib stream.
 const MAX_CODINGS = 4;
-// What a body may still send once its decoded stream has ended, before it is broken (`protocol`): so
-// many bytes, within so long (bytes that trickle in would never reach the count).
+// What a body may still send once its decoded stream has ended (gzip's NUL padding, an outer layer's
+// last bytes) before it is broken (`protocol`): so many bytes in all, and not as a trickle, which would
+// take hours to reach the count: a window with some bytes must have at least TRAILING_WINDOW_BYTES (a
+// window with none is a stall, the idle timeout's to judge).
 const TRAILING_BYTES = 64 * 1024;
-const TRAILING_MS = 2_000;
+const TRAILING_WINDOW_MS = 2_000;
+const TRAILING_WINDOW_BYTES = 1024;
 
 /**
  * The decoders for a Content-Encoding list (`gzip`, `gzip, br`, …; `identity` is no coding), or
@@ -559,9 +562,10 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
     let decodedEnded = false;
     let decodersEnded = 0;
     let afterEnd = 0;
+    let inWindow = 0;
     let trailing: NodeJS.Timeout | undefined;
     const fail = (error: unknown): void => {
-      clearTimeout(trailing);
+      clearInterval(trailing);
       if (failed) return;
       failed = true;
       for (const decoder of decoders ?? []) decoder.destroy();
@@ -570,7 +574,7 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
     };
     const finish = (): void => {
       if (failed || !bodyEnded || decodersEnded < (decoders?.length ?? 0)) return;
-      clearTimeout(trailing);
+      clearInterval(trailing);
       const left = (decoders ?? []).findIndex((decoder, i) => !(decoder instanceof Gunzip) && (decoder as Transform & {bytesWritten: number}).bytesWritten < fed[i]!);
       if (left >= 0) {
         const extra = fed[left]! - (decoders![left] as Transform & {bytesWritten: number}).bytesWritten;
@@ -611,9 +615,12 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
       last.on('end', () => {
         decodedEnded = true;
         if (bodyEnded) return;
-        trailing = setTimeout(() => {
-          fail(new FetchallError('protocol', `the body went on after the end of the compressed body (${afterEnd} bytes more in ${TRAILING_MS / 1000} s)`));
-        }, TRAILING_MS);
+        trailing = setInterval(() => {
+          if (inWindow > 0 && inWindow < TRAILING_WINDOW_BYTES) {
+            fail(new FetchallError('protocol', `the body trickles on after the end of the compressed body (${afterEnd} bytes after it)`));
+          }
+          inWindow = 0;
+        }, TRAILING_WINDOW_MS);
       });
       return made[0]!;
     };
@@ -625,6 +632,7 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
         // The decoded body has ended and the body goes on. A few bytes may still be the outer layer's
         // own end (its last bytes after an inner layer's NUL padding), judged when the body ends; but
         // bytes that may never stop coming are not waited for.
+        if (decodedEnded) inWindow += chunk.length;
         if (decodedEnded && (afterEnd += chunk.length) > TRAILING_BYTES) {
           fail(new FetchallError('protocol', `more than ${TRAILING_BYTES} bytes after the end of the compressed body`));
           return;
@@ -638,7 +646,7 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
         // No byte at all (a 204, a 304, a Content-Length: 0) is an empty body whatever coding it names.
         if (first === undefined) return resolve();
         bodyEnded = true;
-        clearTimeout(trailing);
+        clearInterval(trailing);
         first.end();
         finish();
       }, fail);

@@ -890,6 +890,29 @@ describe('limits and encodings', () => {
     expect(performance.now() - started).toBeLessThan(10_000);
   });
 
+  it('--compressed: gzip\'s NUL padding that pauses 3 s, or comes slowly (30 KB at 10 KB/s), is still a whole body', async () => {
+    const body = Buffer.from('hello world '.repeat(200));
+    const member = gzipSync(body);
+    a.route('/pad/pause', (req) => {
+      req.socket.write(`HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: ${member.length + 100}\r\n\r\n`);
+      req.socket.write(Buffer.concat([member, Buffer.alloc(50)]));
+      setTimeout(() => req.socket.write(Buffer.alloc(50)), 3000);
+    });
+    a.route('/pad/slow', (req) => {
+      req.socket.write(`HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: ${member.length + 30_000}\r\n\r\n`);
+      req.socket.write(Buffer.concat([member, Buffer.alloc(1000)]));
+      let left = 29;
+      const drip = setInterval(() => {
+        req.socket.write(Buffer.alloc(1000));
+        if (--left === 0) clearInterval(drip);
+      }, 100);
+      req.socket.on('close', () => clearInterval(drip));
+    });
+    const {code, recs, stderr} = await fetchJson([`${a.url}/pad/pause`, `${a.url}/pad/slow`], ['--compressed', '--ordered', '--retries', '0']);
+    expect(code, stderr).toBe(0);
+    expect(recs.map((r) => [r.ok, r.bytes])).toEqual([[true, body.length], [true, body.length]]);
+  });
+
   it('--compressed: an inner gzip layer\'s NUL padding, then the outer layer\'s last bytes a moment later, is a whole body', async () => {
     const body = Buffer.from('hello world '.repeat(200));
     const padded = Buffer.concat([gzipSync(body), Buffer.alloc(20)]);
