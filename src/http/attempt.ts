@@ -629,13 +629,16 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
     response
       .body((chunk) => {
         if (failed) return;
-        // The decoded body has ended and the body goes on. A few bytes may still be the outer layer's
-        // own end (its last bytes after an inner layer's NUL padding), judged when the body ends; but
-        // bytes that may never stop coming are not waited for.
-        if (decodedEnded) inWindow += chunk.length;
-        if (decodedEnded && (afterEnd += chunk.length) > TRAILING_BYTES) {
-          fail(new FetchallError('protocol', `more than ${TRAILING_BYTES} bytes after the end of the compressed body`));
-          return;
+        // The decoded body has ended and the body goes on. Some bytes may still be NUL padding or the
+        // outer layer's own end (its last bytes after an inner layer's padding), judged when the body
+        // ends; but not more than TRAILING_BYTES of them, nor a trickle (the window timer).
+        if (decodedEnded) {
+          inWindow += chunk.length;
+          afterEnd += chunk.length;
+          if (afterEnd > TRAILING_BYTES) {
+            fail(new FetchallError('protocol', `more than ${TRAILING_BYTES} bytes after the end of the compressed body`));
+            return;
+          }
         }
         const into = (first ??= start(chunk));
         fed[0]! += chunk.length;
