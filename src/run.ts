@@ -250,7 +250,7 @@ async function* execute(
           sha = digest ?? null;
           // HEAD and a 304 have no body to check (a link check over a list with digests): no digest asked.
           if (entry.sha256 !== undefined && digest !== undefined && digest !== entry.sha256) {
-            error = new FetchallError('checksum', `body SHA-256 is ${digest ?? 'unknown'}, expected ${entry.sha256}`);
+            error = new FetchallError('checksum', `body SHA-256 is ${digest}, expected ${entry.sha256}`);
           }
         }
         if (error === undefined && entryState.target !== undefined) {

@@ -204,7 +204,8 @@ export async function attempt(env: AttemptEnvironment, state: EntryState, signal
     const location = locationOf(response.headers.location);
     if (REDIRECTS.has(status) && location !== undefined && options.maxRedirects > 0) {
       await response.discard();
-      // Keyed as hops are (no fragment): a redirect back to the entry's own URL is a loop at once.
+      // Keyed as hops are sent (no fragment, no credentials): a redirect back to the entry's own URL is
+      // a loop at once.
       visited ??= new Set<string>([withoutCredentials(url)]);
       const next = nextHop(url, location, visited, hop + 1, options.maxRedirects);
       if (status === 303 && method !== 'HEAD') method = 'GET';
@@ -350,9 +351,8 @@ function nextHop(from: URL, location: string, visited: Set<string>, hops: number
   next.hash = '';
   // Compared as sent: credentials in a Location are never used (the origin's own are sent again when
   // the chain comes back to it), so `http://u:p@h/a` after `http://h/a` is the same request again.
-  if (visited.has(withoutCredentials(next))) {
-    throw new FetchallError('too_many_redirects', `redirect loop: ${withoutCredentials(next)} was already visited`);
-  }
+  const sent = withoutCredentials(next);
+  if (visited.has(sent)) throw new FetchallError('too_many_redirects', `redirect loop: ${sent} was already visited`);
   if (hops > max) throw new FetchallError('too_many_redirects', `more than ${max} redirects`);
   return next;
 }
@@ -575,9 +575,10 @@ function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chu
     const finish = (): void => {
       if (failed || !bodyEnded || decodersEnded < (decoders?.length ?? 0)) return;
       clearInterval(trailing);
-      const left = (decoders ?? []).findIndex((decoder, i) => !(decoder instanceof Gunzip) && (decoder as Transform & {bytesWritten: number}).bytesWritten < fed[i]!);
-      if (left >= 0) {
-        const extra = fed[left]! - (decoders![left] as Transform & {bytesWritten: number}).bytesWritten;
+      // zlib's count of the input each decoder consumed; gunzip judges what follows its members itself.
+      const unread = (decoders ?? []).map((decoder, i) => (decoder instanceof Gunzip ? 0 : fed[i]! - (decoder as Transform & {bytesWritten: number}).bytesWritten));
+      const extra = unread.find((bytes) => bytes > 0);
+      if (extra !== undefined) {
         fail(new FetchallError('protocol', `${extra} bytes after the end of the compressed body`));
         return;
       }

@@ -142,10 +142,11 @@ export async function readOkUrls(path: string): Promise<ResumeSet> {
     // A record holds its URL (up to a list's 16 MiB line) and some 300 bytes more: room for four.
     for await (const line of readLines(stream, 4 * MAX_LINE_BYTES)) {
       // A report begun by hand, or by an editor, may start with a BOM.
-      if (!line.startsWith('{') && !line.startsWith('\ufeff{')) continue;
+      const text = line.startsWith('\ufeff') ? line.slice(1) : line;
+      if (!text.startsWith('{')) continue;
       let record: {url?: unknown; ok?: unknown; file?: unknown};
       try {
-        record = JSON.parse(line.startsWith('\ufeff') ? line.slice(1) : line) as {url?: unknown; ok?: unknown; file?: unknown};
+        record = JSON.parse(text) as {url?: unknown; ok?: unknown; file?: unknown};
       } catch {
         continue;
       }
