@@ -1,0 +1,195 @@
+// Content codings undone for --compressed: a decoder per layer, fed with backpressure, and what a body
+// may send after its compressed stream has ended.
+import {Buffer} from 'node:buffer';
+import type {Transform} from 'node:stream';
+import {createBrotliDecompress, createGunzip, createInflate, createInflateRaw, Gunzip} from 'node:zlib';
+import {FetchallError} from '../errors.js';
+import {DISCARD_BYTES, type Exchange} from './exchange.js';
+
+/**
+ * Makes the decoders for a body from its first bytes (only `deflate` needs to look at them): one per
+ * coding, in the order they undo the codings (the last one applied first).
+ */
+export type DecoderFactory = (head: Buffer) => Transform[];
+
+// More layers than this is no real server's answer; each would cost a zlib stream.
+const MAX_CODINGS = 4;
+// What a body may still send once its decoded stream has ended (gzip's NUL padding, an outer layer's
+// last bytes) before it is broken (`protocol`): so many bytes in all, and not as a trickle, which would
+// take hours to reach the count: a window with some bytes must have at least TRAILING_WINDOW_BYTES (a
+// window with none is a stall, the idle timeout's to judge).
+const TRAILING_BYTES = 64 * 1024;
+const TRAILING_WINDOW_MS = 2_000;
+const TRAILING_WINDOW_BYTES = 1024;
+
+/**
+ * The decoders for a Content-Encoding list (`gzip`, `gzip, br`, …; `identity` is no coding), or
+ * undefined when there is nothing to decode or a coding we do not know (the body is then kept as
+ * received). Throws `protocol` for more than MAX_CODINGS layers.
+ */
+export function decoderFor(encoding: string | string[] | undefined): DecoderFactory | undefined {
+  const codings = (Array.isArray(encoding) ? encoding.join(',') : encoding ?? '')
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity');
+  if (codings.length === 0) return undefined;
+  if (codings.length > MAX_CODINGS) throw new FetchallError('protocol', `more than ${MAX_CODINGS} content codings (${codings.join(', ').slice(0, 100)})`);
+  const makers: ((head: Buffer) => Transform)[] = [];
+  for (const coding of codings.reverse()) {
+    if (coding === 'gzip' || coding === 'x-gzip') makers.push(() => createGunzip());
+    else if (coding === 'deflate') makers.push((head) => (isZlibHeader(head) ? createInflate() : createInflateRaw()));
+    else if (coding === 'br') makers.push(() => createBrotliDecompress());
+    else return undefined;
+  }
+  // Only the outermost layer sees the body's first bytes; an inner deflate is taken as zlib-wrapped.
+  return (head) => makers.map((make, i) => make(i === 0 ? head : Buffer.alloc(0)));
+}
+
+/**
+ * HTTP's `deflate` is zlib-wrapped, but some servers send raw deflate under that name; curl and the
+ * browsers take both, so we do: a zlib header is CM = 8 in the low nibble of the first byte, and the
+ * first two bytes read as a big-endian number are a multiple of 31.
+ */
+function isZlibHeader(head: Buffer): boolean {
+  if (head.length === 0) return true;
+  if ((head[0]! & 0x0f) !== 8) return false;
+  return head.length < 2 || ((head[0]! << 8) | head[1]!) % 31 === 0;
+}
+
+/**
+ * Feed a body through its decoders (made from its first chunk, piped one into the next) into `take`,
+ * with backpressure both ways and errors from any of them. Bytes after the end of a compressed stream
+ * are a broken body (`protocol`), as curl has it: zlib's gunzip refuses them itself (all but NUL
+ * padding, which gzip(1) allows too), while inflate and brotli stop reading and would drop them unseen.
+ */
+export function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chunk: Buffer) => Promise<void> | void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let decoders: Transform[] | undefined;
+    let failed = false;
+    // Bytes given to each decoder; whether the body has ended, the decoded output (the last decoder)
+    // has, and how many decoders have (an inner one may end before the outer one has read its last
+    // bytes: each is judged once all have).
+    const fed: number[] = [];
+    let bodyEnded = false;
+    let decodedEnded = false;
+    let decodersEnded = 0;
+    let afterEnd = 0;
+    let inWindow = 0;
+    let trailing: NodeJS.Timeout | undefined;
+    const fail = (error: unknown): void => {
+      clearInterval(trailing);
+      if (failed) return;
+      failed = true;
+      for (const decoder of decoders ?? []) decoder.destroy();
+      response.abort(error instanceof Error ? error : new Error(String(error)));
+      reject(error);
+    };
+    const finish = (): void => {
+      if (failed || !bodyEnded || decodersEnded < (decoders?.length ?? 0)) return;
+      clearInterval(trailing);
+      // zlib's count of the input each decoder consumed; gunzip judges what follows its members itself.
+      const unread = (decoders ?? []).map((decoder, i) => (decoder instanceof Gunzip ? 0 : fed[i]! - (decoder as Transform & {bytesWritten: number}).bytesWritten));
+      const extra = unread.find((bytes) => bytes > 0);
+      if (extra !== undefined) {
+        fail(new FetchallError('protocol', `${extra} bytes after the end of the compressed body`));
+        return;
+      }
+      resolve();
+    };
+    const start = (head: Buffer): Transform => {
+      const made = makeDecoders(head);
+      decoders = made;
+      for (let i = 0; i + 1 < made.length; i++) {
+        fed[i + 1] = 0;
+        made[i]!.on('data', (chunk: Buffer) => (fed[i + 1]! += chunk.length));
+        made[i]!.pipe(made[i + 1]!);
+      }
+      for (const decoder of made) {
+        decoder.on('error', fail);
+        decoder.on('end', () => {
+          decodersEnded++;
+          finish();
+        });
+      }
+      const last = made[made.length - 1]!;
+      last.on('data', (chunk: Buffer) => {
+        let pending: Promise<void> | void;
+        try {
+          pending = take(chunk);
+        } catch (error) {
+          fail(error);
+          return;
+        }
+        if (pending !== undefined) {
+          last.pause();
+          pending.then(() => last.resume(), fail);
+        }
+      });
+      last.on('end', () => {
+        decodedEnded = true;
+        if (bodyEnded) return;
+        trailing = setInterval(() => {
+          if (inWindow > 0 && inWindow < TRAILING_WINDOW_BYTES) {
+            fail(new FetchallError('protocol', `the body trickles on after the end of the compressed body (${afterEnd} bytes after it)`));
+          }
+          inWindow = 0;
+        }, TRAILING_WINDOW_MS);
+      });
+      return made[0]!;
+    };
+    let first: Transform | undefined;
+    fed[0] = 0;
+    response
+      .body((chunk) => {
+        if (failed) return;
+        // The decoded body has ended and the body goes on. Some bytes may still be NUL padding or the
+        // outer layer's own end (its last bytes after an inner layer's padding), judged when the body
+        // ends; but not more than TRAILING_BYTES of them, nor a trickle (the window timer).
+        if (decodedEnded) {
+          inWindow += chunk.length;
+          afterEnd += chunk.length;
+          if (afterEnd > TRAILING_BYTES) {
+            fail(new FetchallError('protocol', `more than ${TRAILING_BYTES} bytes after the end of the compressed body`));
+            return;
+          }
+        }
+        const into = (first ??= start(chunk));
+        fed[0]! += chunk.length;
+        if (into.write(chunk)) return;
+        return new Promise<void>((done) => into.once('drain', done));
+      })
+      .then(() => {
+        // No byte at all (a 204, a 304, a Content-Length: 0) is an empty body whatever coding it names.
+        if (first === undefined) return resolve();
+        bodyEnded = true;
+        clearInterval(trailing);
+        first.end();
+        finish();
+      }, fail);
+  });
+}
+
+/**
+ * Read an error response's body only to count it (decoded when `decode` and its coding is one we
+ * know): up to DISCARD_BYTES, then the connection is let go. Never throws: a broken or undecodable
+ * body counts what came before the break.
+ */
+export async function discardCounting(response: Exchange, decode: boolean): Promise<number> {
+  let decoders: DecoderFactory | undefined;
+  try {
+    decoders = decode ? decoderFor(response.headers['content-encoding']) : undefined;
+  } catch {
+    decoders = undefined;
+  }
+  if (decoders === undefined) return response.discard();
+  let seen = 0;
+  try {
+    await decodeInto(response, decoders, (chunk) => {
+      seen += chunk.length;
+      if (seen > DISCARD_BYTES) throw new Error('error body counted far enough');
+    });
+  } catch {
+    // Counted as far as it went.
+  }
+  return Math.min(seen, DISCARD_BYTES);
+}
