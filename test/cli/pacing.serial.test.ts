@@ -20,10 +20,20 @@ function arrivals(server: TestServer, prefix: string): number[] {
   return server.requests.filter((r) => r.path.startsWith(prefix)).map((r) => r.time);
 }
 
-function minGap(times: number[]): number {
-  let min = Number.POSITIVE_INFINITY;
-  for (let i = 1; i < times.length; i++) min = Math.min(min, times[i]! - times[i - 1]!);
-  return min;
+/**
+ * How starts are spaced, as the server saw them: the gaps shorter than `short` ms (a burst makes a run
+ * of them; one request that the loaded server read late makes one, before the next request), whether
+ * two of them come in a row (three starts within 2 × `short`), and the median gap.
+ */
+function spacing(times: number[], short: number): {short: number; inARow: boolean; median: number} {
+  const gaps = times.slice(1).map((time, i) => time - times[i]!);
+  const isShort = gaps.map((gap) => gap < short);
+  const sorted = [...gaps].sort((x, y) => x - y);
+  return {
+    short: isShort.filter(Boolean).length,
+    inARow: isShort.some((flag, i) => flag && isShort[i + 1] === true),
+    median: sorted[Math.floor(sorted.length / 2)] ?? Number.NaN,
+  };
 }
 
 /** Most starts seen in any one-second window [t, t + 1000) that opens at a start. */
@@ -147,12 +157,17 @@ describe('--rate', () => {
     expect(result.records()).toHaveLength(50);
     const times = arrivals(a, '/text/r');
     expect(times).toHaveLength(50);
-    // 1/R is 50 ms; less than a third of it is asked: the server's own arrival times jitter by tens of
-    // ms on this shared 2-core machine (gaps of 27 and 23.6 ms were seen in loaded full runs), while a
-    // burst shows gaps of ~1 ms; the busiest second and the whole run's length hold the rate itself.
+    // 1/R is 50 ms. The server's own arrival times jitter by tens of ms on this shared 2-core machine:
+    // a request it reads late arrives just before the next one (gaps of 27, 23.6 and, with other test
+    // suites running beside it, 1.8 ms were seen). A burst is a run of near-zero gaps, which a token
+    // bucket makes at the start and after any pause: so at most two gaps under 15 ms, never two in a
+    // row, a median gap of the whole 1/R; the busiest second and the whole run's length hold the rate.
     // The first request alone also opens the connection (and runs cold code on both sides), so it
     // reaches the server later after its start than the rest do: its gap to the second gets more room.
-    expect(minGap(times.slice(1))).toBeGreaterThanOrEqual(15);
+    const spaced = spacing(times.slice(1), 15);
+    expect(spaced.short).toBeLessThanOrEqual(2);
+    expect(spaced.inARow).toBe(false);
+    expect(spaced.median).toBeGreaterThanOrEqual(45);
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(15);
     expect(busiestSecond(times)).toBeLessThanOrEqual(21);
     // 49 intervals of 50 ms: the run cannot have been quicker than that.
@@ -167,7 +182,10 @@ describe('--rate', () => {
     expect(result.code).toBe(0);
     const times = arrivals(a, '/text/m');
     expect(times).toHaveLength(12);
-    expect(minGap(times.slice(1))).toBeGreaterThanOrEqual(80);
+    // As above: one gap may be short where the server read a request late, never two.
+    const spaced = spacing(times.slice(1), 80);
+    expect(spaced.short).toBeLessThanOrEqual(1);
+    expect(spaced.median).toBeGreaterThanOrEqual(90);
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(50);
     expect(busiestSecond(times)).toBeLessThanOrEqual(11);
   });
@@ -185,7 +203,10 @@ describe('--rate', () => {
     // 3 attempts + 3 redirect hops and the final request + 1: 8 requests, each at least 160 ms (80% of 200) apart.
     const times = a.requests.map((r) => r.time);
     expect(times).toHaveLength(8);
-    expect(minGap(times.slice(1))).toBeGreaterThanOrEqual(160);
+    // Unpaced, the retries and the hops would each come a few ms after the one before: runs of short gaps.
+    const spaced = spacing(times.slice(1), 160);
+    expect(spaced.short).toBeLessThanOrEqual(1);
+    expect(spaced.median).toBeGreaterThanOrEqual(180);
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(100);
   });
 });
