@@ -457,6 +457,35 @@ describe('--skip-existing', () => {
     expect(await readFile(join(out, 'stale.txt'), 'utf8')).toBe(textBody('stale.txt'));
   });
 
+  it('with an expected sha256, an existing file that cannot be read is no match: fetched and replaced, no internal error', async (ctx) => {
+    const root = await makeTempDir();
+    const out = join(root, 'out');
+    const list = join(root, 'urls.txt');
+    await mkdir(out);
+    await writeFile(join(out, 'locked.txt'), 'old\n');
+    await chmod(join(out, 'locked.txt'), 0o000);
+    await writeFile(list, JSON.stringify({url: `${server.url}/text/locked.txt`, sha256: sha256Hex(textBody('locked.txt'))}) + '\n');
+    await chmod(root, 0o755);
+    await chmod(list, 0o644);
+    // Root reads any file: run the CLI as `nobody` then (owning DIR, so it may replace the file), if
+    // setpriv can, else skip.
+    let wrap: string[] | undefined;
+    if (process.getuid?.() === 0) {
+      wrap = ['/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+      spawnSync('chown', ['65534:65534', out]);
+      const probe = spawnSync(wrap[0]!, [...wrap.slice(1), process.execPath, '-e', `require('fs').readFileSync(${JSON.stringify(join(out, 'locked.txt'))})`], {encoding: 'utf8'});
+      if (!probe.stderr.includes('EACCES')) ctx.skip();
+    }
+    const {exited} = spawnCli(['--json', '--skip-existing', '-o', out, list], wrap === undefined ? {} : {wrap});
+    const result = await exited;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^fetchall: 1 URL in .* 1 ok, 0 failed, 0 skipped/)]);
+    expect(requested()).toEqual(['/text/locked.txt']);
+    expect(JSON.parse(result.stdout)).toMatchObject({ok: true, skipped: false, status: 200, file: join(out, 'locked.txt'), sha256: sha256Hex(textBody('locked.txt'))});
+    await chmod(join(out, 'locked.txt'), 0o644);
+    expect(await readFile(join(out, 'locked.txt'), 'utf8')).toBe(textBody('locked.txt'));
+  });
+
   it('DIR spelled through a symlink and .. (lnk/../out) is the folder the files went to: a rerun skips them', async () => {
     const root = await makeTempDir();
     await mkdir(join(root, 'real', 'deep'), {recursive: true});
