@@ -66,8 +66,10 @@ export function parseLine(raw: string, index: number, origin: LineOrigin): Entry
   if (typeof target === 'string') return invalid(index, url, `${where}: ${target}`);
   // Only LF and CRLF end a line: a CR (or VT, FF) left in a NAME is a list saved with old Mac line
   // ends, whose lines all ran into this one's NAME (one URL fetched, the rest lost in a file name).
-  if (name !== undefined && /[\r\v\f]/.test(name)) {
-    return invalid(index, url, `${where}: the line holds a carriage return inside it (a list with CR line ends? only LF or CRLF end a line)`);
+  const breaker = name === undefined ? null : /[\r\v\f]/.exec(name);
+  if (breaker !== null) {
+    const what = breaker[0] === '\r' ? 'a carriage return' : breaker[0] === '\v' ? 'a vertical tab' : 'a form feed';
+    return invalid(index, url, `${where}: the line holds ${what} inside it (${breaker[0] === '\r' ? 'a list with CR line ends? ' : ''}only LF or CRLF end a line)`);
   }
   return {index, url, target, name};
 }

@@ -124,7 +124,10 @@ describe('parseLine: lines that are not what they seem', () => {
   test('a CR inside a NAME (a list with old Mac line ends) is invalid_url: its other lines would be lost in a file name', () => {
     const entry = parseLine('https://a.test/m1 n1.txt\rhttps://a.test/m2 n2.txt\r', 1, at);
     expect(entry).toMatchObject({url: 'https://a.test/m1', target: undefined});
-    expect(entry!.invalid).toMatch(/carriage return/);
+    expect(entry!.invalid).toMatch(/carriage return .*a list with CR line ends\?/);
+    // A vertical tab or a form feed is refused too, and named for what it is.
+    expect(parseLine('https://a.test/m1 a\vb', 1, at)!.invalid).toBe('urls.txt:12: the line holds a vertical tab inside it (only LF or CRLF end a line)');
+    expect(parseLine('https://a.test/m1 a\fb', 1, at)!.invalid).toBe('urls.txt:12: the line holds a form feed inside it (only LF or CRLF end a line)');
     expect(parseLine('https://a.test/m1\tn1\tx.txt', 1, at)).toMatchObject({name: 'n1\tx.txt'});
   });
 
