@@ -126,7 +126,7 @@ export function buildProgram(write: {out: (s: string) => void; err: (s: string) 
       new Option('--deadline <dur>', 'stop after DUR, flush, exit 124'),
     ]),
     ...group('Terminal:', [
-      new Option('--progress', 'print a status line every 10s when stderr is not a terminal'),
+      new Option('--progress', 'print a status line every 10s where no live line is drawn (stderr not a terminal, or bodies on it)'),
       new Option('-q, --quiet', 'print only failed URLs and errors'),
       new Option('-v, --verbose', 'print one line per URL as it completes'),
       new Option('--no-color', 'no colour on stderr'),
