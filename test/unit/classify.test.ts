@@ -4,7 +4,7 @@ import {once} from 'node:events';
 import {connect, type LookupFunction} from 'node:net';
 import {errors} from 'undici';
 import {describe, expect, test} from 'vitest';
-import {classify, RETRYABLE_CODES, RETRYABLE_STATUSES, tunnelRefusal} from '../../src/classify.js';
+import {classify, proxyAuthRefusal, RETRYABLE_CODES, RETRYABLE_STATUSES, tunnelRefusal} from '../../src/classify.js';
 import {FetchallError, type ErrorCode} from '../../src/errors.js';
 import {untakenTransferCoding} from '../../src/http/attempt.js';
 
@@ -105,6 +105,57 @@ describe('classify', () => {
   test('retryable codes and statuses are exactly the contract lists', () => {
     expect([...RETRYABLE_CODES].sort()).toEqual(['connect', 'dns', 'reset', 'timeout']);
     expect([...RETRYABLE_STATUSES].sort()).toEqual([408, 425, 429, 500, 502, 503, 504]);
+  });
+});
+
+describe('classify: messages', () => {
+  test('an error without a code that speaks of TLS or a certificate is tls, not protocol', () => {
+    for (const message of ['unable to verify the first certificate', 'Client network socket disconnected before secure TLS connection was established', 'SSL alert']) {
+      const failure = classify(new Error(message));
+      expect(failure.code).toBe('tls');
+      expect(failure.retryable).toBe(false);
+    }
+  });
+
+  test('an error with an empty message is named by its code alone, with no dangling colon', () => {
+    expect(classify(new Error('')).message).toBe('protocol error');
+  });
+
+  test('the code of the cause is named once, not again when the message already says it', () => {
+    const once = classify(new Error('read ECONNRESET', {cause: withCode('ECONNRESET')}));
+    expect(once.message).toBe('connection broken: read ECONNRESET');
+    const added = classify(new Error('fetch failed', {cause: withCode('ECONNRESET')}));
+    expect(added.message).toBe('connection broken: fetch failed (ECONNRESET)');
+  });
+
+  test('an AggregateError without a message names each distinct inner message once', () => {
+    const refused = withCode('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1');
+    const aggregate = Object.assign(new AggregateError([refused, refused, withCode('ECONNREFUSED', 'connect ECONNREFUSED ::1:1')], ''), {code: 'ECONNREFUSED'});
+    expect(classify(aggregate).message).toBe('could not connect: connect ECONNREFUSED 127.0.0.1:1; connect ECONNREFUSED ::1:1');
+  });
+
+  test('TLS advice follows the code of the cause when the error itself has none', () => {
+    const wrapped = new Error('self-signed certificate', {cause: withCode('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate')});
+    const failure = classify(wrapped);
+    expect(failure.code).toBe('tls');
+    expect(failure.message).toMatch(/trust a private CA with NODE_EXTRA_CA_CERTS=ca\.pem, or skip verification with -k$/);
+  });
+});
+
+describe('classify: proxies', () => {
+  test('a TLS failure with an https proxy is tls, whatever its message says', () => {
+    const failure = classify(withCode('UND_ERR_PRX_TLS', 'Secure Proxy Connection failed'));
+    expect(failure.code).toBe('tls');
+    expect(failure.retryable).toBe(false);
+  });
+});
+
+describe('proxyAuthRefusal', () => {
+  test('is undici\'s invalid-argument error for a proxy\'s 407, and nothing else', () => {
+    expect(proxyAuthRefusal(withCode('UND_ERR_INVALID_ARG', 'Proxy Authentication Required (407)'))).toBe(true);
+    expect(proxyAuthRefusal(withCode('UND_ERR_INVALID_ARG', 'Proxy Authentication Required (407) or not'))).toBe(false);
+    expect(proxyAuthRefusal(withCode('UND_ERR_INVALID_ARG', 'invalid header'))).toBe(false);
+    expect(proxyAuthRefusal(withCode('ECONNRESET', 'Proxy Authentication Required (407)'))).toBe(false);
   });
 });
 

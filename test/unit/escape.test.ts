@@ -41,6 +41,7 @@ describe('redactUrl', () => {
     ['after %22', 'http://h/x?dsn=%22postgres://admin:s2@db:5432/x%22', 'http://h/x?dsn=%22postgres://admin:***@db:5432/x%22'],
     ['after %20', 'http://h/x?q=%20redis://u:s1@db', 'http://h/x?q=%20redis://u:***@db'],
     ['after a dash', 'http://h/x?x=-amqp://u:s4@mq', 'http://h/x?x=-amqp://u:***@mq'],
+    ['a scheme whose last letter is 5 characters before its colon', 'x1234://u:s6@h/', 'x1234://u:***@h/'],
     ['empty password', 'https://u:@h/x', 'https://u:@h/x'],
     ['no userinfo', 'https://h:8080/a:b@c', 'https://h:8080/a:b@c'],
     ['@ in the password (last @ ends the userinfo)', 'http://a:b@c@d/x', 'http://a:***@d/x'],

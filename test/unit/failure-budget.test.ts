@@ -29,6 +29,10 @@ describe('FailureBudget: percentages are exact', () => {
     [9.2, 750, 69, undefined],
     [2.3, 3000, 69, undefined],
     [0.0000001, 20, 1, 'max-failures'],
+    // 1e-7 is spelled with an exponent by String(): 1 of 200 (0.5%) is far more than it.
+    [0.0000001, 200, 1, 'max-failures'],
+    [0.5, 200, 1, undefined],
+    [0.5, 199, 1, 'max-failures'],
     [100, 20, 20, undefined],
   ])('%s percent: %s finished, %s failed', (value, finished, failed, expected) => {
     const budget = new FailureBudget(false, {kind: 'percent', value});

@@ -115,6 +115,25 @@ describe('HostGate pools', () => {
     expect(gate.poolCount).toBe(0);
   });
 
+  test('without --per-host an already aborted signal still rejects acquire', async () => {
+    const gate = new HostGate(undefined);
+    const controller = new AbortController();
+    controller.abort(new Error('gone'));
+    await expect(gate.acquire('a.test:80', controller.signal)).rejects.toThrow('gone');
+  });
+
+  test('tryAcquire takes a free permit at once, none when the host is full, and its release drops the idle pool', () => {
+    const gate = new HostGate(1);
+    const release = gate.tryAcquire('a.test:80');
+    expect(release).toBeTypeOf('function');
+    expect(gate.poolCount).toBe(1);
+    expect(gate.tryAcquire('a.test:80')).toBeUndefined();
+    expect(gate.isOpen('a.test:80')).toBe(false);
+    release!();
+    expect(gate.poolCount).toBe(0);
+    expect(gate.isOpen('a.test:80')).toBe(true);
+  });
+
   test('a per-host limit below 1 is refused', () => {
     expect(() => new HostGate(0)).toThrow(RangeError);
   });
@@ -200,6 +219,25 @@ describe('HostGate pauses', () => {
     await vi.advanceTimersByTimeAsync(200);
     expect(gate.pausedFor('a.test:80')).toBe(0);
     expect(gate.pausedFor('b.test:80')).toBe(0);
+    // Forgotten: no host is paused any more.
+    expect(gate.anyPaused).toBe(false);
+  });
+
+  test('tryAcquire gives nothing while the host is paused, with or without --per-host', async () => {
+    for (const perHost of [undefined, 2]) {
+      const gate = new HostGate(perHost);
+      gate.pause('a.test:80', 1000);
+      expect(gate.anyPaused).toBe(true);
+      expect(gate.tryAcquire('a.test:80')).toBeUndefined();
+      const other = gate.tryAcquire('b.test:80');
+      expect(other).toBeTypeOf('function');
+      other!();
+      await vi.advanceTimersByTimeAsync(1000);
+      const release = gate.tryAcquire('a.test:80');
+      expect(release).toBeTypeOf('function');
+      release!();
+      expect(gate.poolCount).toBe(0);
+    }
   });
 });
 

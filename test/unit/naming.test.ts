@@ -57,6 +57,9 @@ describe('renderTemplate', () => {
     ['{basename}', 'https://a.test/a/', 'index.html'],
     ['{path}', 'https://a.test/a/', 'a/index.html'],
     ['{path}', 'https://a.test/a/b/?q=1', 'a/b/index.html'],
+    ['{basename}', 'https://a.test/a/...', 'index.html'],
+    ['{basename}.bin', 'https://a.test/a/%20', 'index.html.bin'],
+    ['{path}', 'https://a.test/a/...', 'a/index.html'],
     ['{basename}', 'https://a.test/x?name=../../etc/passwd', 'x'],
     ['{basename}', 'https://a.test/x#../../y', 'x'],
     ['{basename}', 'https://a.test/caf%C3%A9.txt', 'café.txt'],
@@ -179,6 +182,8 @@ describe('sanitizeName', () => {
     // 4-byte characters (surrogate pairs in UTF-16) are never cut in half.
     ['emoji', `${'😀'.repeat(70)}.png`, `${'😀'.repeat(62)}.png`],
     ['over-long extension is not kept', `x.${'e'.repeat(300)}`, `x.${'e'.repeat(253)}`],
+    ['a 64-byte extension is kept', `${'a'.repeat(300)}.${'e'.repeat(63)}`, `${'a'.repeat(191)}.${'e'.repeat(63)}`],
+    ['a 65-byte extension is not', `${'a'.repeat(300)}.${'e'.repeat(64)}`, `${'a'.repeat(255)}`],
   ])('shortens a long segment: %s', (_label, raw, expected) => {
     const name = sanitizeName(raw);
     expect(name).toBe(expected);
@@ -198,6 +203,22 @@ describe('NameAssigner', () => {
     expect(give('a/b/c', 3)).toEqual({name: 'a/b/c', blockedBy: 'a'});
     expect(give('q/r', 4)).toEqual({name: 'q/r', blockedBy: undefined});
     expect(give('a/b', 5)).toEqual({name: 'a/b-1', blockedBy: 'a'});
+  });
+
+  test('a blocked name makes no folders: a later name at one of them is not pushed to a suffix', () => {
+    const names = new NameAssigner('{path}');
+    const give = (path: string, index: number) => names.assign({index, url: `https://a.test/${path}`, target: new URL(`https://a.test/${path}`)});
+    expect(give('x', 1)).toEqual({name: 'x', blockedBy: undefined});
+    expect(give('x/y/z', 2)).toEqual({name: 'x/y/z', blockedBy: 'x'});
+    expect(give('x/y', 3)).toEqual({name: 'x/y', blockedBy: 'x'});
+  });
+
+  test('a folder of an earlier name is taken whatever its case', () => {
+    const names = new NameAssigner('{path}');
+    const give = (path: string, index: number) => names.assign({index, url: `https://a.test/${path}`, target: new URL(`https://a.test/${path}`)});
+    expect(give('Dir/Sub/f', 1)).toEqual({name: 'Dir/Sub/f', blockedBy: undefined});
+    expect(give('dir', 2)).toEqual({name: 'dir-1', blockedBy: undefined});
+    expect(give('DIR/SUB', 3)).toEqual({name: 'DIR/SUB-1', blockedBy: undefined});
   });
 
 

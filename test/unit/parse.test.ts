@@ -147,6 +147,13 @@ describe('parseShard', () => {
   });
 });
 
+describe('parseSize: beyond a safe integer', () => {
+  test.each(['9007199254740992', '10000000GB', '8388608GiB'])('%j is refused as too large', (text) => {
+    const error = expectUsageError(() => parseSize(text, '--max-size'), '--max-size', text);
+    expect(error.message).toContain('too large');
+  });
+});
+
 describe('parseHeader', () => {
   test.each([
     ['X-Api-Key: abc', ['x-api-key', 'abc']],
@@ -158,6 +165,8 @@ describe('parseHeader', () => {
     ["!#$%&'*+-.^_`|~09Az: v", ["!#$%&'*+-.^_`|~09az", 'v']],
     ['X-Utf8: café', ['x-utf8', 'caf\u00c3\u00a9']],
     ['Authorization: Bearer a b  c', ['authorization', 'Bearer a b  c']],
+    // Only spaces and tabs are trimmed: other white space is part of the value.
+    ['X-Nbsp: \u00a0v\u00a0', ['x-nbsp', '\u00c2\u00a0v\u00c2\u00a0']],
   ])('%j', (text, pair) => {
     expect(parseHeader(text, '-H')).toEqual(pair);
   });
@@ -179,6 +188,8 @@ describe('parseHeader', () => {
     ['X\r\n', 'CR, LF or NUL'],
     ['X: a\x01b', 'control character'],
     ['X: a\x7fb', 'control character'],
+    ['X: a\x0b', 'control character'],
+    ['X: \fa', 'control character'],
     ['Host: a.test', 'cannot be set'],
     ['host: a.test', 'cannot be set'],
     ['Content-Length: 5', 'cannot be set'],
@@ -254,12 +265,13 @@ describe('parseMaxFailures', () => {
     ['0%', {kind: 'percent', value: 0}],
     ['5%', {kind: 'percent', value: 5}],
     ['2.5%', {kind: 'percent', value: 2.5}],
+    ['.5%', {kind: 'percent', value: 0.5}],
     ['100%', {kind: 'percent', value: 100}],
   ])('%j', (text, expected) => {
     expect(parseMaxFailures(text, '--max-failures')).toEqual(expected);
   });
 
-  test.each(['', '-1', '1.5', 'abc', '%', '101%', '100.1%', '-1%', '5 %', '5%%', '5%x', ' 5', 'Infinity%', '1e1%'])(
+  test.each(['', '-1', '1.5', 'abc', '%', '101%', '100.1%', '-1%', '5 %', '5%%', '5%x', ' 5', 'Infinity%', '1e1%', '9'.repeat(20)])(
     'rejects %j',
     (text) => {
       expectUsageError(() => parseMaxFailures(text, '--max-failures'), '--max-failures', text);

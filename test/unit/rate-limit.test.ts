@@ -124,6 +124,58 @@ describe('RateLimiter', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  test('a take exactly one interval after the last start goes at once, with no promise', async () => {
+    const limiter = new RateLimiter(10);
+    expect(limiter.take(never)).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(limiter.take(never)).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(99);
+    const early = limiter.take(never);
+    expect(early).toBeInstanceOf(Promise);
+    await vi.advanceTimersByTimeAsync(1);
+    await early;
+  });
+
+  test('a take whose slot has come still keeps a full interval after a start let through late', async () => {
+    const limiter = new RateLimiter(10);
+    const t0 = performance.now();
+    expect(limiter.take(never)).toBeUndefined();
+    // The second start's timer (due at 100 ms) runs 70 ms late.
+    timers.late = 70;
+    const second = startAll(limiter, 1);
+    await vi.advanceTimersByTimeAsync(200);
+    // At 200 ms the next slot has come, but the last start went only 30 ms ago.
+    const third = startAll(limiter, 1);
+    await vi.advanceTimersByTimeAsync(200);
+    expect((await Promise.all([...second, ...third])).map((t) => Math.round(t - t0))).toEqual([170, 270]);
+  });
+
+  test('a start reported sent late holds back a take already waiting for its slot', async () => {
+    const limiter = new RateLimiter(10);
+    const t0 = performance.now();
+    expect(limiter.take(never)).toBeUndefined();
+    const next = startAll(limiter, 1);
+    await vi.advanceTimersByTimeAsync(50);
+    // The first start reached its connection only now, 50 ms after it was let through.
+    limiter.sent(performance.now());
+    await vi.advanceTimersByTimeAsync(200);
+    expect(Math.round((await next[0]!) - t0)).toBe(150);
+  });
+
+  test('an aborted take that was not the last leaves its slot unused: later takes keep their order', async () => {
+    const limiter = new RateLimiter(10);
+    const t0 = performance.now();
+    limiter.take(never);
+    const controller = new AbortController();
+    const aborted = limiter.take(controller.signal)!;
+    const kept = startAll(limiter, 1);
+    controller.abort(new Error('stop'));
+    await expect(aborted).rejects.toThrow('stop');
+    const later = startAll(limiter, 1);
+    await vi.advanceTimersByTimeAsync(400);
+    expect((await Promise.all([...kept, ...later])).map((t) => Math.round(t - t0))).toEqual([200, 300]);
+  });
+
   test('an aborted signal is refused at once', async () => {
     const controller = new AbortController();
     controller.abort(new Error('gone'));

@@ -1,6 +1,6 @@
 // Retry-After parsing (seconds, HTTP date, past, garbage) and the capped, jittered exponential backoff.
 import {describe, expect, test} from 'vitest';
-import {backoffDelay, parseRetryAfter, retryWait} from '../../src/http/retry-policy.js';
+import {backoffDelay, parseHttpDate, parseRetryAfter, retryWait} from '../../src/http/retry-policy.js';
 
 const NOW = Date.UTC(2025, 0, 1, 12, 0, 0);
 
@@ -54,6 +54,40 @@ describe('parseRetryAfter', () => {
       if (zone === undefined) delete process.env['TZ'];
       else process.env['TZ'] = zone;
     }
+  });
+});
+
+describe('parseHttpDate', () => {
+  // RFC 850's two-digit year is the most recent year with those digits, not more than 50 years ahead.
+  const ahead50 = new Date().getUTCFullYear() + 50;
+  const yy = String(ahead50 % 100).padStart(2, '0');
+  const yyAfter = String((ahead50 + 1) % 100).padStart(2, '0');
+
+  test.each<[string, number]>([
+    ['Sun, 06 Nov 1994 08:49:37 GMT', Date.UTC(1994, 10, 6, 8, 49, 37)],
+    ['Sunday, 06-Nov-94 08:49:37 GMT', Date.UTC(1994, 10, 6, 8, 49, 37)],
+    [`Sunday, 06-Nov-${yy} 08:49:37 GMT`, Date.UTC(ahead50, 10, 6, 8, 49, 37)],
+    [`Sunday, 06-Nov-${yyAfter} 08:49:37 GMT`, Date.UTC(ahead50 + 1 - 100, 10, 6, 8, 49, 37)],
+    ['Sun Nov  6 08:49:37 1994', Date.UTC(1994, 10, 6, 8, 49, 37)],
+    ['Sun, 06 Nov 1994 08:49:37 UT', Date.UTC(1994, 10, 6, 8, 49, 37)],
+    ['Sun, 06 Nov 1994 08:49:37 Z', Date.UTC(1994, 10, 6, 8, 49, 37)],
+    ['Sun, 06 Nov 1994 07:19:37 -01:30', Date.UTC(1994, 10, 6, 8, 49, 37)],
+    // A leap second is read as the next second.
+    ['Sun, 06 Nov 1994 08:49:60 GMT', Date.UTC(1994, 10, 6, 8, 50, 0)],
+  ])('%s', (text, expected) => {
+    expect(parseHttpDate(text)).toBe(expected);
+  });
+
+  test.each([
+    'Sun, 06 Foo 1994 08:49:37 GMT',
+    'Sun, 06 Nov 1994 08:60:37 GMT',
+    'Sun, 06 Nov 1994 08:49:61 GMT',
+    'Sun, 06 Nov 1994 24:00:00 GMT',
+    'Sun, 00 Nov 1994 08:49:37 GMT',
+    'Sun, 31 Nov 1994 08:49:37 GMT',
+    'Sun, 06 Nov 1994 08:49:37 CET',
+  ])('%s is no date', (text) => {
+    expect(parseHttpDate(text)).toBeNaN();
   });
 });
 

@@ -2,6 +2,7 @@
 import {setFlagsFromString} from 'node:v8';
 import {runInNewContext} from 'node:vm';
 import {describe, expect, test} from 'vitest';
+import {watch} from '../../src/abort-registry.js';
 import {Semaphore, type Release} from '../../src/semaphore.js';
 
 /** mulberry32: a small seeded PRNG, so a failing interleaving can be replayed from its seed. */
@@ -369,6 +370,43 @@ describe('Semaphore: release, use, construction, tryAcquire', () => {
     releases[1]!();
     releases[2]!();
     expect(semaphore.available).toBe(3);
+  });
+
+  test('a waiter served during its signal\'s abort (by a holder released on that abort) keeps the permit; counts stay right', async () => {
+    const semaphore = new Semaphore(1);
+    const controller = new AbortController();
+    const held = await semaphore.acquire();
+    // Something else watching the same signal, watched first, gives its permit back when the signal aborts.
+    watch(controller.signal, {abortFromSignal: () => held()});
+    const waiter = semaphore.acquire(controller.signal);
+    controller.abort(new Error('stop'));
+    const release = await waiter;
+    expect(semaphore.waiting).toBe(0);
+    expect(semaphore.available).toBe(0);
+    release();
+    expect(semaphore.available).toBe(1);
+    expect(semaphore.tryAcquire()).toBeTypeOf('function');
+  });
+
+  test('a waiter served is no longer watched by its signal: a long-lived signal keeps no served acquire alive', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const semaphore = new Semaphore(1);
+    const controller = new AbortController();
+    // In a function of its own, so that no variable of this test holds the promise.
+    const serve = async (): Promise<WeakRef<Promise<Release>>> => {
+      const held = await semaphore.acquire();
+      const pending = semaphore.acquire(controller.signal);
+      held();
+      (await pending)();
+      return new WeakRef(pending);
+    };
+    const served = await serve();
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(served.deref()).toBeUndefined();
+    expect(controller.signal.aborted).toBe(false);
+    expect(semaphore.available).toBe(1);
   });
 
   test('waiters aborted behind a permit that is never given back are let go, not kept until the next release; order holds', async () => {

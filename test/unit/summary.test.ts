@@ -40,7 +40,7 @@ describe('formatBytes', () => {
 describe('formatDuration', () => {
   test.each([
     [0, '0ms'], [12.4, '12ms'], [999, '999ms'], [999.7, '1.0s'], [3210, '3.2s'], [59_940, '59.9s'],
-    [59_960, '1m00s'], [125_000, '2m05s'], [3_599_000, '59m59s'], [3_720_000, '1h02m'],
+    [59_960, '1m00s'], [125_000, '2m05s'], [3_599_000, '59m59s'], [3_599_500, '1h00m'], [3_600_000, '1h00m'], [3_720_000, '1h02m'],
   ])('%d → %s', (ms, expected) => {
     expect(formatDuration(ms)).toBe(expected);
   });
@@ -50,7 +50,7 @@ describe('formatCount and formatRate', () => {
   test.each([[0, '0'], [999, '999'], [1234, '1,234'], [1_234_567, '1,234,567']])('count %d', (n, s) => {
     expect(formatCount(n)).toBe(s);
   });
-  test.each([[0, '0.0'], [37.52, '37.5'], [99.9, '99.9'], [245.4, '245'], [2450, '2,450']])('rate %d', (n, s) => {
+  test.each([[0, '0.0'], [37.52, '37.5'], [99.9, '99.9'], [99.96, '100'], [245.4, '245'], [2450, '2,450']])('rate %d', (n, s) => {
     expect(formatRate(n)).toBe(s);
   });
 });
@@ -183,6 +183,16 @@ describe('shownUrl', () => {
     expect(shown.endsWith('/end')).toBe(true);
     expect(shown).toContain('…');
     expect(shownUrl('http://a.test/x')).toBe('http://a.test/x');
+  });
+
+  test('a URL short enough whose escapes make it longer than 300 characters is cut too', async () => {
+    const {shownUrl} = await import('../../src/report/summary.js');
+    const url = `http://a.test/${'\x1b'.repeat(100)}/end`;
+    expect(url.length).toBeLessThan(300);
+    const shown = shownUrl(url);
+    expect(shown.length).toBeLessThanOrEqual(300);
+    expect(shown).toContain('…');
+    expect(shown.endsWith('/end')).toBe(true);
   });
 
   test('cuts between whole characters: no half surrogate pair, no half escape', async () => {
