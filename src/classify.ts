@@ -178,6 +178,8 @@ function describe(error: unknown): string {
   const first = (ownMessage(error).split('\n')[0] ?? '').replace(/ - Local \(undefined:undefined\)$/, '');
   // OpenSSL's "40ED…:error:0A00010B:SSL routines:fn:wrong version number:file.c:77:" → the reason alone.
   const message = /^[0-9A-F]+:error:[0-9A-F]+:[^:]*:[^:]*:([^:]+):/i.exec(first)?.[1] ?? first;
-  const shown = code !== undefined && !code.startsWith('UND_ERR') && !message.includes(code) ? `${message} (${code})` : message;
-  return causeCode !== undefined && !shown.includes(causeCode) ? `${shown} (${causeCode})` : shown;
+  // A code after the message, in brackets; alone when there is no message.
+  const withCode = (text: string, extra: string): string => (text === '' ? extra : `${text} (${extra})`);
+  const shown = code !== undefined && !code.startsWith('UND_ERR') && !message.includes(code) ? withCode(message, code) : message;
+  return causeCode !== undefined && !shown.includes(causeCode) ? withCode(shown, causeCode) : shown;
 }

@@ -119,6 +119,9 @@ describe('classify: messages', () => {
 
   test('an error with an empty message is named by its code alone, with no dangling colon', () => {
     expect(classify(new Error('')).message).toBe('protocol error');
+    // An errno code with no message: the code alone after the colon, no empty text before it.
+    expect(classify(withCode('ECONNRESET', '')).message).toBe('connection broken: ECONNRESET');
+    expect(classify(new Error('', {cause: withCode('ECONNRESET')})).message).toBe('connection broken: ECONNRESET');
   });
 
   test('the code of the cause is named once, not again when the message already says it', () => {
