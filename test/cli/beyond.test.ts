@@ -322,7 +322,8 @@ describe('Range / If-Range resume of a broken body', () => {
       // Chunked, so only the bytes that came show it ends short of its range.
       'chunked-short': (from) => ({headers: {etag: '"v1"', 'content-range': `bytes ${from}-${SIZE - 1}/${SIZE}`}, body: source.subarray(from, from + 100), chunked: true}),
       // A range of the gzip-coded body (RFC 9110): no continuation of identity bytes.
-      coded: (from) => ({headers: {etag: '"v1"', 'content-encoding': 'gzip', 'content-range': `bytes ${from}-${SIZE - 1}/${SIZE}`}, body: other.subarray(from)}),
+      coded: (from) => ({headers: {etag: '"v1"', 'content-encoding': 'gzip', 'content-range': `bytes ${from}-${SIZE - 1}/${SIZE}`}, body: other.subarray(from)}),      // Chunked, its Content-Range starting past the offset asked for: not the continuation, whatever its length.
+      'offset-chunked': (from) => ({headers: {etag: '"v1"', 'content-range': `bytes ${from + 10}-${SIZE - 1}/${SIZE}`}, body: source.subarray(from), chunked: true}),
     };
     const out = await makeTempDir();
     for (const [lie, answer] of Object.entries(lies)) {
@@ -353,6 +354,46 @@ describe('Range / If-Range resume of a broken body', () => {
       expect(sha256Hex(await readFile(join(out, `${lie}.bin`)))).toBe(sha256Hex(source));
     }
     expect(await listFiles(out)).toEqual(names.map((lie) => `${lie}.bin`).sort());
+  });
+
+  it('resumes only on a strong validator of an identity body: a weak ETag or a content coding starts over; a 206 of another Last-Modified is not joined', async () => {
+    const LM1 = new Date(Date.UTC(2024, 0, 1)).toUTCString();
+    const LM2 = new Date(Date.UTC(2024, 5, 1)).toUTCString();
+    // The first answer's validators; the second request's answer (a 206 when it asked for a range).
+    const kinds: Record<string, {validators: http.OutgoingHttpHeaders; partial?: (from: number) => {headers: http.OutgoingHttpHeaders; body: Buffer}}> = {
+      weak: {validators: {etag: 'W/"v1"'}},
+      coded: {validators: {etag: '"v1"', 'content-encoding': 'gzip'}},
+      'last-modified': {validators: {'last-modified': LM1}, partial: (from) => ({headers: {'last-modified': LM2}, body: other.subarray(from)})},
+    };
+    for (const [kind, {validators, partial}] of Object.entries(kinds)) {
+      let n = 0;
+      a.route(`/rr/validator-${kind}`, (req, res) => {
+        n++;
+        const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+        if (m !== null && partial !== undefined) {
+          const from = Number(m[1]);
+          const {headers, body} = partial(from);
+          res.writeHead(206, {...headers, 'accept-ranges': 'bytes', 'content-range': `bytes ${from}-${SIZE - 1}/${SIZE}`, 'content-length': body.length});
+          res.end(body);
+          return;
+        }
+        res.writeHead(200, {...validators, 'accept-ranges': 'bytes', 'content-length': SIZE});
+        if (n === 1) res.write(source.subarray(0, SIZE / 2), () => req.socket.destroy());
+        else res.end(source);
+      });
+    }
+    const names = Object.keys(kinds);
+    const out = await makeTempDir();
+    a.resetStats();
+    const result = await runCli(['--json', '--checksum', '-o', out, '--retries', '1', '--retry-delay', '10ms', await writeList(names.map((kind) => `${a.url}/rr/validator-${kind}  ${kind}.bin`))]);
+    expect(result.code, result.stderr).toBe(0);
+    for (const record of result.records()) expect(record).toMatchObject({ok: true, status: 200, attempts: 2, bytes: SIZE, sha256: sha256Hex(source)});
+    const sent = (kind: string) =>
+      a.requests.filter((r) => r.path === `/rr/validator-${kind}`).map((r) => [r.headers.range === undefined ? undefined : 'range', r.headers['if-range']]);
+    expect(sent('weak')).toEqual([[undefined, undefined], [undefined, undefined]]);
+    expect(sent('coded')).toEqual([[undefined, undefined], [undefined, undefined]]);
+    expect(sent('last-modified')).toEqual([[undefined, undefined], ['range', LM1], [undefined, undefined]]);
+    for (const kind of names) expect(sha256Hex(await readFile(join(out, `${kind}.bin`)))).toBe(sha256Hex(source));
   });
 
   it('a 206 to a plain GET whose body is not what its Content-Range says is `protocol`, never kept as the whole body', async () => {

@@ -556,6 +556,26 @@ describe('stdout closed by the reader', () => {
       clearTimeout(timer);
     }
   });
+
+  test('bodies spooled to temporary files when stdout closes are removed too: nothing left in TMPDIR', async () => {
+    // Four 20 MB bodies at once pass the 32 MiB memory budget: some wait in spool files.
+    const tmp = await makeTempDir();
+    const list = await writeList(Array.from({length: 4}, (_, i) => `${server.url}/bytes/20000000?i=${i}`));
+    const child = spawn(process.execPath, [BIN_PATH, '-c', '4', list], {
+      env: {...process.env, NO_COLOR: '1', TMPDIR: tmp, HTTP_PROXY: '', HTTPS_PROXY: '', http_proxy: '', https_proxy: ''},
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    try {
+      await once(child.stdout, 'data');
+      child.stdout.destroy();
+      expect((await exited)[0]).toBe(141);
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
 });
 
 describe('version and help', () => {

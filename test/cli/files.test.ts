@@ -669,7 +669,8 @@ describe('write failures', () => {
       expect(result.stderr.trim().split('\n').at(-1)).toMatch(/no space left on device \(ENOSPC\)/);
       const records = byIndex(result);
       expect(records.get(1).ok).toBe(true);
-      expect(records.get(2)).toMatchObject({ok: false, error: {code: 'write'}});
+      // The record still counts the attempt that was under way (and its answer's status).
+      expect(records.get(2)).toMatchObject({ok: false, status: 200, attempts: 1, file: null, error: {code: 'write'}});
       expect(records.get(3)).toMatchObject({ok: false, status: null, error: {code: 'aborted'}});
       expect(await tree(out)).toEqual(['a.bin']);
       expect(await fileSha(join(out, 'a.bin'))).toBe(bytesSha256(1000));

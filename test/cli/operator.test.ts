@@ -113,6 +113,21 @@ describe('--report', () => {
     expect(records.length).toBeLessThan(400);
     for (const record of records) expect(Object.keys(record)).toEqual(RECORD_KEYS);
   });
+
+  test('two shards appending to one report at the same time: one write per record, so no line is torn', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'run.jsonl');
+    // Long URLs make long records: torn writes from two processes would interleave inside them.
+    const pad = 'p'.repeat(600);
+    const list = await writeList(Array.from({length: 600}, (_, i) => `${server.url}/text/s${i}?pad=${pad}`));
+    const [one, two] = await Promise.all([
+      runCli(['--shard', '1/2', '-c', '16', '--report', report, list]),
+      runCli(['--shard', '2/2', '-c', '16', '--report', report, list]),
+    ]);
+    expect([one.code, two.code]).toEqual([0, 0]);
+    const records = await readReport(report);
+    expect(records.map((r) => r.index).sort((x, y) => x - y)).toEqual(Array.from({length: 600}, (_, i) => i + 1));
+  });
 });
 
 describe('--resume', () => {
@@ -232,6 +247,18 @@ describe('--resume', () => {
     const resumed = await runCli([twice, '--report', partial, '--resume', '-o', join(dir, 'o2'), '--json']);
     expect(resumed.records().map((r) => [r.index, r.skipped])).toEqual([[1, true], [2, false]]);
     void rename;
+  });
+
+  test('a report written with a relative -o resumes a run naming DIR by its absolute path', async () => {
+    const dir = await makeTempDir();
+    const list = await writeList([`${server.url}/text/rel1.txt`, `${server.url}/text/rel2.txt`]);
+    // The records hold `out/rel1.txt`, relative to the folder the run was started in.
+    expect((await runCli([list, '--report', 'run.jsonl', '-o', 'out'], {cwd: dir})).code).toBe(0);
+    expect((await readReport(join(dir, 'run.jsonl'))).map((r) => r.file).sort()).toEqual(['out/rel1.txt', 'out/rel2.txt']);
+    server.resetStats();
+    const absolute = await runCli([list, '--report', 'run.jsonl', '--resume', '-o', join(dir, 'out'), '--json'], {cwd: dir});
+    expect(absolute.records().map((r) => r.skipped)).toEqual([true, true]);
+    expect(seen()).toEqual([]);
   });
 
   test('a URL skipped by --resume names no file when none was saved (done without -o before)', async () => {

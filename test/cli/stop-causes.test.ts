@@ -223,6 +223,13 @@ describe('an output that fails while requests are in flight', () => {
 });
 
 describe('entries that never started', () => {
+  it('a --deadline already past when the run starts (it counts from the process start) sends nothing: exit 124', async () => {
+    const result = await runCli(['--json', '--deadline', '1ms', await writeList([`${server.url}/text/too-late`])]);
+    expect(result.code, result.stderr).toBe(124);
+    expect(result.records()).toEqual([]);
+    expect(server.requests).toHaveLength(0);
+  });
+
   it('an entry stopped while it waited for its host (--per-host) has no record and counts as not started', async () => {
     // The deadline counts from the process start: 3 s leaves a loaded machine time to start Node and send.
     const lines = Array.from({length: 4}, (_, i) => `${server.url}/slow?ms=10000&i=${i}`);

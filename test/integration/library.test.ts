@@ -2,7 +2,7 @@
 import {spawn} from 'node:child_process';
 import {once} from 'node:events';
 import type http from 'node:http';
-import {readFile, writeFile} from 'node:fs/promises';
+import {mkdir, readdir, readFile, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {runInNewContext} from 'node:vm';
 import {afterAll, afterEach, beforeAll, describe, expect, test, vi} from 'vitest';
@@ -573,5 +573,238 @@ describe('fetchAll: stopping', () => {
     await expect(collect(fetchAll(broken(), {concurrency: 2}))).rejects.toBe(boom);
     await hangsClosed();
     expect(hanging.size).toBe(0);
+  });
+});
+
+describe('fetchAll: redirects across origins', () => {
+  let away: TestServer;
+  beforeAll(async () => {
+    away = await startTestServer({host: '127.0.0.2'});
+  });
+  afterAll(async () => {
+    await away.close();
+  });
+
+  test('a hop within another origin carries none of the user\'s headers; back on the user\'s origin they return', async () => {
+    // A → B → B: the second hop stays on B, which is still not the origin the user named.
+    const withinAway = `${away.url}/redirect/1?to=/echo-headers`;
+    // A → B → A: the chain comes back to the user's own origin.
+    const backHome = `${away.url}/redirect-abs?to=${encodeURIComponent(`${server.url}/echo-headers?home=1`)}`;
+    const records = await collect(fetchAll(
+      [`${server.url}/redirect-abs?to=${encodeURIComponent(withinAway)}`, `${server.url}/redirect-abs?to=${encodeURIComponent(backHome)}`],
+      {header: ['X-Api-Key: k', 'Authorization: Bearer t'], concurrency: 1, retries: 0},
+    ));
+    expect(records.map((r) => r.ok)).toEqual([true, true]);
+    // B/redirect/1 and B/echo-headers for the first entry, B/redirect-abs for the second.
+    expect(away.requests).toHaveLength(3);
+    for (const request of away.requests) {
+      expect(request.headers['x-api-key'], request.url).toBeUndefined();
+      expect(request.headers['authorization'], request.url).toBeUndefined();
+    }
+    const home = server.requests.find((r) => r.url === '/echo-headers?home=1')!;
+    expect(home.headers).toMatchObject({'x-api-key': 'k', authorization: 'Bearer t'});
+  });
+
+  test('with compressed and the user\'s own Accept-Encoding, a hop to another origin gets no Accept-Encoding at all', async () => {
+    const hop = `${server.url}/redirect-abs?to=${encodeURIComponent(`${away.url}/echo-headers?ae=1`)}`;
+    const records = await collect(fetchAll([hop], {compressed: true, header: ['Accept-Encoding: identity'], retries: 0}));
+    expect(records[0]!.ok).toBe(true);
+    expect(server.requests.find((r) => r.path === '/redirect-abs')!.headers['accept-encoding']).toBe('identity');
+    expect(away.requests.find((r) => r.url === '/echo-headers?ae=1')!.headers['accept-encoding']).toBeUndefined();
+  });
+});
+
+describe('fetchAll: credentials', () => {
+  test('the user\'s own Authorization header wins over credentials in the URL, as with curl', async () => {
+    const origin = new URL(server.url);
+    const records = await collect(fetchAll([`http://u:p@${origin.host}/echo-headers?creds=user`], {header: ['Authorization: Bearer mine'], retries: 0}));
+    expect(records[0]!.ok).toBe(true);
+    expect(server.requests.find((r) => r.url === '/echo-headers?creds=user')!.headers.authorization).toBe('Bearer mine');
+  });
+});
+
+describe('fetchAll: redirect codes', () => {
+  test('301, 302, 303, 307 and 308 with a Location are all followed; 303 keeps HEAD a HEAD', async () => {
+    const codes = [301, 302, 303, 307, 308];
+    const records = await collect(fetchAll(codes.map((code) => `${server.url}/redirect/1?code=${code}&to=/text/c${code}`), {retries: 0, ordered: true}));
+    expect(records.map((r) => [r.status, r.final_url])).toEqual(codes.map((code) => [200, `${server.url}/text/c${code}`]));
+    server.resetStats();
+    const [head] = await collect(fetchAll([`${server.url}/redirect/1?code=303&to=/text/after-303`], {method: 'HEAD', retries: 0}));
+    expect(head!.ok).toBe(true);
+    expect(server.requests.map((r) => [r.method, r.path])).toEqual([['HEAD', '/redirect/1'], ['HEAD', '/text/after-303']]);
+  });
+});
+
+describe('fetchAll: redirect loops', () => {
+  test('a loop that does not pass the entry\'s own URL is caught at its first revisit, not after maxRedirects hops', async () => {
+    const [record] = await collect(fetchAll([`${server.url}/redirect/1?to=/loop-a`], {retries: 0}));
+    expect(record!.error).toMatchObject({code: 'too_many_redirects', message: expect.stringMatching(/redirect loop: .*\/loop-a was already visited/)});
+    expect([server.hits('/loop-a'), server.hits('/loop-b')]).toEqual([1, 1]);
+  });
+});
+
+describe('fetchAll: maxSize at its bound', () => {
+  test('a body of exactly maxSize bytes is whole, one byte more is too_large: by Content-Length and as it streams', async () => {
+    // /lines/10 is chunked (no Content-Length): "x:0\n" … "x:9\n", 40 bytes.
+    const declared = await collect(fetchAll([`${server.url}/bytes/1000`, `${server.url}/bytes/1001`], {maxSize: 1000, retries: 0, ordered: true}));
+    expect(declared.map((r) => [r.ok, r.bytes, r.error?.code ?? null])).toEqual([[true, 1000, null], [false, 0, 'too_large']]);
+    const streamed = await collect(fetchAll([`${server.url}/lines/10?id=x`], {maxSize: 40, retries: 0}));
+    expect(streamed.map((r) => [r.ok, r.bytes])).toEqual([[true, 40]]);
+    const over = await collect(fetchAll([`${server.url}/lines/10?id=x`], {maxSize: 39, retries: 0}));
+    expect(over.map((r) => [r.ok, r.error?.code])).toEqual([[false, 'too_large']]);
+  });
+});
+
+describe('fetchAll: failures and retries', () => {
+  test('a 400 is http_status (an HTTP status of 400 or more fails), and is not retried', async () => {
+    const [record] = await collect(fetchAll([`${server.url}/status/400`], {retries: 2, retryDelay: 1}));
+    expect(record).toMatchObject({ok: false, status: 400, attempts: 1, error: {code: 'http_status'}});
+  });
+
+  test('failFast waits for the retries: a URL that fails once, then succeeds on its last retry, stops nothing', async () => {
+    const run = fetchAll([`${server.url}/flaky/ff-last?fail=1`, `${server.url}/text/ff-after`], {failFast: true, retries: 1, retryDelay: 1, concurrency: 1, ordered: true});
+    const records = await collect(run);
+    expect(records.map((r) => [r.ok, r.attempts])).toEqual([[true, 2], [true, 1]]);
+    expect(run.stopReason).toBeUndefined();
+  });
+
+  test('maxFailures 0 at concurrency 1: the failure is counted before its slot frees, so nothing else starts', async () => {
+    const dir = await makeTempDir();
+    // The second fails its checksum after the transfer, and its 2 MB temporary file takes a while to remove.
+    for (const first of [`${server.url}/status/404?mf=1`, {url: `${server.url}/bytes/2000000?mf=2`, name: 'mf.bin', sha256: 'c'.repeat(64)}]) {
+      server.resetStats();
+      const run = fetchAll([first, `${server.url}/text/mf-next`, `${server.url}/text/mf-last`], {maxFailures: 0, concurrency: 1, retries: 0, outputDir: dir});
+      const records = await collect(run);
+      expect(records.map((r) => r.ok)).toEqual([false]);
+      expect(run.stopReason).toBe('max-failures');
+      expect(server.hits('/text/mf-next')).toBe(0);
+    }
+  });
+});
+
+describe('fetchAll: checksums', () => {
+  test('a checksum mismatch records the digest computed (the body\'s), keeps no file, and says which was expected', async () => {
+    const dir = await makeTempDir();
+    const wrong = 'b'.repeat(64);
+    const [record] = await collect(fetchAll([{url: `${server.url}/bytes/1000`, name: 'c.bin', sha256: wrong}], {outputDir: dir, retries: 0}));
+    expect(record).toMatchObject({ok: false, file: null, sha256: sha256Hex(expectedBytes(1000)), error: {code: 'checksum', message: expect.stringContaining(wrong)}});
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
+
+describe('fetchAll: HEAD with an output folder', () => {
+  test('HEAD saves no file, so a name under another entry\'s file name blocks nothing: both sent, both ok', async () => {
+    const dir = await makeTempDir();
+    const records = await collect(fetchAll([{url: `${server.url}/text/h1`, name: 'a'}, {url: `${server.url}/text/h2`, name: 'a/b'}], {outputDir: dir, method: 'HEAD', retries: 0, ordered: true}));
+    expect(records.map((r) => [r.ok, r.status, r.file, r.error])).toEqual([[true, 200, null, null], [true, 200, null, null]]);
+    expect(server.requests.map((r) => [r.method, r.path]).sort()).toEqual([['HEAD', '/text/h1'], ['HEAD', '/text/h2']]);
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
+
+describe('fetchAll: skipExisting', () => {
+  test('only a regular file at the name is skipped: a folder standing there is fetched (and fails as write)', async () => {
+    const dir = await makeTempDir();
+    await mkdir(join(dir, 'd.txt'));
+    const [record] = await collect(fetchAll([{url: `${server.url}/text/skip-dir`, name: 'd.txt'}], {outputDir: dir, skipExisting: true, retries: 0}));
+    expect(record).toMatchObject({skipped: false, ok: false, error: {code: 'write'}});
+    expect(server.hits('/text/skip-dir')).toBe(1);
+  });
+});
+
+describe('fetchAll: bodies thrown away', () => {
+  test('a redirect or an error page whose body never ends is read only so far: the redirect is followed, the error recorded', async () => {
+    // The body of these answers never ends: only letting the connection go ends it.
+    const endless = (status: number, headers: http.OutgoingHttpHeaders) => (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      res.writeHead(status, headers);
+      const more = (): void => {
+        if (!res.destroyed) res.write(Buffer.alloc(16 * 1024, 120), more);
+      };
+      more();
+    };
+    server.route('/endless-302', endless(302, {location: '/text/after-endless'}));
+    server.route('/endless-500', endless(500, {}));
+    const records = await collect(fetchAll([`${server.url}/endless-302`, `${server.url}/endless-500`], {retries: 0, timeout: 5_000, ordered: true}));
+    expect(records.map((r) => [r.status, r.error?.code ?? null])).toEqual([[200, null], [500, 'http_status']]);
+    expect(records[1]!.bytes).toBe(64 * 1024);
+  });
+});
+
+describe('fetchAll: resume and invalid entries', () => {
+  test('an invalid entry is invalid_url even when the report holds an ok record for its URL', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'run.jsonl');
+    const url = `${server.url}/text/once-ok`;
+    expect((await collect(fetchAll([url], {report, retries: 0})))[0]!.ok).toBe(true);
+    // The same URL, now in an entry that does not validate (a sha256 that is not 64 hex digits).
+    const [record] = await collect(fetchAll([{url, sha256: 'not-a-digest'}], {report, resume: true, retries: 0}));
+    expect(record).toMatchObject({url, ok: false, skipped: false, error: {code: 'invalid_url'}});
+  });
+
+  test('a foreign line naming the URL without "ok": true (another tool\'s, or ok as a string) does not skip it', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'run.jsonl');
+    const urls = [`${server.url}/text/foreign-a`, `${server.url}/text/foreign-b`];
+    await writeFile(report, `${JSON.stringify({url: urls[0]})}\n${JSON.stringify({url: urls[1], ok: 'true'})}\n`);
+    const records = await collect(fetchAll(urls, {report, resume: true, retries: 0, ordered: true}));
+    expect(records.map((r) => [r.ok, r.skipped])).toEqual([[true, false], [true, false]]);
+    expect(server.hits('/text/foreign-a') + server.hits('/text/foreign-b')).toBe(2);
+  });
+
+  test('a URL saved under two names by one run is done under both: a resumed run skips both copies', async () => {
+    const dir = await makeTempDir();
+    const report = join(dir, 'run.jsonl');
+    const url = `${server.url}/text/two-copies`;
+    const entries = [{url, name: 'one.txt'}, {url, name: 'two.txt'}];
+    expect((await collect(fetchAll(entries, {report, outputDir: dir, retries: 0}))).map((r) => r.ok)).toEqual([true, true]);
+    server.resetStats();
+    const resumed = await collect(fetchAll(entries, {report, outputDir: dir, resume: true, retries: 0, ordered: true}));
+    expect(resumed.map((r) => [r.skipped, r.file])).toEqual([[true, join(dir, 'one.txt')], [true, join(dir, 'two.txt')]]);
+    expect(server.requests).toEqual([]);
+  });
+});
+
+describe('fetchAll: hosts', () => {
+  test('perHost counts a host name and port: another port of the same address is another host, not held behind it', async () => {
+    const other = await startTestServer();
+    try {
+      // The first answer waits for the other port's request (at most 2 s): with one permit for
+      // "127.0.0.1" alone, that request would wait for this answer instead.
+      let otherHit: (() => void) | undefined;
+      const otherArrived = new Promise<void>((resolve) => (otherHit = resolve));
+      other.route('/text/port-b', (_req, res) => {
+        otherHit?.();
+        res.end('b');
+      });
+      server.route('/hold-port-a', (_req, res) => {
+        void Promise.race([otherArrived, new Promise((resolve) => setTimeout(resolve, 2000))]).then(() => res.end('a'));
+      });
+      const records = await collect(fetchAll([`${server.url}/hold-port-a`, `${other.url}/text/port-b`], {perHost: 1, concurrency: 2, retries: 0}));
+      expect(records.map((r) => [r.url, r.ok])).toEqual([[`${other.url}/text/port-b`, true], [`${server.url}/hold-port-a`, true]]);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('fetchAll: 304 Not Modified', () => {
+  test('a retry answered 304 after a broken 200 saves no file: the copy in place stays as it was', async () => {
+    const dir = await makeTempDir();
+    await writeFile(join(dir, 'kept.txt'), 'old');
+    let n = 0;
+    server.route('/broken-then-304', (req, res) => {
+      n++;
+      if (n === 1) {
+        res.writeHead(200, {'content-length': 1000});
+        res.write(Buffer.alloc(500, 110), () => req.socket.destroy());
+        return;
+      }
+      res.writeHead(304, {etag: '"v"'});
+      res.end();
+    });
+    const [record] = await collect(fetchAll([{url: `${server.url}/broken-then-304`, name: 'kept.txt'}], {outputDir: dir, header: ['If-None-Match: "v"'], retries: 1, retryDelay: 1}));
+    expect(record).toMatchObject({ok: true, status: 304, attempts: 2, file: null});
+    expect(await readFile(join(dir, 'kept.txt'), 'utf8')).toBe('old');
+    expect(await readdir(dir)).toEqual(['kept.txt']);
   });
 });

@@ -143,10 +143,13 @@ describe('FileSink', () => {
     expect(await readFile(join(dir, 'empty'), 'utf8')).toBe('');
   });
 
-  it('reset starts over from byte 0', async () => {
+  it.each([
+    ['streamed to its temporary file', 2_000_000],
+    ['held in memory', 1000],
+  ])('reset starts over from byte 0 (a body %s)', async (_kind, first) => {
     const dir = await makeTempDir();
     const target = new FileSink(dir).open(entry, 'r.bin');
-    await feed(target, 2_000_000, 1);
+    await feed(target, first, 1);
     await target.reset();
     expect(target.size).toBe(0);
     await feed(target, 1000, 2);
@@ -218,6 +221,22 @@ describe('FileSink', () => {
     }
     expect(await readdir(outside)).toEqual([]);
     expect(await tree(join(dir, 'moved'))).toEqual(['a.bin']);
+  });
+
+  it('checks the folder again before a streamed body takes its name: a symlink planted meanwhile is refused', async () => {
+    const {dir, outside, sink} = await sinkWithOneFile('sub/a.bin');
+    const next = sink.open(entry, 'sub/big.bin');
+    // Streaming: its temporary file is open in sub/ (held bodies are written only at the commit).
+    await feed(next, 2_000_000);
+    const [temp] = (await tree(join(dir, 'sub'))).filter((n) => TEMP_PATTERN.test(n));
+    // While it streams, sub/ is swapped for a symlink out of DIR, to a folder holding the temporary file.
+    await mkdir(join(outside, 'x'));
+    await rename(join(dir, 'sub'), join(dir, 'moved'));
+    await rename(join(dir, 'moved', temp!), join(outside, 'x', temp!));
+    await symlink(join(outside, 'x'), join(dir, 'sub'));
+    const error = await Promise.resolve(next.commit()).catch((e: unknown) => e);
+    expect((error as FetchallError).code).toBe('write');
+    expect(await readdir(join(outside, 'x'))).not.toContain('big.bin');
   });
 
   it('is fatal when DIR itself is swapped for a symlink after its first file (every file would fail)', async () => {

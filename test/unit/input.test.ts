@@ -190,6 +190,8 @@ describe('parseLine: JSON entries', () => {
     ['{"url":"https://a.test/x","Name":"x"}', /unknown key "Name"/],
     ['{"url":"https://a.test/x","name":5}', /"name"/],
     ['{"url":"https://a.test/x","name":null}', /"name"/],
+    ['{"url":"https://a.test/x","name":""}', /"name" must be a non-empty string/],
+    ['{"url":"https://a.test/x","name":"  "}', /"name" must be a non-empty string/],
     ['{"url":"https://a.test/x","sha256":"abc"}', /"sha256" must be 64 hex digits/],
     [`{"url":"https://a.test/x","sha256":"${'g'.repeat(64)}"}`, /"sha256"/],
     [`{"url":"https://a.test/x","sha256":"${'a'.repeat(65)}"}`, /"sha256"/],

@@ -67,3 +67,47 @@ describe('StdoutSink spool files', () => {
     await sink.close();
   });
 });
+
+describe('StdoutSink memory budget', () => {
+  it('holds bodies in memory up to the run\'s budget (all bodies together), spools the one that would pass it, and frees what was published', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fetchall-spool-'));
+    const written: Buffer[] = [];
+    const sink = new StdoutSink({write: (chunk) => void written.push(chunk)}, {memoryBudget: 1000, spillDir: dir});
+    const first = sink.open(ENTRY, undefined);
+    const second = sink.open(ENTRY, undefined);
+    await first.write(Buffer.alloc(600, 1));
+    await second.write(Buffer.alloc(400, 2));
+    // Exactly the budget: still all in memory.
+    expect(await readdir(dir)).toEqual([]);
+    await second.write(Buffer.alloc(1, 3));
+    await second.commit();
+    expect(await readdir(dir)).toHaveLength(1);
+    await first.commit();
+    await first.publish!();
+    await second.publish!();
+    expect(Buffer.concat(written).equals(Buffer.concat([Buffer.alloc(600, 1), Buffer.alloc(400, 2), Buffer.alloc(1, 3)]))).toBe(true);
+    expect(await readdir(dir)).toEqual([]);
+    // Both bodies are out: the whole budget is free again.
+    const third = sink.open(ENTRY, undefined);
+    await third.write(Buffer.alloc(1000, 4));
+    await third.commit();
+    expect(await readdir(dir)).toEqual([]);
+    await sink.close();
+  });
+  it('publishes one body after another, never interleaved, even when the output makes each write wait', async () => {
+    const written: string[] = [];
+    // Every write is taken at once but asks the writer to wait a turn, as a full pipe does.
+    const sink = new StdoutSink({write: (chunk) => {
+      written.push(chunk.toString());
+      return new Promise<void>((resolve) => setImmediate(resolve));
+    }});
+    const targets = ['a', 'b', 'c'].map((id) => {
+      const target = sink.open(ENTRY, undefined);
+      for (let i = 0; i < 3; i++) void target.write(Buffer.from(`${id}${i}`));
+      return target;
+    });
+    await Promise.all(targets.map((target) => target.publish!()));
+    expect(written).toEqual(['a0', 'a1', 'a2', 'b0', 'b1', 'b2', 'c0', 'c1', 'c2']);
+    await sink.close();
+  });
+});
