@@ -71,6 +71,8 @@ export class FileSink implements BodySink {
   #realRootSync: string | undefined;
   // Set when a folder went during the run: DIR is made again (if it went too) and checked on next use.
   #remakeRoot = false;
+  // The identity (device, inode) of the folder DIR led to when it was last resolved.
+  #rootId: {dev: number; ino: number} | undefined;
   // Folders proven inside DIR, by the identity (device, inode) their path led to then. While the path
   // still leads to that same folder, it is still inside: one stat per file instead of a realpath,
   // which makes a system call per component of the whole path.
@@ -167,10 +169,8 @@ export class FileSink implements BodySink {
 
   /** Throw `write` unless `folder`, with every symlink resolved, is DIR or lies inside it. */
   assertInsideSync(folder: string): void {
-    const known = this.#inside.get(folder);
+    if (this.#stillInsideSync(folder)) return;
     const before = statSync(folder, {throwIfNoEntry: false});
-    // A folder removed and a file made in its place may get the same inode number: the type counts too.
-    if (known !== undefined && before !== undefined && before.ino === known.ino && before.dev === known.dev && before.isDirectory()) return;
     if (before !== undefined && !before.isDirectory()) {
       // Replaced by a file during the run. DIR so replaced would fail every file: fatal, as at the start.
       if (resolve(folder) === resolve(this.#dir)) throw new OutputError(`cannot write in output folder ${this.#dir}: it is no longer a folder`, {code: 'ENOTDIR'});
@@ -199,6 +199,31 @@ export class FileSink implements BodySink {
     }
   }
 
+  /**
+   * Whether a folder proven inside DIR before still is, without resolving its whole path: DIR is still
+   * the folder it was, and every folder between DIR and it is still a folder (lstat: not a symlink,
+   * which fetchall never makes) and it the same one. Its identity alone proves nothing: a folder moved
+   * out of DIR, with a symlink to it left in its place, is the same folder reached through a symlink.
+   */
+  #stillInsideSync(folder: string): boolean {
+    const known = this.#inside.get(folder);
+    if (known === undefined || this.#rootId === undefined || this.#remakeRoot) return false;
+    // DIR itself may be a symlink (the user's): it counts as long as it leads to the same folder.
+    const root = statSync(this.#dir, {throwIfNoEntry: false});
+    if (root === undefined || root.ino !== this.#rootId.ino || root.dev !== this.#rootId.dev) return false;
+    let current = resolve(this.#dir);
+    let last = root;
+    for (const segment of relative(current, resolve(folder)).split(sep)) {
+      if (segment === '') continue;
+      current = join(current, segment);
+      const stat = lstatSync(current, {throwIfNoEntry: false});
+      if (stat === undefined || !stat.isDirectory()) return false;
+      last = stat;
+    }
+    // A folder removed and a file made in its place may get the same inode number: the type counts too.
+    return last.isDirectory() && last.ino === known.ino && last.dev === known.dev;
+  }
+
   #rootSync(): string {
     if (this.#realRootSync !== undefined && !this.#remakeRoot) return this.#realRootSync;
     const root = resolve(this.#dir);
@@ -220,6 +245,8 @@ export class FileSink implements BodySink {
     }
     this.#remakeRoot = false;
     this.#realRootSync = real;
+    const id = statSync(real);
+    this.#rootId = {dev: id.dev, ino: id.ino};
     return real;
   }
 

@@ -223,6 +223,23 @@ describe('FileSink', () => {
     expect(await tree(join(dir, 'moved'))).toEqual(['a.bin']);
   });
 
+  it('fails as write, writing nothing outside, when a checked folder is moved out of DIR and a symlink to it left in its place', async () => {
+    // The same folder (same inode) reached through a symlink: its identity alone would pass. Moved
+    // whole (`sub`), or one of the folders above it (`top` of `top/deep`).
+    for (const [first, moved, next] of [['sub/a.bin', 'sub', 'sub'], ['top/deep/a.bin', 'top', 'top/deep']] as const) {
+      const {dir, outside, sink} = await sinkWithOneFile(first);
+      await rename(join(dir, moved), join(outside, moved));
+      await symlink(join(outside, moved), join(dir, moved));
+      for (const bytes of [10, 2_000_000]) {
+        const target = sink.open(entry, `${next}/b${bytes}.bin`);
+        const error = await feed(target, bytes).then(() => target.commit()).catch((e: unknown) => e);
+        expect((error as FetchallError).code, `${next} ${bytes}`).toBe('write');
+        await target.discard();
+      }
+      expect((await tree(join(outside, moved))).filter((n) => n.endsWith('.bin'))).toEqual([first.slice(moved.length + 1)]);
+    }
+  });
+
   it('checks the folder again before a streamed body takes its name: a symlink planted meanwhile is refused', async () => {
     const {dir, outside, sink} = await sinkWithOneFile('sub/a.bin');
     const next = sink.open(entry, 'sub/big.bin');
