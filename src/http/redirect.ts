@@ -42,7 +42,7 @@ export function nextHop(from: URL, location: string, visited: Set<string>, hops:
   // the chain comes back to it), so `http://u:p@h/a` after `http://h/a` is the same request again.
   const sent = withoutCredentials(next);
   if (visited.has(sent)) throw new FetchallError('too_many_redirects', `redirect loop: ${sent} was already visited`);
-  if (hops > max) throw new FetchallError('too_many_redirects', `more than ${max} redirects`);
+  if (hops > max) throw new FetchallError('too_many_redirects', `more than ${max} ${max === 1 ? 'redirect' : 'redirects'}`);
   return next;
 }
 
