@@ -59,8 +59,9 @@ function isZlibHeader(head: Buffer): boolean {
 /**
  * Feed a body through its decoders (made from its first chunk, piped one into the next) into `take`,
  * with backpressure both ways and errors from any of them. Bytes after the end of a compressed stream
- * are a broken body (`protocol`), as curl has it: zlib's gunzip refuses them itself (all but NUL
- * padding, which gzip(1) allows too), while inflate and brotli stop reading and would drop them unseen.
+ * are a broken body (`protocol`), as curl has it, all but gzip's NUL padding (which gzip(1) allows
+ * too): inflate and brotli stop reading at their end, and zlib's gunzip at NUL padding (whatever comes
+ * after the NULs, junk or another member, it drops unseen), so what each left unread is judged here.
  */
 export function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chunk: Buffer) => Promise<void> | void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -70,6 +71,8 @@ export function decodeInto(response: Exchange, makeDecoders: DecoderFactory, tak
     // has, and how many decoders have (an inner one may end before the outer one has read its last
     // bytes: each is judged once all have).
     const fed: number[] = [];
+    // The last bytes given to each gunzip, to tell its unread bytes NUL padding or not.
+    const tails: (InputTail | undefined)[] = [];
     let bodyEnded = false;
     let decodedEnded = false;
     let decodersEnded = 0;
@@ -87,11 +90,11 @@ export function decodeInto(response: Exchange, makeDecoders: DecoderFactory, tak
     const finish = (): void => {
       if (failed || !bodyEnded || decodersEnded < (decoders?.length ?? 0)) return;
       clearInterval(trailing);
-      // zlib's count of the input each decoder consumed; gunzip judges what follows its members itself.
-      const unread = (decoders ?? []).map((decoder, i) => (decoder instanceof Gunzip ? 0 : fed[i]! - (decoder as Transform & {bytesWritten: number}).bytesWritten));
-      const extra = unread.find((bytes) => bytes > 0);
-      if (extra !== undefined) {
-        fail(new FetchallError('protocol', `${extra} bytes after the end of the compressed body`));
+      // zlib's count of the input each decoder consumed: what is left is after its end.
+      for (const [i, decoder] of (decoders ?? []).entries()) {
+        const unread = fed[i]! - (decoder as Transform & {bytesWritten: number}).bytesWritten;
+        if (unread <= 0 || (unread <= TRAILING_BYTES && tails[i]?.allNul(unread) === true)) continue;
+        fail(new FetchallError('protocol', `${unread} bytes after the end of the compressed body`));
         return;
       }
       resolve();
@@ -99,9 +102,13 @@ export function decodeInto(response: Exchange, makeDecoders: DecoderFactory, tak
     const start = (head: Buffer): Transform => {
       const made = makeDecoders(head);
       decoders = made;
+      for (const [i, decoder] of made.entries()) tails[i] = decoder instanceof Gunzip ? new InputTail() : undefined;
       for (let i = 0; i + 1 < made.length; i++) {
         fed[i + 1] = 0;
-        made[i]!.on('data', (chunk: Buffer) => (fed[i + 1]! += chunk.length));
+        made[i]!.on('data', (chunk: Buffer) => {
+          fed[i + 1]! += chunk.length;
+          tails[i + 1]?.add(chunk);
+        });
         made[i]!.pipe(made[i + 1]!);
       }
       for (const decoder of made) {
@@ -155,6 +162,7 @@ export function decodeInto(response: Exchange, makeDecoders: DecoderFactory, tak
         }
         const into = (first ??= start(chunk));
         fed[0]! += chunk.length;
+        tails[0]?.add(chunk);
         if (into.write(chunk)) return;
         return new Promise<void>((done) => into.once('drain', done));
       })
@@ -167,6 +175,34 @@ export function decodeInto(response: Exchange, makeDecoders: DecoderFactory, tak
         finish();
       }, fail);
   });
+}
+
+/**
+ * The last TRAILING_BYTES (or more) bytes given to a decoder, as the chunks they came in (not copied).
+ * @example const tail = new InputTail(); tail.add(chunk); tail.allNul(10); // the last 10 bytes are 0
+ */
+class InputTail {
+  #chunks: Buffer[] = [];
+  #bytes = 0;
+
+  add(chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#bytes += chunk.length;
+    while (this.#bytes - this.#chunks[0]!.length >= TRAILING_BYTES) this.#bytes -= this.#chunks.shift()!.length;
+  }
+
+  /** Whether the last `count` bytes are all NUL; false for more than it holds. */
+  allNul(count: number): boolean {
+    if (count > this.#bytes) return false;
+    let left = count;
+    for (let i = this.#chunks.length - 1; left > 0; i--) {
+      const chunk = this.#chunks[i]!;
+      const from = Math.max(0, chunk.length - left);
+      for (let j = from; j < chunk.length; j++) if (chunk[j] !== 0) return false;
+      left -= chunk.length - from;
+    }
+    return true;
+  }
 }
 
 /**

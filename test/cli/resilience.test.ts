@@ -821,12 +821,22 @@ describe('limits and encodings', () => {
       // A long tail, written on after the decoder stopped reading: still refused, and no stall.
       ['/junk/br-long', 'br', Buffer.concat([brotliCompressSync(body), randomBytes(300_000)])],
       ['/junk/inner', 'br, gzip', gzipSync(Buffer.concat([brotliCompressSync(body), Buffer.from('JUNK')]))],
+      // zlib's gunzip stops at NUL padding and drops what follows it unseen: junk, another member, or
+      // padding past the 64 KiB allowed after the end; in one write, in a later one, in an inner layer.
+      ['/junk/gzip-nul-junk', 'gzip', Buffer.concat([gzipSync(body), Buffer.alloc(8), Buffer.from('JUNK')])],
+      ['/junk/gzip-nul-member', 'gzip', Buffer.concat([gzipSync(body), Buffer.alloc(8), gzipSync(body)])],
+      ['/junk/gzip-nul-later', 'gzip', Buffer.concat([gzipSync(body), Buffer.alloc(8), Buffer.from('JUNK')])],
+      ['/junk/gzip-nul-70k', 'gzip', Buffer.concat([gzipSync(body), Buffer.alloc(70_000)])],
+      ['/junk/inner-gzip-nul-junk', 'gzip, br', brotliCompressSync(Buffer.concat([gzipSync(body), Buffer.alloc(8), Buffer.from('JUNK')]))],
       ['/junk/gzip-nul', 'gzip', Buffer.concat([gzipSync(body), Buffer.alloc(8)])],
     ];
     for (const [path, coding, wire] of cases) {
       a.route(path, (_req, res) => {
         res.writeHead(200, {'content-encoding': coding, 'content-length': wire.length});
-        res.end(wire);
+        if (!path.endsWith('-later')) return void res.end(wire);
+        // The junk in a write of its own, after the padding has been read.
+        res.write(wire.subarray(0, -4));
+        setTimeout(() => res.end(wire.subarray(-4)), 100);
       });
     }
     const out = await makeTempDir();
@@ -837,6 +847,8 @@ describe('limits and encodings', () => {
       ['/junk/gzip-nul', true, 1, null],
     ]);
     expect(recs[1]!.error.message).toBe('4 bytes after the end of the compressed body');
+    expect(recs.find((r) => r.url.endsWith('/gzip-nul-junk'))!.error.message).toBe('12 bytes after the end of the compressed body');
+    expect(recs.find((r) => r.url.endsWith('/gzip-nul-70k'))!.error.message).toBe('70000 bytes after the end of the compressed body');
     expect(await listFiles(out)).toEqual([join(out, 'gzip-nul')]);
   });
 
