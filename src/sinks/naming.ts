@@ -363,9 +363,13 @@ export class NameAssigner {
   }
 }
 
-/** Why a blocked name (see {@link AssignedName}) fails as `write`, naming both files. */
+/**
+ * Why a blocked name (see {@link AssignedName}) fails as `write`: its folder, as this entry spells it
+ * (the earlier file's name may differ in case only), is taken by an earlier entry's file.
+ * @example blockedMessage('out', 'c/d', 'c'); // "cannot write out/c/d: its folder out/c is taken by an earlier entry's file"
+ */
 export function blockedMessage(dir: string, name: string, blockedBy: string): string {
-  return `cannot write ${path.join(dir, name)}: an earlier entry's file ${path.join(dir, blockedBy)} stands where its folder must be`;
+  return `cannot write ${path.join(dir, name)}: its folder ${path.join(dir, blockedBy)} is taken by an earlier entry's file`;
 }
 
 /**

@@ -236,7 +236,7 @@ describe('a name that is another name\'s folder', () => {
         expect(records.get(2)).toMatchObject({ok: true, file: join(out, 'a-1')});
         // No request is sent for a file that cannot be written.
         expect(records.get(4)).toMatchObject({ok: false, status: null, attempts: 0, file: null, error: {code: 'write'}});
-        expect(records.get(4).error.message).toBe(`cannot write ${join(out, 'c/d')}: an earlier entry's file ${join(out, 'c')} stands where its folder must be`);
+        expect(records.get(4).error.message).toBe(`cannot write ${join(out, 'c/d')}: its folder ${join(out, 'c')} is taken by an earlier entry's file`);
       }
     }
     expect(requested().filter((url) => url === '/text/cd')).toEqual([]);
@@ -253,7 +253,7 @@ describe('a name that is another name\'s folder', () => {
     const plan = await runCli(['--dry-run', '-o', 'out', await writeList(lines)]);
     expect(plan.code).toBe(0);
     expect(plan.stdout.toString()).toBe(lines.map((line) => line.split(' ')[0]).map((url, i) => `${url}\tout/${['a/b', 'a-1', 'c', 'c/d'][i]}\n`).join(''));
-    expect(plan.stderr).toContain(`fetchall: ${server.url}/text/cd: cannot write out/c/d: an earlier entry's file out/c stands where its folder must be`);
+    expect(plan.stderr).toContain(`fetchall: ${server.url}/text/cd: cannot write out/c/d: its folder out/c is taken by an earlier entry's file`);
   });
 });
 
