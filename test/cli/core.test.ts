@@ -316,6 +316,9 @@ describe('usage errors: exit 2, one line, no stack, no request', () => {
     const result = await runCli(['--color', await writeList([`${server.url}/text/x`])]);
     expect(result.code).toBe(2);
     expect(oneLine(result.stderr)).toMatch(/unknown option '--color'.*Did you mean --no-color\?.*see --help/);
+    // Joined with a space, not kept as an escaped line break (\x0a).
+    expect(result.stderr).toMatch(/unknown option '--color' \(Did you mean --no-color\?\) \(see --help\)$/m);
+    expect(result.stderr).not.toContain('\\x0a');
     expect(server.requests).toHaveLength(0);
   });
 
@@ -384,6 +387,10 @@ describe('usage errors: exit 2, one line, no stack, no request', () => {
     [['--report=', '--resume'], /--report must not be empty/],
     [['--max-size', '10000000GB'], /--max-size is too large/],
     [['--max-time', '3'], /--max-time.*--timeout/],
+    // Flags that only make sense with -o.
+    [['--skip-existing'], /--skip-existing needs -o\/--output-dir/],
+    [['--name', '{index}'], /--name needs -o\/--output-dir/],
+    [['--name', '{index}', '-o', '-'], /--name needs -o\/--output-dir/],
   ])('%j', async (args, mention) => {
     const list = await writeList([`${server.url}/text/never`]);
     const result = await runCli([...args, list]);

@@ -387,8 +387,8 @@ describe('atomic writes', () => {
     expect(await tree(out)).toEqual(['d', ...names].sort());
   });
 
-  it('removes the temporary file on SIGINT; one a SIGKILL leaves is found by the documented pattern', async () => {
-    for (const signal of ['SIGINT', 'SIGKILL'] as const) {
+  it('removes the temporary file on SIGINT and on SIGQUIT (quit-now); one a SIGKILL leaves is found by the documented pattern', async () => {
+    for (const signal of ['SIGINT', 'SIGQUIT', 'SIGKILL'] as const) {
       const out = await makeTempDir();
       const list = await writeList([`${server.url}/stall-body?after=3000000 k.bin`]);
       const {child, exited} = spawnCli(['--json', '-o', out, list]);
@@ -397,8 +397,8 @@ describe('atomic writes', () => {
         expect(await tree(out)).toEqual(await tempFiles(out));
         child.kill(signal);
         const result = await exited;
-        if (signal === 'SIGINT') {
-          expect(result.code).toBe(130);
+        if (signal !== 'SIGKILL') {
+          expect(result.code).toBe(signal === 'SIGINT' ? 130 : 131);
           expect(await tree(out)).toEqual([]);
         } else {
           const left = await tempFiles(out);

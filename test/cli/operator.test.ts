@@ -378,6 +378,18 @@ describe('--dry-run', () => {
     expect(result.stderr).not.toContain(ESC);
   });
 
+  test('-q: an invalid line is still in the plan and exits 1, but is not told on stderr', async () => {
+    const list = await writeList(['not-a-url', `${server.url}/text/q`]);
+    const result = await runCli([list, '--dry-run', '-q']);
+    expect(result.code).toBe(1);
+    expect(result.stdout.toString()).toBe(`not-a-url\t-\n${server.url}/text/q\t-\n`);
+    expect(result.stderr).toBe('');
+    // Without -q the same line is told.
+    const told = await runCli([list, '--dry-run']);
+    expect(told.code).toBe(1);
+    expect(told.stderr).toMatch(/^fetchall: .*:1/);
+  });
+
   test('--json prints the would-be records', async () => {
     const dir = await makeTempDir();
     const out = join(dir, 'out');
@@ -592,6 +604,20 @@ describe('summary', () => {
     expect(parseJsonLines(stdout)).toHaveLength(Number(match![1]));
   }, 20_000);
 
+  test('--fail-fast on the last URL cut nothing short: the summary says no "stopped"', async () => {
+    const last = await writeList([`${server.url}/text/ff-a`, `${server.url}/status/404?ff=last`]);
+    const result = await runCli([last, '-c', '1', '--retries', '0', '--fail-fast', '--json']);
+    expect(result.code).toBe(1);
+    expect(result.records()).toHaveLength(2);
+    expect(result.stderr).toMatch(/^fetchall: 2 URLs in /);
+    expect(result.stderr).not.toMatch(/stopped/);
+    // The same failure with an entry left after it: that one is cut short, and the summary says why.
+    const early = await writeList([`${server.url}/status/404?ff=first`, `${server.url}/text/ff-b`]);
+    const stopped = await runCli([early, '-c', '1', '--retries', '0', '--fail-fast', '--json']);
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toMatch(/stopped by --fail-fast/);
+  });
+
   test('an all-ok run prints only the counts line', async () => {
     const list = await writeList([`${server.url}/text/a`]);
     const result = await runCli([list, '--json']);
@@ -632,6 +658,13 @@ describe('progress', () => {
     expect(code).toBe(0);
     expect(output).toContain('fetchall: 2 URLs');
     expect(output).not.toMatch(/\[ *[\d,]+\/[\d,?]+ \]/);
+    // --json records to the terminal, bodies saved with -o: stdout still carries lines, so no live line either.
+    const dir = await makeTempDir();
+    const json = await runInPty([list, '--json', '-o', join(dir, 'out')], {NO_COLOR: '1'});
+    expect(json.code).toBe(0);
+    expect(json.output).toContain('"ok":true');
+    expect(json.output).toContain('fetchall: 2 URLs');
+    expect(json.output).not.toMatch(/\[ *[\d,]+\/[\d,?]+ \]/);
   });
 
   test('bytes count on the live line as they arrive, before the URL is done', async () => {
@@ -644,6 +677,16 @@ describe('progress', () => {
     const waiting = draws.filter((d) => d[1] === '0').map((d) => d[2]!);
     expect(waiting.length).toBeGreaterThanOrEqual(3);
     expect(waiting.at(-1)).toMatch(/ · 3\.0 MB \([\d.]+ [kM]B\/s\)/);
+  });
+
+  test('on a TERM=dumb terminal: the line is drawn and erased with spaces, no control sequence', async () => {
+    const dir = await makeTempDir();
+    const list = await writeList([`${server.url}/slow?ms=500&dumb=1`, `${server.url}/text/dumb`]);
+    const {code, output} = await runInPty([list, '-o', join(dir, 'out')], {NO_COLOR: '1', TERM: 'dumb'});
+    expect(code).toBe(0);
+    expect(output).toMatch(/\r\[ *[\d,]+\/2 \] /);
+    expect(output).toContain('fetchall: 2 URLs');
+    expect(output).not.toContain('\x1b');
   });
 
   test('HEAD with stdout a terminal: the line is drawn (stdout carries no body)', async () => {

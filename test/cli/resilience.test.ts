@@ -1332,6 +1332,18 @@ describe('TLS and proxies', () => {
     expect(proxy.requests).toContain(new URL(secure.url).host);
   });
 
+  it('an https URL goes through HTTP_PROXY when no https_proxy is set; an empty lowercase variable does not hide the uppercase one', async () => {
+    const host = new URL(secure.url).host;
+    const before = proxy.requests.filter((target) => target === host).length;
+    const {code} = await fetchJson([`${secure.url}/text/tunnel-http-proxy`], ['-k'], {env: {HTTP_PROXY: proxy.url}});
+    expect(code).toBe(0);
+    expect(proxy.requests.filter((target) => target === host).length).toBe(before + 1);
+    const url = `${a.url}/text/empty-lowercase`;
+    const empty = await fetchJson([url], [], {env: {http_proxy: '', HTTP_PROXY: proxy.url}});
+    expect(empty.code).toBe(0);
+    expect(proxy.requests).toContain(url);
+  });
+
   it('through a proxy, at most one more tunnel to an origin than -c (undici alone opened two per slot)', async () => {
     const host = new URL(secure.url).host;
     const before = proxy.requests.filter((target) => target === host).length;

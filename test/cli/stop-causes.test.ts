@@ -185,6 +185,28 @@ describe('the first cause that stops the run sets the status', () => {
     expect(exit.stderr).not.toContain('not started');
   });
 
+  it('SIGQUIT is quit-now: held bodies waiting for a stalled reader are not waited for (exit 131 at once, records aborted)', async () => {
+    const report = join(await makeTempDir(), 'r.jsonl');
+    const list = await writeList([1, 2].map((i) => `${server.url}/bytes/20000000?quit=${i}`));
+    let quitAt = 0;
+    const exit = await spawnCli(['-c', '2', '--report', report, list], (child) => {
+      // stdout is never read: the bodies come in whole and wait to be written. One SIGQUIT must end it;
+      // a SIGKILL later ends a run that waits for the reader instead.
+      setTimeout(() => {
+        quitAt = performance.now();
+        child.kill('SIGQUIT');
+      }, 2000);
+      setTimeout(() => child.kill('SIGKILL'), 8000);
+    }, {readStdout: false});
+    expect(exit.signal).toBeNull();
+    expect(exit.code).toBe(131);
+    expect(quitAt).toBeGreaterThan(0);
+    const records = parseJsonLines(await readFile(report, 'utf8'));
+    expect(records.map((r) => r.index).sort()).toEqual([1, 2]);
+    for (const record of records) expect(record).toMatchObject({ok: false, error: {code: 'aborted'}});
+    expect(exit.stderr).toMatch(/· stopped by SIGQUIT$/m);
+  });
+
   it('a SIGINT after --fail-fast stopped the run leaves 1', async () => {
     // The bodies complete and wait for the reader; then the 404 stops the run; then a SIGINT.
     server.route('/late-404', (_req, res) => {

@@ -3,6 +3,7 @@ import {spawn} from 'node:child_process';
 import {once} from 'node:events';
 import type http from 'node:http';
 import {mkdir, readdir, readFile, writeFile} from 'node:fs/promises';
+import {createServer as createTcpServer, type AddressInfo, type Socket} from 'node:net';
 import {join} from 'node:path';
 import {runInNewContext} from 'node:vm';
 import {afterAll, afterEach, beforeAll, describe, expect, test, vi} from 'vitest';
@@ -366,6 +367,39 @@ describe('fetchAll: output folder and report', () => {
 });
 
 describe('fetchAll: stopping', () => {
+  test('a connect timeout closes the connection it gave up on (a TLS handshake never answered)', async () => {
+    // Takes the TCP connection and never says a word: the TLS handshake waits for ever.
+    const accepted: Socket[] = [];
+    let arrived: (() => void) | undefined;
+    const silent = createTcpServer((socket) => {
+      accepted.push(socket);
+      socket.on('error', () => {});
+      arrived?.();
+    });
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const records = await collect(fetchAll([`https://127.0.0.1:${port}/x`], {connectTimeout: '200ms', retries: 0}));
+      expect(records[0]).toMatchObject({ok: false, error: {code: 'timeout'}});
+      if (accepted.length === 0) await new Promise<void>((resolve) => (arrived = resolve));
+      const socket = accepted[0]!;
+      // The client's side is closed when it gives up: the server sees the end within a bound, not never.
+      const ended = socket.closed || socket.readableEnded ? Promise.resolve() : new Promise<void>((resolve) => {
+        socket.once('end', resolve);
+        socket.once('close', () => resolve());
+        socket.resume();
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([ended.then(() => 'closed'), new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still open'), 3000)))]);
+      clearTimeout(timer);
+      expect(outcome).toBe('closed');
+    } finally {
+      for (const socket of accepted) socket.destroy();
+      silent.close();
+    }
+  });
+
   test('a break whose closing of the entries\' source throws (its finally) throws that error, as a for await over the source would; a clean one does not', async () => {
     for (const failing of [true, false]) {
       let closed = false;

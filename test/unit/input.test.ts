@@ -530,6 +530,51 @@ describe('readOkUrls (--resume) and long records', () => {
   });
 });
 
+describe('ResumeSet (--resume)', () => {
+  test('an ok URL saved under two names skips both copies; a record without a file keeps the names', async () => {
+    const {ResumeSet} = await import('../../src/report/report-file.js');
+    const set = new ResumeSet();
+    set.add('http://a.test/x', true, '/out/x.txt');
+    set.add('http://a.test/x', true, '/out/x-1.txt');
+    expect(set.isOk('http://a.test/x', '/out/x.txt')).toBe(true);
+    expect(set.isOk('http://a.test/x', '/out/x-1.txt')).toBe(true);
+    // A later ok record without a file (a run without -o) does not make every name count as saved.
+    set.add('http://a.test/x', true, null);
+    expect(set.isOk('http://a.test/x', '/out/other.txt')).toBe(false);
+    expect(set.isOk('http://a.test/x', null)).toBe(true);
+  });
+
+  test('paths are compared resolved, on both sides: relative, ./-spelled and absolute are one file', async () => {
+    const {ResumeSet} = await import('../../src/report/report-file.js');
+    const {resolve} = await import('node:path');
+    const set = new ResumeSet();
+    set.add('http://a.test/r', true, 'out/r.txt');
+    expect(set.isOk('http://a.test/r', './out/r.txt')).toBe(true);
+    expect(set.isOk('http://a.test/r', resolve('out/r.txt'))).toBe(true);
+    const abs = new ResumeSet();
+    abs.add('http://a.test/s', true, resolve('out/s.txt'));
+    expect(abs.isOk('http://a.test/s', 'out/./s.txt')).toBe(true);
+  });
+
+  test('readOkUrls: only "ok": true is ok; a record with ok missing or not a boolean is not', async () => {
+    const {readOkUrls} = await import('../../src/report/report-file.js');
+    const dir = await mkdtemp(join(tmpdir(), 'fetchall-report-'));
+    try {
+      const report = join(dir, 'r.jsonl');
+      await writeFile(report, [
+        JSON.stringify({url: 'http://a.test/1', ok: true}),
+        JSON.stringify({url: 'http://a.test/2'}),
+        JSON.stringify({url: 'http://a.test/3', ok: 'true'}),
+        JSON.stringify({url: 'http://a.test/4', ok: 1}),
+      ].join('\n') + '\n');
+      const ok = await readOkUrls(report);
+      expect(['1', '2', '3', '4'].map((n) => ok.isOk(`http://a.test/${n}`, null))).toEqual([true, false, false, false]);
+    } finally {
+      await rm(dir, {recursive: true, force: true});
+    }
+  });
+});
+
 describe('countEntries', () => {
   let dir: string;
   beforeAll(async () => {

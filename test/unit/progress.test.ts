@@ -51,6 +51,27 @@ describe('renderProgress', () => {
     expect(renderProgress(stats, 0, 200, plain)).toBe('[  0/10 ] 0 ok · 0 failed · 0 skipped · 0.0 req/s · 0 B (0 B/s)');
   });
 
+  test('ETA edges: 59 s is still seconds; an hour and a second rounds up to the next minute', () => {
+    const stats = new RunStats({total: 2, startedAt: 0});
+    stats.add(record(1));
+    // One of two done after 59 s: 59 s to go.
+    expect(renderProgress(stats, 59_000, 200, plain)).toMatch(/ · ETA 59s$/u);
+    // After 3,601 s: 3,601 s to go, shown as whole minutes rounded up.
+    expect(renderProgress(stats, 3_601_000, 200, plain)).toMatch(/ · ETA 1h01m$/u);
+  });
+
+  test('every entry done: no ETA (not "ETA 0s")', () => {
+    const stats = new RunStats({total: 1, startedAt: 0});
+    stats.add(record(1));
+    expect(renderProgress(stats, 1000, 200, plain)).toBe('[ 1/1 ] 1 ok · 0 failed · 0 skipped · 0.0 req/s · 0 B (0 B/s)');
+  });
+
+  test('a clock reading before the start counts as no time elapsed', () => {
+    const stats = new RunStats({total: null, startedAt: 1000});
+    expect(stats.elapsedMs(500)).toBe(0);
+    expect(stats.elapsedMs(1500)).toBe(500);
+  });
+
   test('ETA in minutes', () => {
     const stats = new RunStats({total: 100, startedAt: 0});
     stats.add(record(1));
@@ -216,6 +237,51 @@ describe('ProgressTicker', () => {
     const ticker = new ProgressTicker({stream, stats: fixedStats(5000), chalk: plain, mode: 'tty', now});
     ticker.start();
     expect(writes[0]).toBe('\r[ 1,234/5,000 ] …\x1b[K');
+    ticker.stop();
+  });
+
+  test.each([0, undefined])('tty: a terminal that reports %s columns is taken as 80 wide (77 drawn)', (columns) => {
+    if (columns === undefined) delete stream.columns;
+    else stream.columns = columns;
+    const stats = fixedStats(5000);
+    const ticker = new ProgressTicker({stream, stats, chalk: plain, mode: 'tty', now});
+    clock = NOW;
+    ticker.start();
+    const expected = renderProgress(stats, NOW, 77, plain);
+    expect(expected.length).toBeLessThanOrEqual(77);
+    expect(expected).not.toBe(renderProgress(stats, NOW, 200, plain));
+    expect(writes[0]).toBe(`\r${expected}\x1b[K`);
+    ticker.stop();
+  });
+
+  test('tty on TERM=dumb with colour: the erase covers the visible width only, not the colour codes', () => {
+    const colour = makeChalk(1);
+    const stats = new RunStats({total: 100, startedAt: 0});
+    const ticker = new ProgressTicker({stream, stats, chalk: colour, mode: 'tty', now, dumb: true});
+    ticker.start();
+    const drawn = writes[0]!.slice(1);
+    expect(drawn).toMatch(/\x1b\[/u);
+    const visible = drawn.replace(/\x1b\[[0-9;]*m/gu, '').length;
+    ticker.stop();
+    expect(writes.at(-1)).toBe(`\r${' '.repeat(visible)}\r`);
+  });
+
+  test('tty on TERM=dumb: a shorter line is padded with spaces over what the longer one left', () => {
+    const stats = new RunStats({total: 2, startedAt: 0});
+    stats.add(record(1));
+    clock = 1000;
+    const ticker = new ProgressTicker({stream, stats, chalk: plain, mode: 'tty', now, dumb: true});
+    ticker.start();
+    const first = renderProgress(stats, 1000, 97, plain);
+    expect(first).toContain('ETA');
+    expect(writes).toEqual([`\r${first}`]);
+    // The last entry done: the ETA goes, and the line gets shorter.
+    stats.add(record(2));
+    clock = 1100;
+    vi.advanceTimersByTime(100);
+    const second = renderProgress(stats, 1100, 97, plain);
+    expect(second.length).toBeLessThan(first.length);
+    expect(writes.at(-1)).toBe(`\r${second}${' '.repeat(first.length - second.length)}`);
     ticker.stop();
   });
 

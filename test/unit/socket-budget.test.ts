@@ -1,4 +1,5 @@
 // The run's connection bound: idle connections closed at random, a busy one never.
+import {once} from 'node:events';
 import {Socket} from 'node:net';
 import {describe, expect, test} from 'vitest';
 import {wrapConnector} from '../../src/http/connector.js';
@@ -21,6 +22,39 @@ describe('SocketBudget', () => {
       expect([...sockets.slice(5), fresh].some((s) => s.destroyed)).toBe(false);
       expect(budget.size).toBe(7);
     }
+  });
+
+  test('at its bound exactly, closes nothing: only a connection past it does', () => {
+    const budget = new SocketBudget(4);
+    const sockets = Array.from({length: 4}, () => new Socket());
+    for (const socket of sockets) {
+      budget.add(socket);
+      markIdle(socket);
+    }
+    expect(sockets.some((s) => s.destroyed)).toBe(false);
+    expect(budget.size).toBe(4);
+    const fifth = new Socket();
+    budget.add(fifth);
+    expect(sockets.filter((s) => s.destroyed)).toHaveLength(2);
+    expect(budget.size).toBe(3);
+  });
+
+  test('a connection that closes stops counting, so it closes no idle one later', async () => {
+    const budget = new SocketBudget(2);
+    const [a, b, c] = [new Socket(), new Socket(), new Socket()];
+    budget.add(a);
+    budget.add(b);
+    markIdle(b);
+    const closed = once(a, 'close');
+    a.destroy();
+    await closed;
+    expect(budget.size).toBe(1);
+    // Two live again (b idle, c new): within the bound, b stays open.
+    budget.add(c);
+    expect(budget.size).toBe(2);
+    expect(b.destroyed).toBe(false);
+    b.destroy();
+    c.destroy();
   });
 
   test('with nothing idle, closes nothing', () => {
