@@ -208,10 +208,12 @@ export class FileSink implements BodySink {
   #stillInsideSync(folder: string): boolean {
     const known = this.#inside.get(folder);
     if (known === undefined || this.#rootId === undefined || this.#remakeRoot) return false;
-    // DIR itself may be a symlink (the user's): it counts as long as it leads to the same folder.
-    const root = statSync(this.#dir, {throwIfNoEntry: false});
-    if (root === undefined || root.ino !== this.#rootId.ino || root.dev !== this.#rootId.dev) return false;
+    // DIR itself may be a symlink (the user's): it counts as long as it leads to the same folder. By the
+    // absolute path the files are written at: a relative DIR read from a working folder moved since
+    // would find the folder itself, while the path written at leads elsewhere.
     let current = resolve(this.#dir);
+    const root = statSync(current, {throwIfNoEntry: false});
+    if (root === undefined || root.ino !== this.#rootId.ino || root.dev !== this.#rootId.dev) return false;
     let last = root;
     for (const segment of relative(current, resolve(folder)).split(sep)) {
       if (segment === '') continue;

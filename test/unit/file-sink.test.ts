@@ -240,6 +240,31 @@ describe('FileSink', () => {
     }
   });
 
+  it('a relative DIR whose working folder is moved, a symlink out left at its old path, is fatal: nothing is written there', async () => {
+    const root = await makeTempDir();
+    const home = process.cwd();
+    await mkdir(join(root, 'r'));
+    await mkdir(join(root, 'elsewhere'));
+    process.chdir(join(root, 'r'));
+    try {
+      const sink = new FileSink('out');
+      const first = sink.open(entry, 'a.bin');
+      await feed(first, 10);
+      await first.commit();
+      // `out` read from the moved working folder is still the folder; the path files are written at
+      // (the working folder as it was) now leads elsewhere.
+      await rename(join(root, 'r'), join(root, 'r.moved'));
+      await mkdir(join(root, 'r'));
+      await symlink(join(root, 'elsewhere'), join(root, 'r', 'out'));
+      const next = sink.open(entry, 'b.bin');
+      const error = await feed(next, 10).then(() => next.commit()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OutputError);
+      expect(await readdir(join(root, 'elsewhere'))).toEqual([]);
+    } finally {
+      process.chdir(home);
+    }
+  });
+
   it('checks the folder again before a streamed body takes its name: a symlink planted meanwhile is refused', async () => {
     const {dir, outside, sink} = await sinkWithOneFile('sub/a.bin');
     const next = sink.open(entry, 'sub/big.bin');
