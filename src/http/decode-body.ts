@@ -181,14 +181,21 @@ export function decodeInto(response: Exchange, makeDecoders: DecoderFactory, tak
  * The last TRAILING_BYTES (or more) bytes given to a decoder, as the chunks they came in (not copied).
  * @example const tail = new InputTail(); tail.add(chunk); tail.allNul(10); // the last 10 bytes are 0
  */
-class InputTail {
+export class InputTail {
+  // The chunks from index #head on are held: dropping from the front moves no array element (a body
+  // in 1-byte chunks holds 64K of them), and the dropped slots are cut off now and then.
   #chunks: Buffer[] = [];
+  #head = 0;
   #bytes = 0;
 
   add(chunk: Buffer): void {
     this.#chunks.push(chunk);
     this.#bytes += chunk.length;
-    while (this.#bytes - this.#chunks[0]!.length >= TRAILING_BYTES) this.#bytes -= this.#chunks.shift()!.length;
+    while (this.#bytes - this.#chunks[this.#head]!.length >= TRAILING_BYTES) this.#bytes -= this.#chunks[this.#head++]!.length;
+    if (this.#head >= 1024 && this.#head * 2 >= this.#chunks.length) {
+      this.#chunks = this.#chunks.slice(this.#head);
+      this.#head = 0;
+    }
   }
 
   /** Whether the last `count` bytes are all NUL; false for more than it holds. */
