@@ -117,9 +117,13 @@ export class StreamWriter {
 
   #send(data: Buffer): Promise<void> | void {
     let ok: boolean;
+    // The callback keeps the count, not the bytes: a stream that writes synchronously (stdout to a file
+    // or /dev/null) calls it only on a later tick, and a replayed body's chunks, each held by its
+    // callback until then, added up to the whole body in memory.
+    const bytes = data.length;
     try {
       ok = this.#stream.write(data, (error) => {
-        if (error === null || error === undefined) this.#confirm(data.length);
+        if (error === null || error === undefined) this.#confirm(bytes);
       });
     } catch (error) {
       this.#fail(error as NodeJS.ErrnoException);

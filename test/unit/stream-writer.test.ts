@@ -1,5 +1,7 @@
 // The stdout writer: small writes gathered into one, backpressure, flush, delivery, and a failure told once.
 import {Writable} from 'node:stream';
+import {setFlagsFromString} from 'node:v8';
+import {runInNewContext} from 'node:vm';
 import {describe, expect, it} from 'vitest';
 import {OutputError} from '../../src/errors.js';
 import {StreamWriter} from '../../src/sinks/stream-writer.js';
@@ -105,5 +107,27 @@ describe('StreamWriter', () => {
     expect(told[0]!.code).toBe('EPIPE');
     expect(broken.failure).toBe(told[0]);
     await expect(broken.write('more')).rejects.toBe(told[0]);
+  });
+
+  it('keeps no written chunk alive until the stream calls back: a body replayed to a file or /dev/null is not held whole', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    // A stream that has the bytes but has not called back yet (stdout to a file calls back on a later
+    // tick, after the whole replay of a spooled body when nothing lets the event loop turn).
+    const callbacks: (() => void)[] = [];
+    const stream = new Writable({highWaterMark: 4 * 1024 * 1024, write: (_chunk, _encoding, callback) => void callbacks.push(callback)});
+    const out = new StreamWriter(stream, 'standard output');
+    const written = ((): WeakRef<Buffer> => {
+      const chunk = Buffer.alloc(1024 * 1024, 1);
+      expect(out.write(chunk)).toBeUndefined();
+      return new WeakRef(chunk);
+    })();
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(written.deref()).toBeUndefined();
+    expect(callbacks).toHaveLength(1);
+    callbacks[0]!();
+    await out.delivered();
+    expect(out.accepted).toBe(1024 * 1024);
   });
 });
