@@ -112,7 +112,12 @@ export function decodeInto(response: Exchange, makeDecoders: DecoderFactory, tak
         made[i]!.pipe(made[i + 1]!);
       }
       for (const decoder of made) {
-        decoder.on('error', fail);
+        decoder.on('error', (error: NodeJS.ErrnoException) => {
+          // A gunzip that stopped at NUL padding, then given another member in a later write, decodes
+          // it and pushes after its own end: Node's stream error, which says nothing to a user.
+          if (error.code === 'ERR_STREAM_PUSH_AFTER_EOF') fail(new FetchallError('protocol', 'bytes after the end of the compressed body (another member after its NUL padding)'));
+          else fail(error);
+        });
         decoder.on('end', () => {
           decodersEnded++;
           finish();

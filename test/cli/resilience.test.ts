@@ -826,6 +826,7 @@ describe('limits and encodings', () => {
       ['/junk/gzip-nul-junk', 'gzip', Buffer.concat([gzipSync(body), Buffer.alloc(8), Buffer.from('JUNK')])],
       ['/junk/gzip-nul-member', 'gzip', Buffer.concat([gzipSync(body), Buffer.alloc(8), gzipSync(body)])],
       ['/junk/gzip-nul-later', 'gzip', Buffer.concat([gzipSync(body), Buffer.alloc(8), Buffer.from('JUNK')])],
+      ['/junk/gzip-nul-member-later', 'gzip', Buffer.concat([gzipSync(Buffer.alloc(5000, 0x61)), Buffer.alloc(1), gzipSync(Buffer.from('EXTRA'))])],
       ['/junk/gzip-nul-70k', 'gzip', Buffer.concat([gzipSync(body), Buffer.alloc(70_000)])],
       ['/junk/inner-gzip-nul-junk', 'gzip, br', brotliCompressSync(Buffer.concat([gzipSync(body), Buffer.alloc(8), Buffer.from('JUNK')]))],
       ['/junk/gzip-nul', 'gzip', Buffer.concat([gzipSync(body), Buffer.alloc(8)])],
@@ -834,6 +835,19 @@ describe('limits and encodings', () => {
       a.route(path, (_req, res) => {
         res.writeHead(200, {'content-encoding': coding, 'content-length': wire.length});
         if (!path.endsWith('-later')) return void res.end(wire);
+        if (path.includes('member')) {
+          // In 2-byte writes 2 ms apart: the member comes in pieces after the padding was read.
+          let at = 0;
+          const drip = setInterval(() => {
+            res.write(wire.subarray(at, (at += 2)));
+            if (at >= wire.length) {
+              clearInterval(drip);
+              res.end();
+            }
+          }, 2);
+          res.on('close', () => clearInterval(drip));
+          return;
+        }
         // The junk in a write of its own, after the padding has been read.
         res.write(wire.subarray(0, -4));
         setTimeout(() => res.end(wire.subarray(-4)), 100);
@@ -849,6 +863,7 @@ describe('limits and encodings', () => {
     expect(recs[1]!.error.message).toBe('4 bytes after the end of the compressed body');
     expect(recs.find((r) => r.url.endsWith('/gzip-nul-junk'))!.error.message).toBe('12 bytes after the end of the compressed body');
     expect(recs.find((r) => r.url.endsWith('/gzip-nul-70k'))!.error.message).toBe('70000 bytes after the end of the compressed body');
+    expect(recs.find((r) => r.url.endsWith('/gzip-nul-member-later'))!.error.message).toMatch(/^(\d+ )?bytes after the end of the compressed body/);
     expect(await listFiles(out)).toEqual([join(out, 'gzip-nul')]);
   });
 
