@@ -258,7 +258,8 @@ export class FileSink implements BodySink {
     let current = root;
     for (const segment of relative(root, folder).split(sep).filter((s) => s !== '')) {
       current = join(current, segment);
-      if (this.#folders.has(current)) continue;
+      // Every folder on the way is looked at again, the known ones too: one swapped for a symlink since
+      // would have the new folder made through it, outside DIR. (Only new folders come here.)
       let stat;
       try {
         stat = lstatSync(current);

@@ -265,6 +265,16 @@ describe('FileSink', () => {
     }
   });
 
+  it('makes no new folder through a known folder since swapped for a symlink out of DIR', async () => {
+    const {dir, outside, sink} = await sinkWithOneFile('sub/a.bin');
+    await rename(join(dir, 'sub'), join(outside, 'sub'));
+    await symlink(join(outside, 'sub'), join(dir, 'sub'));
+    const next = sink.open(entry, 'sub/new/deeper/b.bin');
+    const error = await feed(next, 10).then(() => next.commit()).catch((e: unknown) => e);
+    expect((error as FetchallError).code).toBe('write');
+    expect(await tree(join(outside, 'sub'))).toEqual(['a.bin']);
+  });
+
   it('checks the folder again before a streamed body takes its name: a symlink planted meanwhile is refused', async () => {
     const {dir, outside, sink} = await sinkWithOneFile('sub/a.bin');
     const next = sink.open(entry, 'sub/big.bin');
