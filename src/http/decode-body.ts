@@ -73,6 +73,10 @@ export function decodeInto(response: Exchange, makeDecoders: DecoderFactory, tak
     const fed: number[] = [];
     // The last bytes given to each gunzip, to tell its unread bytes NUL padding or not.
     const tails: (InputTail | undefined)[] = [];
+    const feeding = (layer: number, chunk: Buffer): void => {
+      fed[layer]! += chunk.length;
+      tails[layer]?.add(chunk);
+    };
     let bodyEnded = false;
     let decodedEnded = false;
     let decodersEnded = 0;
@@ -105,10 +109,7 @@ export function decodeInto(response: Exchange, makeDecoders: DecoderFactory, tak
       for (const [i, decoder] of made.entries()) tails[i] = decoder instanceof Gunzip ? new InputTail() : undefined;
       for (let i = 0; i + 1 < made.length; i++) {
         fed[i + 1] = 0;
-        made[i]!.on('data', (chunk: Buffer) => {
-          fed[i + 1]! += chunk.length;
-          tails[i + 1]?.add(chunk);
-        });
+        made[i]!.on('data', (chunk: Buffer) => feeding(i + 1, chunk));
         made[i]!.pipe(made[i + 1]!);
       }
       for (const decoder of made) {
@@ -166,8 +167,7 @@ export function decodeInto(response: Exchange, makeDecoders: DecoderFactory, tak
           }
         }
         const into = (first ??= start(chunk));
-        fed[0]! += chunk.length;
-        tails[0]?.add(chunk);
+        feeding(0, chunk);
         if (into.write(chunk)) return;
         return new Promise<void>((done) => into.once('drain', done));
       })
