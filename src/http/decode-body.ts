@@ -45,6 +45,18 @@ export function decoderFor(encoding: string | string[] | undefined): DecoderFact
   return (head) => makers.map((make, i) => make(i === 0 ? head : Buffer.alloc(0)));
 }
 
+// A gzip member's first bytes: the magic, CM = 8 (deflate), flags with the reserved bits clear.
+const GZIP_HEAD = Buffer.from([0x1f, 0x8b, 0x08, 0x00]);
+
+function isGzipHead(head: Buffer): boolean {
+  return head[0] === GZIP_HEAD[0] && head[1] === GZIP_HEAD[1] && head[2] === GZIP_HEAD[2] && (head[3]! & 0xe0) === 0;
+}
+
+// zlib's errors from a gzip header's first four bytes, the ones isGzipHead checks.
+function isHeaderError(error: NodeJS.ErrnoException): boolean {
+  return error.code === 'Z_DATA_ERROR' && ['incorrect header check', 'unknown compression method', 'unknown header flags set'].includes(error.message);
+}
+
 /**
  * HTTP's `deflate` is zlib-wrapped, but some servers send raw deflate under that name; curl and the
  * browsers take both, so we do: a zlib header is CM = 8 in the low nibble of the first byte, and the
@@ -63,7 +75,7 @@ function isZlibHeader(head: Buffer): boolean {
  * too): inflate and brotli stop reading at their end, and zlib's gunzip at NUL padding (whatever comes
  * after the NULs, junk or another member, it drops unseen), so what each left unread is judged here.
  */
-export function decodeInto(response: Exchange, makeDecoders: DecoderFactory, take: (chunk: Buffer) => Promise<void> | void): Promise<void> {
+export function decodeInto(response: Pick<Exchange, 'body' | 'abort'>, makeDecoders: DecoderFactory, take: (chunk: Buffer) => Promise<void> | void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let decoders: Transform[] | undefined;
     let failed = false;
@@ -71,11 +83,16 @@ export function decodeInto(response: Exchange, makeDecoders: DecoderFactory, tak
     // has, and how many decoders have (an inner one may end before the outer one has read its last
     // bytes: each is judged once all have).
     const fed: number[] = [];
-    // The last bytes given to each gunzip, to tell its unread bytes NUL padding or not.
+    // The last bytes given to each gunzip, to tell its unread bytes NUL padding or not, and its first
+    // bytes, to tell a header error in its first member from one in what came after that member.
     const tails: (InputTail | undefined)[] = [];
+    const heads: Buffer[] = [];
     const feeding = (layer: number, chunk: Buffer): void => {
       fed[layer]! += chunk.length;
-      tails[layer]?.add(chunk);
+      const tail = tails[layer];
+      if (tail === undefined) return;
+      tail.add(chunk);
+      if (heads[layer]!.length < GZIP_HEAD.length) heads[layer] = Buffer.concat([heads[layer]!, chunk.subarray(0, GZIP_HEAD.length)]);
     };
     let bodyEnded = false;
     let decodedEnded = false;
@@ -106,18 +123,26 @@ export function decodeInto(response: Exchange, makeDecoders: DecoderFactory, tak
     const start = (head: Buffer): Transform => {
       const made = makeDecoders(head);
       decoders = made;
-      for (const [i, decoder] of made.entries()) tails[i] = decoder instanceof Gunzip ? new InputTail() : undefined;
+      for (const [i, decoder] of made.entries()) {
+        tails[i] = decoder instanceof Gunzip ? new InputTail() : undefined;
+        heads[i] = Buffer.alloc(0);
+      }
       for (let i = 0; i + 1 < made.length; i++) {
         fed[i + 1] = 0;
         made[i]!.on('data', (chunk: Buffer) => feeding(i + 1, chunk));
         made[i]!.pipe(made[i + 1]!);
       }
-      for (const decoder of made) {
+      for (const [i, decoder] of made.entries()) {
         decoder.on('error', (error: NodeJS.ErrnoException) => {
           // A gunzip that stopped at NUL padding, then given another member in a later write, decodes
           // it and pushes after its own end: Node's stream error, which says nothing to a user.
           if (error.code === 'ERR_STREAM_PUSH_AFTER_EOF') fail(new FetchallError('protocol', 'bytes after the end of the compressed body (another member after its NUL padding)'));
-          else fail(error);
+          // Past a member's end, gunzip reads what follows as the next member's header: junk there
+          // (or after NUL padding, as the body's writes happen to split) is a header error, but one
+          // about the bytes after the end once the first member's header was good.
+          else if (tails[i] !== undefined && isHeaderError(error) && heads[i]!.length >= GZIP_HEAD.length && isGzipHead(heads[i]!)) {
+            fail(new FetchallError('protocol', 'bytes after the end of the compressed body (neither NUL padding nor another gzip member)'));
+          } else fail(error);
         });
         decoder.on('end', () => {
           decodersEnded++;

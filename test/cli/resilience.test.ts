@@ -860,6 +860,9 @@ describe('limits and encodings', () => {
       ...cases.slice(0, -1).map(([path]) => [path, false, 1, 'protocol']),
       ['/junk/gzip-nul', true, 1, null],
     ]);
+    // gzip reads on past its member's end, so junk there is a header error of the next "member": named
+    // for what it is, without a count (zlib does not say where the member ended).
+    expect(recs[0]!.error.message).toMatch(/^(\d+ )?bytes after the end of the compressed body/);
     expect(recs[1]!.error.message).toBe('4 bytes after the end of the compressed body');
     expect(recs.find((r) => r.url.endsWith('/gzip-nul-junk'))!.error.message).toBe('12 bytes after the end of the compressed body');
     expect(recs.find((r) => r.url.endsWith('/gzip-nul-70k'))!.error.message).toBe('70000 bytes after the end of the compressed body');

@@ -1,6 +1,8 @@
-// InputTail: the last bytes given to a gunzip, to tell what it left unread NUL padding or not.
+// InputTail: the last bytes given to a gunzip, to tell what it left unread NUL padding or not; and
+// decodeInto's verdict on what follows a gzip member, for each way the body can be split.
+import {gzipSync} from 'node:zlib';
 import {describe, expect, test} from 'vitest';
-import {InputTail} from '../../src/http/decode-body.js';
+import {decodeInto, decoderFor, InputTail} from '../../src/http/decode-body.js';
 
 describe('InputTail', () => {
   test('looks at the last bytes across chunk boundaries', () => {
@@ -28,3 +30,70 @@ describe('InputTail', () => {
     expect(tail.allNul(65_536)).toBe(false);
   });
 });
+
+// A body given in exactly these chunks, each after the last was taken: TCP decides how a real body's
+// writes coalesce, so where the chunks split is set here.
+function bodyOf(chunks: Buffer[]): Parameters<typeof decodeInto>[0] {
+  const exchange = {
+    aborted: undefined as Error | undefined,
+    async body(take: (chunk: Buffer) => Promise<void> | void): Promise<void> {
+      for (const chunk of chunks) {
+        if (exchange.aborted !== undefined) throw exchange.aborted;
+        await take(chunk);
+        await new Promise<void>((done) => setImmediate(done));
+      }
+    },
+    abort(error: Error): void {
+      exchange.aborted = error;
+    },
+  };
+  return exchange;
+}
+
+async function decodeChunks(chunks: Buffer[], coding = 'gzip'): Promise<{bytes: number; error?: string}> {
+  let bytes = 0;
+  try {
+    await decodeInto(bodyOf(chunks), decoderFor(coding)!, (chunk) => void (bytes += chunk.length));
+    return {bytes};
+  } catch (error) {
+    return {bytes, error: (error as Error).message};
+  }
+}
+
+describe('decodeInto: what follows a gzip member, however the body is split', () => {
+  const member = gzipSync(Buffer.alloc(5000, 0x61));
+  const extra = gzipSync(Buffer.from('EXTRA'));
+  const afterEnd = /^(\d+ )?bytes after the end of the compressed body/;
+
+  test.each([
+    ['junk in the same chunk', [Buffer.concat([member, Buffer.from('JUNK')])]],
+    ['junk in a chunk of its own', [member, Buffer.from('JUNK')]],
+    ['a NUL and a magic byte, the rest of the member later', [Buffer.concat([member, Buffer.from([0, 0x1f])]), extra.subarray(1)]],
+    ['a NUL, then another member', [Buffer.concat([member, Buffer.from([0])]), extra]],
+    ['the end, then a NUL and another member', [member, Buffer.concat([Buffer.from([0]), extra])]],
+    ['a magic byte, then junk', [Buffer.concat([member, Buffer.from([0x1f])]), Buffer.from('JUNK')]],
+    ['another member, then junk', [Buffer.concat([member, extra, Buffer.from('JUNK')])]],
+    ['the member in 2-byte chunks, a NUL and another member', chunked(Buffer.concat([member, Buffer.alloc(1), extra]), 2)],
+    ['the same, one byte on', [member.subarray(0, 1), ...chunked(Buffer.concat([member.subarray(1), Buffer.alloc(1), extra]), 2)]],
+  ])('%s: protocol, named as bytes after the end', async (_name, chunks) => {
+    const result = await decodeChunks(chunks);
+    expect(result.error).toMatch(afterEnd);
+  });
+
+  test('a body that is not gzip at all keeps zlib\'s own word for it', async () => {
+    expect((await decodeChunks([Buffer.from('plain text, not gzip')])).error).toBe('incorrect header check');
+    expect((await decodeChunks([Buffer.from([0x1f]), Buffer.from('x not gzip')])).error).toBe('incorrect header check');
+    expect((await decodeChunks([Buffer.from([0x1f, 0x8b, 0x07, 0x00, 0, 0, 0, 0, 0, 0])])).error).toBe('unknown compression method');
+  });
+
+  test('NUL padding alone is no error, in one chunk or many', async () => {
+    expect(await decodeChunks([Buffer.concat([member, Buffer.alloc(8)])])).toEqual({bytes: 5000});
+    expect(await decodeChunks(chunked(Buffer.concat([member, Buffer.alloc(9)]), 2))).toEqual({bytes: 5000});
+  });
+});
+
+function chunked(bytes: Buffer, size: number): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size));
+  return chunks;
+}
