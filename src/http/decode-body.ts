@@ -141,7 +141,9 @@ export function decodeInto(response: Pick<Exchange, 'body' | 'abort'>, makeDecod
           // (or after NUL padding, as the body's writes happen to split) is a header error, but one
           // about the bytes after the end once the first member's header was good.
           else if (tails[i] !== undefined && isHeaderError(error) && heads[i]!.length >= GZIP_HEAD.length && isGzipHead(heads[i]!)) {
-            fail(new FetchallError('protocol', 'bytes after the end of the compressed body (neither NUL padding nor another gzip member)'));
+            // (Not said which: how the writes split decides whether zlib saw the junk or a member's
+            // second byte first.)
+            fail(new FetchallError('protocol', 'bytes after the end of the compressed body'));
           } else fail(error);
         });
         decoder.on('end', () => {
