@@ -86,6 +86,13 @@ describe('decodeInto: what follows a gzip member, however the body is split', ()
     expect((await decodeChunks([Buffer.from([0x1f, 0x8b, 0x07, 0x00, 0, 0, 0, 0, 0, 0])])).error).toBe('unknown compression method');
   });
 
+  test('members one after another are one gzip body (RFC 1952), decoded whole wherever the chunks split', async () => {
+    const wire = Buffer.concat([member, extra]);
+    for (let at = 1; at < wire.length; at++) {
+      expect(await decodeChunks([wire.subarray(0, at), wire.subarray(at)]), `split at ${at}`).toEqual({bytes: 5005});
+    }
+  });
+
   test('NUL padding alone is no error, in one chunk or many', async () => {
     expect(await decodeChunks([Buffer.concat([member, Buffer.alloc(8)])])).toEqual({bytes: 5000});
     expect(await decodeChunks(chunked(Buffer.concat([member, Buffer.alloc(9)]), 2))).toEqual({bytes: 5000});
