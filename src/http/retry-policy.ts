@@ -54,8 +54,10 @@ function utc(yearText: string, monthName: string, dayText: string, hoursText: st
   // RFC 850's two-digit year: the most recent year with those digits, not more than 50 years ahead.
   if (yearText.length === 2) year += 2000 + year > new Date().getUTCFullYear() + 50 ? 1900 : 2000;
   if (month < 0 || day < 1 || hours > 23 || minutes > 59 || seconds > 60) return Number.NaN;
-  const at = Date.UTC(year, month, day, hours, minutes, seconds);
-  return new Date(at).getUTCDate() === day ? at : Number.NaN;
+  // The day is checked before the time is added: a leap second (23:59:60) is the next day's first.
+  const dayStart = Date.UTC(year, month, day);
+  if (new Date(dayStart).getUTCDate() !== day) return Number.NaN;
+  return dayStart + ((hours * 60 + minutes) * 60 + seconds) * 1000;
 }
 
 /**

@@ -74,6 +74,9 @@ describe('parseHttpDate', () => {
     ['Sun, 06 Nov 1994 07:19:37 -01:30', Date.UTC(1994, 10, 6, 8, 49, 37)],
     // A leap second is read as the next second.
     ['Sun, 06 Nov 1994 08:49:60 GMT', Date.UTC(1994, 10, 6, 8, 50, 0)],
+    // Real leap seconds come at the end of a day (of a year, even): the next second is the next day.
+    ['Sat, 31 Dec 2016 23:59:60 GMT', Date.UTC(2017, 0, 1, 0, 0, 0)],
+    ['Tue, 30 Jun 2015 23:59:60 GMT', Date.UTC(2015, 6, 1, 0, 0, 0)],
   ])('%s', (text, expected) => {
     expect(parseHttpDate(text)).toBe(expected);
   });
