@@ -3,7 +3,7 @@ import {createReadStream} from 'node:fs';
 import type {Readable} from 'node:stream';
 import {inShard, type Shard} from '../parse/shard.js';
 import type {CountSource} from './read-lists.js';
-import {isAsciiSpace, MAX_LINE_BYTES} from './lines.js';
+import {HEAD_BYTES, isAsciiSpace, MAX_LINE_BYTES} from './lines.js';
 
 /**
  * Entries (non-blank, non-comment lines) in the given files, counted by streaming them;
@@ -29,13 +29,19 @@ export async function countEntries(sources: readonly CountSource[], shard: Shard
     // 'slow': gathering a line that must be decoded to be decided.
     let state: 'start' | 'rest' | 'slow' = 'start';
     let gathered: Buffer[] = [];
-    let gatheredBytes = 0;
-    const decide = (): void => {
-      const line = Buffer.concat(gathered).toString('utf8').trim().replace(/^\uFEFF/, '');
+    // The line's bytes so far (its leading ASCII white space too), and its last one: the reader's cap.
+    let lineBytes = 0;
+    let lastByte = -1;
+    const decide = (overlong: boolean): void => {
+      // An overlong line is only its head to the reader: an entry unless that head is a comment (a
+      // BOM or a no-break space before the `#` included), even a head of Unicode white space only.
+      const bytes = Buffer.concat(gathered);
+      const line = (overlong ? bytes.subarray(0, HEAD_BYTES) : bytes).toString('utf8').trim().replace(/^\uFEFF/, '');
       gathered = [];
-      gatheredBytes = 0;
-      if (line !== '' && !line.startsWith('#')) count();
+      if (overlong ? !line.startsWith('#') : line !== '' && !line.startsWith('#')) count();
     };
+    // Overlong as the reader has it: past MAX_LINE_BYTES, a CR right before the LF not counted.
+    const overlong = (): boolean => lineBytes > MAX_LINE_BYTES && !(lineBytes === MAX_LINE_BYTES + 1 && lastByte === 0x0d);
     for await (const chunk of readerOf(source, signal) as AsyncIterable<Buffer>) {
       let i = 0;
       while (i < chunk.length) {
@@ -43,24 +49,30 @@ export async function countEntries(sources: readonly CountSource[], shard: Shard
           const end = chunk.indexOf(0x0a, i);
           if (state === 'slow') {
             const piece = chunk.subarray(i, end < 0 ? chunk.length : end);
-            gathered.push(piece);
-            gatheredBytes += piece.length;
-            // Past the reader's cap the line is an (invalid) entry: its first byte is no `#`.
-            if (gatheredBytes > MAX_LINE_BYTES) {
-              gathered = [];
-              gatheredBytes = 0;
-              count();
+            if (piece.length > 0) {
+              gathered.push(piece);
+              lineBytes += piece.length;
+              lastByte = piece[piece.length - 1]!;
+            }
+            // Past the reader's cap whatever comes next: decided by its head, the rest skipped.
+            if (lineBytes > MAX_LINE_BYTES + 1) {
+              decide(true);
               state = 'rest';
             }
           }
           if (end < 0) break;
-          if (state === 'slow') decide();
+          if (state === 'slow') decide(overlong());
           state = 'start';
+          lineBytes = 0;
           i = end + 1;
           continue;
         }
         const byte = chunk[i]!;
-        if (isAsciiSpace(byte)) {
+        if (byte === 0x0a) {
+          lineBytes = 0;
+          i++;
+        } else if (isAsciiSpace(byte)) {
+          lineBytes++;
           i++;
         } else if (byte >= 0x80) {
           state = 'slow';
@@ -71,7 +83,7 @@ export async function countEntries(sources: readonly CountSource[], shard: Shard
         }
       }
     }
-    if (state === 'slow') decide();
+    if (state === 'slow') decide(overlong());
   }
   return selected;
 }

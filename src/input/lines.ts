@@ -130,7 +130,8 @@ export function isAsciiSpace(byte: number): boolean {
  * newline, `/dev/zero`) is dropped as it streams, so memory stays flat, and the list names it.
  */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
-const HEAD_BYTES = 1024;
+/** How much of an overlong line is kept (from its first byte that is not ASCII white space). */
+export const HEAD_BYTES = 1024;
 
 /**
  * The lines of a stream, as {@link LineSplitter} splits them (invalid UTF-8 decoded as U+FFFD).

@@ -619,6 +619,23 @@ describe('countEntries', () => {
     expect(await agree(text)).toBe(4);
   });
 
+  test('a line over 16 MiB whose first significant character is not ASCII is decided by its head, as the reader does', async () => {
+    const {MAX_LINE_BYTES} = await import('../../src/input/lines.js');
+    // `bytes` of a line (CR included, LF not) that start with `head` and are padded with `z`.
+    const line = (head: string, bytes: number, cr = false): Buffer =>
+      Buffer.concat([Buffer.from(head), Buffer.alloc(bytes - Buffer.byteLength(head) - (cr ? 1 : 0), 0x7a), Buffer.from(cr ? '\r\n' : '\n')]);
+    const ok = Buffer.from('http://a.test/1\n');
+    // Comments: a BOM or a no-break space before the `#` (the count took them for entries).
+    expect(await agree(Buffer.concat([line('\uFEFF#', MAX_LINE_BYTES + 2), ok]))).toBe(1);
+    expect(await agree(Buffer.concat([ok, line('\u00A0#', MAX_LINE_BYTES + 2), ok]))).toBe(2);
+    // Exactly one byte over, that byte the CR of a CRLF: a whole line, a comment.
+    expect(await agree(Buffer.concat([ok, line('\u00A0#', MAX_LINE_BYTES + 1, true)]))).toBe(1);
+    // Over by its leading ASCII white space only: still overlong, still a comment.
+    expect(await agree(Buffer.concat([Buffer.alloc(10, 0x20), line('\u00A0#', MAX_LINE_BYTES - 8), ok]))).toBe(1);
+    // A head of Unicode white space only (what follows it unknown): one invalid entry.
+    expect(await agree(Buffer.concat([line(`${'\u3000'.repeat(400)}#`, MAX_LINE_BYTES + 2), ok]))).toBe(2);
+  });
+
   test('agrees with the reader on random lines of tricky bytes', async () => {
     const pieces = ['', ' ', '\t', '\r', '#', 'h', 'http://a.test/x', '\u00A0', '\uFEFF', '\u2028', '\u3000', 'é', '{"url":"http://a.test/j"}'];
     let seed = 7;
