@@ -80,6 +80,34 @@ describe('decodeInto: what follows a gzip member, however the body is split', ()
     expect(result.error).toMatch(afterEnd);
   });
 
+  test('junk after NUL padding, its last byte in a write of its own, while the consumer is still busy', async () => {
+    // The gunzip stops at the NULs and takes the lone 'K' for the next member's header; the body ends
+    // inside that header. With the consumer quick, the gunzip's end comes first and its unread bytes
+    // are judged; with the consumer still holding the decoded chunk, that end waits and zlib's
+    // 'unexpected end of file' came first: the verdict hung on the consumer's speed.
+    const wire = Buffer.concat([member, Buffer.alloc(8), Buffer.from('JUNK')]);
+    const chunks = [wire.subarray(0, wire.length - 1), wire.subarray(wire.length - 1)];
+    let release = (): void => undefined;
+    const busy = new Promise<void>((done) => (release = done));
+    const verdict = decodeInto(bodyOf(chunks), decoderFor('gzip')!, () => busy);
+    await expect(verdict).rejects.toThrow(afterEnd);
+    release();
+    expect(await decodeChunks(chunks)).toEqual({bytes: 5000, error: expect.stringMatching(afterEnd)});
+  });
+
+  test('a body cut short keeps zlib\'s word for it, with the consumer quick or busy, however split', async () => {
+    const short = member.subarray(0, member.length - 3);
+    // A second member cut after its first byte is a short body too, not bytes after the end.
+    const second = Buffer.concat([member, Buffer.from([0x1f])]);
+    for (const chunks of [[short], chunked(short.subarray(0, 3), 1), [member, Buffer.from([0x1f])], [second]]) {
+      expect((await decodeChunks(chunks)).error).toBe('unexpected end of file');
+      let release = (): void => undefined;
+      const busy = new Promise<void>((done) => (release = done));
+      await expect(decodeInto(bodyOf(chunks), decoderFor('gzip')!, () => busy)).rejects.toThrow('unexpected end of file');
+      release();
+    }
+  });
+
   test('a body that is not gzip at all keeps zlib\'s own word for it', async () => {
     expect((await decodeChunks([Buffer.from('plain text, not gzip')])).error).toBe('incorrect header check');
     expect((await decodeChunks([Buffer.from([0x1f]), Buffer.from('x not gzip')])).error).toBe('incorrect header check');
@@ -96,6 +124,26 @@ describe('decodeInto: what follows a gzip member, however the body is split', ()
   test('NUL padding alone is no error, in one chunk or many', async () => {
     expect(await decodeChunks([Buffer.concat([member, Buffer.alloc(8)])])).toEqual({bytes: 5000});
     expect(await decodeChunks(chunked(Buffer.concat([member, Buffer.alloc(9)]), 2))).toEqual({bytes: 5000});
+  });
+});
+
+describe('decodeInto: deflate, zlib-wrapped or raw, however the body is split', () => {
+  // Raw deflate: a stored block that is not the last, its padding bits not all 0 (inflate ignores
+  // them), so the first byte (0x08) has a zlib CM of 8 and only the second byte tells it raw
+  // (0x0805 is no multiple of 31); then 'hello' and an empty last block.
+  const raw = Buffer.from([0x08, 0x05, 0x00, 0xfa, 0xff, ...Buffer.from('hello'), 0x03, 0x00]);
+
+  test('a raw stream whose first byte could start a zlib header decodes whole at every split', async () => {
+    for (let at = 0; at < raw.length; at++) {
+      const chunks = at === 0 ? [raw] : [raw.subarray(0, at), raw.subarray(at)];
+      expect(await decodeChunks(chunks, 'deflate'), `split at ${at}`).toEqual({bytes: 5});
+    }
+    expect(await decodeChunks(chunked(raw, 1), 'deflate')).toEqual({bytes: 5});
+  });
+
+  test('a body of one byte is still judged (not taken for an empty body)', async () => {
+    expect((await decodeChunks([Buffer.from([0x78])], 'deflate')).error).toBe('unexpected end of file');
+    expect((await decodeChunks([Buffer.from([0x1f])])).error).toBe('unexpected end of file');
   });
 });
 
