@@ -5,11 +5,22 @@ import {once} from 'node:events';
 import {open, readFile, stat} from 'node:fs/promises';
 import {existsSync, openSync} from 'node:fs';
 import {join} from 'node:path';
-import {describe, expect, it} from 'vitest';
+import {describe, expect, it, vi} from 'vitest';
 import {BIN_PATH, makeTempDir, parseJsonLines, runCli, writeList} from '../helpers/cli.js';
 import {useTestServer} from '../helpers/use-server.js';
 
 const server = useTestServer();
+
+/**
+ * Resolves once the server has had `count` requests whose target contains `tag` and has answered every
+ * request in full: the moment the bodies are the client's to hold, awaited rather than guessed.
+ */
+function answered(tag: string, count: number): Promise<void> {
+  return vi.waitFor(() => {
+    expect(server.requests.filter((request) => request.target.includes(tag))).toHaveLength(count);
+    expect(server.inFlight).toBe(0);
+  }, {timeout: 20_000, interval: 20});
+}
 const other = useTestServer({host: '127.0.0.2'});
 
 interface Exit {
@@ -173,8 +184,10 @@ describe('the first cause that stops the run sets the status', () => {
     const list = await writeList([1, 2, 3].map((i) => `${server.url}/bytes/20000000?held=${i}`));
     const exit = await spawnCli(['-c', '3', '--report', report, list], (child) => {
       // stdout is never read: the three bodies come in whole and wait to be written. Then two SIGINTs.
-      setTimeout(() => child.kill('SIGINT'), 2000);
-      setTimeout(() => child.kill('SIGINT'), 2600);
+      void answered('held=', 3).then(() => {
+        child.kill('SIGINT');
+        setTimeout(() => child.kill('SIGINT'), 600);
+      });
     }, {readStdout: false});
     expect(exit.signal).toBeNull();
     expect(exit.code).toBe(130);
@@ -192,11 +205,11 @@ describe('the first cause that stops the run sets the status', () => {
     const exit = await spawnCli(['-c', '2', '--report', report, list], (child) => {
       // stdout is never read: the bodies come in whole and wait to be written. One SIGQUIT must end it;
       // a SIGKILL later ends a run that waits for the reader instead.
-      setTimeout(() => {
+      void answered('quit=', 2).then(() => {
         quitAt = performance.now();
         child.kill('SIGQUIT');
-      }, 2000);
-      setTimeout(() => child.kill('SIGKILL'), 8000);
+        setTimeout(() => child.kill('SIGKILL'), 6000);
+      });
     }, {readStdout: false});
     expect(exit.signal).toBeNull();
     expect(exit.code).toBe(131);
