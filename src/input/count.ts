@@ -4,6 +4,7 @@ import type {Readable} from 'node:stream';
 import {inShard, type Shard} from '../parse/shard.js';
 import type {CountSource} from './read-lists.js';
 import {HEAD_BYTES, isAsciiSpace, MAX_LINE_BYTES} from './lines.js';
+import {isEntryText} from './parse-line.js';
 
 /**
  * Entries (non-blank, non-comment lines) in the given files, counted by streaming them;
@@ -33,12 +34,10 @@ export async function countEntries(sources: readonly CountSource[], shard: Shard
     let lineBytes = 0;
     let lastByte = -1;
     const decide = (overlong: boolean): void => {
-      // An overlong line is only its head to the reader: an entry unless that head is a comment (a
-      // BOM or a no-break space before the `#` included), even a head of Unicode white space only.
+      // An overlong line is only its head to the reader (trim() takes a BOM or a no-break space too).
       const bytes = Buffer.concat(gathered);
-      const line = (overlong ? bytes.subarray(0, HEAD_BYTES) : bytes).toString('utf8').trim().replace(/^\uFEFF/, '');
       gathered = [];
-      if (overlong ? !line.startsWith('#') : line !== '' && !line.startsWith('#')) count();
+      if (isEntryText((overlong ? bytes.subarray(0, HEAD_BYTES) : bytes).toString('utf8'), overlong)) count();
     };
     // Overlong as the reader has it: past MAX_LINE_BYTES, a CR right before the LF not counted.
     const overlong = (): boolean => lineBytes > MAX_LINE_BYTES && !(lineBytes === MAX_LINE_BYTES + 1 && lastByte === 0x0d);

@@ -41,17 +41,28 @@ export function parseTargetUrl(text: string): URL | string {
 }
 
 /**
+ * Whether a line's text (an overlong line's head) is an entry rather than blank or a comment: the
+ * reader's rule, which the count ahead shares so that the two cannot drift apart. An overlong line is
+ * one invalid entry whatever follows its head, even a head of Unicode white space only (no-break
+ * spaces), since what came after it is unknown; the head starts after any ASCII white space, so an
+ * empty one is a line of nothing else, blank.
+ * @example isEntryText(' # note', false) === false
+ */
+export function isEntryText(raw: string, overlong: boolean): boolean {
+  const line = raw.trim();
+  if (line.startsWith('#')) return false;
+  return overlong ? raw !== '' : line !== '';
+}
+
+/**
  * Turn one line into an entry numbered `index`, or null when the line is blank or a comment.
  * @example parseLine('https://a.test/x  x.txt', 1, {list: 'urls.txt', line: 1})
  */
 export function parseLine(raw: string, index: number, origin: LineOrigin): Entry | null {
   const line = raw.trim();
   const where = `${origin.list}:${origin.line}`;
-  // Too long to be a URL or an entry: one invalid entry, named, whatever follows its head; even a head
-  // of Unicode white space only (no-break spaces), since what came after it is unknown. (The head
-  // starts after any ASCII white space: an empty one is a line of nothing else, blank.)
-  if (origin.overlong === true && raw !== '' && !line.startsWith('#')) return invalid(index, `${line.slice(0, 100)}…`, `${where}: the line is longer than 16 MiB`);
-  if (line === '' || line.startsWith('#')) return null;
+  if (!isEntryText(raw, origin.overlong === true)) return null;
+  if (origin.overlong === true) return invalid(index, `${line.slice(0, 100)}…`, `${where}: the line is longer than 16 MiB`);
   // Fetching the text with U+FFFD in place of the bytes would fetch another URL: refuse the line.
   if (origin.notUtf8 === true) {
     return invalid(index, line.startsWith('{') ? line : line.split(/[ \t]/, 1)[0]!, `${where}: the line is not valid UTF-8 text`);
