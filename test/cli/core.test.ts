@@ -2,6 +2,7 @@
 import {spawn, spawnSync} from 'node:child_process';
 import {once} from 'node:events';
 import {existsSync, readdirSync, readFileSync} from 'node:fs';
+import {fileURLToPath} from 'node:url';
 import {describe, expect, test} from 'vitest';
 import {BIN_PATH, makeTempDir, runCli, writeList} from '../helpers/cli.js';
 import {startProxy} from '../helpers/proxy.js';
@@ -582,6 +583,29 @@ describe('stdout closed by the reader', () => {
     } finally {
       clearTimeout(timer);
     }
+  });
+});
+
+describe('an internal error', () => {
+  // A preload makes writing a record throw a plain Error, as a bug would (no hook in the code for it).
+  const fault = fileURLToPath(new URL('../fixtures/fault-in-record.mjs', import.meta.url));
+
+  test('exit 70 with one line naming it, and no stack trace unless FETCHALL_DEBUG=1', async () => {
+    const list = await writeList(['not a url']);
+    for (const debug of [undefined, '0', 'true']) {
+      const result = await runCli(['--json', list], {env: {NODE_OPTIONS: `--import=${fault}`, FETCHALL_DEBUG: debug}});
+      expect(result.code).toBe(70);
+      expect(oneLine(result.stderr)).toBe('fetchall: internal error: test fault: a record cannot be written');
+      expect(result.stderr).not.toMatch(STACK);
+    }
+    const debugged = await runCli(['--json', list], {env: {NODE_OPTIONS: `--import=${fault}`, FETCHALL_DEBUG: '1'}});
+    expect(debugged.code).toBe(70);
+    const lines = debugged.stderr.split('\n');
+    expect(lines[0]).toBe('fetchall: internal error: test fault: a record cannot be written');
+    // Then the stack, down to where the record was written.
+    expect(lines[1]).toBe('Error: test fault: a record cannot be written');
+    expect(debugged.stderr).toMatch(STACK);
+    expect(debugged.stderr).toMatch(/at recordToJson /);
   });
 });
 
