@@ -5,6 +5,7 @@ import {once} from 'node:events';
 import {open, readFile, stat} from 'node:fs/promises';
 import {existsSync, openSync} from 'node:fs';
 import {join} from 'node:path';
+import {fileURLToPath} from 'node:url';
 import {describe, expect, it, vi} from 'vitest';
 import {BIN_PATH, makeTempDir, parseJsonLines, runCli, writeList} from '../helpers/cli.js';
 import {useTestServer} from '../helpers/use-server.js';
@@ -282,6 +283,40 @@ describe('entries that never started', () => {
     expect(result.code).toBe(124);
     expect(result.records().map((r) => [r.index, r.attempts, r.error?.code])).toEqual([[1, 1, 'aborted']]);
     expect(result.stderr).toMatch(/2 not started/);
+  });
+});
+
+describe('a stopped run waits a moment for the count ahead', () => {
+  // The summary's "N not started" needs the list's total, counted beside the run: a run stopped at once
+  // gives that count up to a second, no more. A preload makes the count late (or never done).
+  const slowCount = fileURLToPath(new URL('../fixtures/slow-count.mjs', import.meta.url));
+  const lines = (tag: string): string[] => ['not a url', ...Array.from({length: 20}, (_, i) => `${server.url}/text/${tag}-${i}`)];
+
+  it('a count that ends after the run stopped still gives the summary its "not started"', async () => {
+    // --fail-fast on the invalid first line: stopped before any request, while the count is 300 ms late.
+    const list = await writeList(lines('late-count'));
+    const started = performance.now();
+    const result = await runCli(['-c', '1', '--fail-fast', '--json', list], {env: {NODE_OPTIONS: `--import=${slowCount}`, SLOW_COUNT_PATH: list, SLOW_COUNT_MS: '300'}});
+    expect(result.code).toBe(1);
+    expect(result.records()).toHaveLength(1);
+    expect(server.requests).toHaveLength(0);
+    expect(result.stderr).toMatch(/^fetchall: 1 URL in .*, 20 not started · .* · stopped by --fail-fast$/m);
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  it('a count that never ends holds the summary back about a second, not longer', async () => {
+    const list = await writeList(lines('stuck-count'));
+    const started = performance.now();
+    const result = await runCli(['-c', '1', '--fail-fast', '--json', list], {env: {NODE_OPTIONS: `--import=${slowCount}`, SLOW_COUNT_PATH: list, SLOW_COUNT_MS: 'never'}});
+    const ms = performance.now() - started;
+    expect(result.code).toBe(1);
+    expect(result.records()).toHaveLength(1);
+    // Without the total the summary cannot say how many were not started; it says the rest.
+    expect(result.stderr).toMatch(/^fetchall: 1 URL in .* · stopped by --fail-fast$/m);
+    expect(result.stderr).not.toContain('not started');
+    // Start-up (~0.2 s), the second's wait, and a loaded machine's slack; a wait without its bound never ends.
+    expect(ms).toBeGreaterThan(1000);
+    expect(ms).toBeLessThan(8000);
   });
 });
 
