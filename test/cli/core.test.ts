@@ -4,7 +4,7 @@ import {once} from 'node:events';
 import {existsSync, readdirSync, readFileSync} from 'node:fs';
 import {fileURLToPath} from 'node:url';
 import {describe, expect, test} from 'vitest';
-import {BIN_PATH, makeTempDir, runCli, writeList} from '../helpers/cli.js';
+import {BIN_PATH, makeTempDir, parseJsonLines, runCli, writeList} from '../helpers/cli.js';
 import {startProxy} from '../helpers/proxy.js';
 import {bytesSha256, expectedLines, sha256Hex, textBody} from '../helpers/server.js';
 import {useTestServer} from '../helpers/use-server.js';
@@ -534,6 +534,40 @@ describe('request headers', () => {
   test('-H "User-Agent: x" beats -A, whichever comes first', async () => {
     expect((await echoed(['-A', 'from-a', '-H', 'User-Agent: from-h']))['user-agent']).toBe('from-h');
     expect((await echoed(['-H', 'User-Agent: from-h', '-A', 'from-a']))['user-agent']).toBe('from-h');
+  });
+});
+
+describe('stdout through a slow reader', () => {
+  test('every record arrives before the exit, the last gathered write too, and the status is the run\'s', async () => {
+    // 6,000 invalid lines: ~1.4 MB of records made in a burst, the last of them gathered for one write
+    // when the run ends. The reader takes a chunk every 20 ms: the process ends only once all are out.
+    const list = await writeList(Array.from({length: 6000}, (_, i) => `not a url ${i}`));
+    const child = spawn(process.execPath, [BIN_PATH, '--json', list], {
+      env: {...process.env, NO_COLOR: '1'},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const chunks: Buffer[] = [];
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => (stderr += chunk));
+    child.stdout.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      child.stdout.pause();
+      setTimeout(() => child.stdout.resume(), 20);
+    });
+    const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    try {
+      const [code, signal] = await exited;
+      expect(signal).toBeNull();
+      expect(code).toBe(1);
+      const records = parseJsonLines(Buffer.concat(chunks));
+      expect(records).toHaveLength(6000);
+      expect(records.at(-1)).toMatchObject({index: 6000, ok: false, error: {code: 'invalid_url'}});
+      expect(stderr).toMatch(/^fetchall: 6,000 URLs in .* 0 ok, 6,000 failed/);
+    } finally {
+      clearTimeout(timer);
+    }
   });
 });
 
