@@ -5,7 +5,7 @@ import {join} from 'node:path';
 import {Readable} from 'node:stream';
 import {setFlagsFromString} from 'node:v8';
 import {runInNewContext} from 'node:vm';
-import {afterAll, beforeAll, describe, expect, test} from 'vitest';
+import {afterAll, beforeAll, describe, expect, test, vi} from 'vitest';
 import {UsageError} from '../../src/errors.js';
 import {entryFromValue, parseLine, parseTargetUrl} from '../../src/input/parse-line.js';
 import {countEntries} from '../../src/input/count.js';
@@ -634,6 +634,32 @@ describe('countEntries', () => {
     expect(await agree(Buffer.concat([Buffer.alloc(10, 0x20), line('\u00A0#', MAX_LINE_BYTES - 8), ok]))).toBe(1);
     // A head of Unicode white space only (what follows it unknown): one invalid entry.
     expect(await agree(Buffer.concat([line(`${'\u3000'.repeat(400)}#`, MAX_LINE_BYTES + 2), ok]))).toBe(2);
+  });
+
+  test('a 50 MB line with no end, its first significant character not ASCII, is held only to the reader\'s cap', async () => {
+    const {MAX_LINE_BYTES} = await import('../../src/input/lines.js');
+    // The count decodes such a line to decide it, and gathers its bytes for that: up to the reader's cap
+    // (16 MiB, plus one read of 256 KiB), never the whole line, however long and whether or not it ends.
+    const huge = Buffer.alloc(50 * 1024 * 1024, 0x68);
+    const cases: [Buffer, number][] = [
+      [Buffer.concat([Buffer.from('http://a.test/1\n\u00A0'), huge]), 2],
+      [Buffer.concat([Buffer.from('http://a.test/1\n\uFEFF#'), huge, Buffer.from('\nhttp://a.test/2\n')]), 2],
+    ];
+    for (const [text, entries] of cases) {
+      const path = join(dir, `huge-${Math.random().toString(36).slice(2)}.txt`);
+      await writeFile(path, text);
+      const concat = vi.spyOn(Buffer, 'concat');
+      try {
+        // An overlong line is one invalid entry to the reader, a comment one none: counted the same.
+        expect(await countEntries([{path}], undefined)).toBe(entries);
+        const largest = Math.max(0, ...concat.mock.results.map((result) => (result.value as Buffer).length));
+        expect(largest).toBeGreaterThan(MAX_LINE_BYTES);
+        expect(largest).toBeLessThanOrEqual(MAX_LINE_BYTES + 256 * 1024 + 1);
+      } finally {
+        concat.mockRestore();
+        await rm(path);
+      }
+    }
   });
 
   test('agrees with the reader on random lines of tricky bytes', async () => {
