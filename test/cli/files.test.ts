@@ -679,6 +679,17 @@ describe('write failures', () => {
     }
   });
 
+  it('with --checksum, a URL that fails as write records no digest (its body was hashed), the others theirs', async () => {
+    const out = await makeTempDir();
+    await mkdir(join(out, 'a.txt'));
+    const result = await fetchTo(out, [`${server.url}/text/a.txt`, `${server.url}/text/b.txt`], ['--checksum']);
+    expect(result.code).toBe(1);
+    const records = byIndex(result);
+    // "sha256: where computed, else null": a failed URL's digest would vouch for a body nobody kept.
+    expect(records.get(1)).toMatchObject({ok: false, file: null, sha256: null, error: {code: 'write'}});
+    expect(records.get(2)).toMatchObject({ok: true, sha256: sha256Hex(textBody('b.txt'))});
+  });
+
   it('fails only the URL whose name a directory holds, as write; the others succeed (exit 1)', async () => {
     const out = await makeTempDir();
     await mkdir(join(out, 'a.txt'));
