@@ -221,6 +221,23 @@ describe('the first cause that stops the run sets the status', () => {
     expect(exit.stderr).toMatch(/· stopped by SIGQUIT$/m);
   });
 
+  it('SIGQUIT while an entry waits for its host (--per-host): only the started one is recorded aborted, the other never started', async () => {
+    const report = join(await makeTempDir(), 'r.jsonl');
+    // Entry 1 holds the host's one permit (its body stalls); entry 2, launched beside it (-c 2), waits
+    // for that permit and has sent nothing.
+    const list = await writeList([`${server.url}/stall-body?quit-gate=1`, `${server.url}/text/quit-gate-2`]);
+    const exit = await spawnCli(['-c', '2', '--per-host', '1', '--report', report, list], (child) => {
+      void vi.waitFor(() => expect(server.requests.filter((r) => r.target.includes('quit-gate'))).toHaveLength(1), {timeout: 20_000, interval: 20})
+        .then(() => child.kill('SIGQUIT'));
+    });
+    expect(exit.signal).toBeNull();
+    expect(exit.code).toBe(131);
+    const records = parseJsonLines(await readFile(report, 'utf8'));
+    expect(records.map((r) => [r.index, r.error?.code])).toEqual([[1, 'aborted']]);
+    expect(server.requests.filter((r) => r.target.includes('quit-gate'))).toHaveLength(1);
+    expect(exit.stderr).toMatch(/^fetchall: 1 URL in .*, 1 not started .*· stopped by SIGQUIT$/m);
+  });
+
   it('a SIGINT after --fail-fast stopped the run leaves 1', async () => {
     // The bodies complete and wait for the reader; then the 404 stops the run; then a SIGINT.
     server.route('/late-404', (_req, res) => {
