@@ -2,6 +2,7 @@
 import {spawn, spawnSync} from 'node:child_process';
 import {once} from 'node:events';
 import {existsSync, readdirSync, readFileSync} from 'node:fs';
+import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {describe, expect, test} from 'vitest';
 import {BIN_PATH, makeTempDir, parseJsonLines, runCli, writeList} from '../helpers/cli.js';
@@ -565,6 +566,39 @@ describe('stdout through a slow reader', () => {
       expect(records).toHaveLength(6000);
       expect(records.at(-1)).toMatchObject({index: 6000, ok: false, error: {code: 'invalid_url'}});
       expect(stderr).toMatch(/^fetchall: 6,000 URLs in .* 0 ok, 6,000 failed/);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+});
+
+describe('a body through a slow reader, with --report', () => {
+  test('its record reaches the report once the body is out, before the report is closed (exit 0)', async () => {
+    // The body is taken whole long before the reader has it: its record waits for the last byte.
+    const dir = await makeTempDir();
+    const report = join(dir, 'r.jsonl');
+    const list = await writeList([`${server.url}/bytes/2000000?slow-reader=1`]);
+    const child = spawn(process.execPath, [BIN_PATH, '--report', report, list], {
+      env: {...process.env, NO_COLOR: '1'},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let bytes = 0;
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => (stderr += chunk));
+    child.stdout.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      child.stdout.pause();
+      setTimeout(() => child.stdout.resume(), 20);
+    });
+    const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    try {
+      const [code] = await exited;
+      expect(code, stderr).toBe(0);
+      expect(bytes).toBe(2_000_000);
+      expect(parseJsonLines(readFileSync(report, 'utf8'))).toMatchObject([{index: 1, ok: true, bytes: 2_000_000, error: null}]);
+      expect(stderr).toMatch(/^fetchall: 1 URL in .* 1 ok, 0 failed/);
     } finally {
       clearTimeout(timer);
     }
