@@ -238,6 +238,20 @@ describe('the first cause that stops the run sets the status', () => {
     expect(exit.stderr).toMatch(/^fetchall: 1 URL in .*, 1 not started .*· stopped by SIGQUIT$/m);
   });
 
+  it('--fail-fast stops before the failing entry gives its host back: the entry waiting for that host (--per-host) never starts', async () => {
+    // -c 4 --per-host 1, every URL on one host: entry 1 fails (404, no retry) while the others wait for
+    // its host's permit. The stop comes first, so none of them sends a request.
+    const list = await writeList([`${server.url}/status/404?gate-ff=1`, ...[2, 3, 4].map((i) => `${server.url}/text/gate-ff-${i}`)]);
+    for (let round = 0; round < 3; round++) {
+      server.resetStats();
+      const result = await runCli(['-c', '4', '--per-host', '1', '--retries', '0', '--fail-fast', '--json', list]);
+      expect(result.code).toBe(1);
+      expect(result.records().map((r) => [r.index, r.error?.code])).toEqual([[1, 'http_status']]);
+      expect(server.requests.map((r) => r.target)).toEqual(['/status/404?gate-ff=1']);
+      expect(result.stderr).toMatch(/^fetchall: 1 URL in .*, 3 not started .*· stopped by --fail-fast$/m);
+    }
+  });
+
   it('a SIGINT after --fail-fast stopped the run leaves 1', async () => {
     // The bodies complete and wait for the reader; then the 404 stops the run; then a SIGINT.
     server.route('/late-404', (_req, res) => {
