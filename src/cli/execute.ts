@@ -114,7 +114,6 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
   let tell: ((record: FetchRecord) => void) | undefined;
   let sink: BodySink | undefined;
   let ended = false;
-  let wakeWaits: (() => void) | undefined;
   const stoppedBefore = (): boolean => run?.stopReason !== undefined || outputFailure !== undefined || fatal !== undefined;
   // The output failure that stopped the run, if one did (the run's own: a body's file or stdout).
   const failed = (): OutputError | undefined => outputFailure ?? fatal ?? run?.fatal;
@@ -128,9 +127,8 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
       return;
     }
     if (signalled === undefined && ended && !stoppedBefore()) {
-      // The run had ended by itself: this signal stops only the last waits, and sets the status.
+      // The run had ended by itself: this signal only sets the status (the last writes still go out).
       signalled = signal;
-      wakeWaits?.();
       return;
     }
     // A second signal, or one after the run already stopped: skip the wait, but leave no temporary file,
@@ -261,12 +259,9 @@ export async function execute(io: CliIo, flags: RawFlags, listPaths: string[], o
       throw internal;
     }
     // A stopped run's summary says how many entries were never started: give the count a moment to
-    // finish (a signal cuts the wait short).
+    // finish (a signal during the wait is a second one, which exits at once).
     if (counted !== undefined && stats.total === null && (signalled !== undefined || run.stopReason !== undefined)) {
-      await Promise.race([counted, new Promise<void>((resolve) => {
-        wakeWaits = resolve;
-        setTimeout(resolve, 1000).unref();
-      })]);
+      await Promise.race([counted, new Promise<void>((resolve) => setTimeout(resolve, 1000).unref())]);
     }
     counting.abort();
 
