@@ -3,7 +3,7 @@ import {CommanderError} from 'commander';
 import type {Readable, Writable} from 'node:stream';
 import {describeErrno, UsageError} from './errors.js';
 import {escapeText} from './report/escape.js';
-import {buildProgram, helpClusters, peerHint, type RawFlags} from './cli/program.js';
+import {buildProgram, peerHint, readHelp, type RawFlags} from './cli/program.js';
 import {proxyVariable} from './http/proxy-env.js';
 import {prepareOutputDir} from './sinks/file-sink.js';
 import {fileWritable, isFileLike} from './sinks/file-stdout.js';
@@ -33,13 +33,17 @@ export async function main(io: CliIo): Promise<number> {
   // What --help or --version printed, and how that write ended: a full stdout is 3, a reader gone 141.
   let printed: Promise<Error | null | undefined> = Promise.resolve(undefined);
   const program = buildProgram({out: (s) => (printed = writeChecked(io.stdout, s)), err: (s) => io.stderr.write(s)});
+  const asked = readHelp(io.argv, program);
   try {
-    program.parse(helpClusters(io.argv, program), {from: 'user'});
+    program.parse(asked.argv, {from: 'user'});
     flags = program.opts<RawFlags>();
     lists = program.args;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') {
+      // A usage error that commander met before it reached the help flag (`--help -c`): help wins.
+      const helpFirst = asked.help && error.exitCode !== 0;
+      if (helpFirst) program.outputHelp();
+      if (helpFirst || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') {
         const failure = (await printed) as NodeJS.ErrnoException | null | undefined;
         if (failure === null || failure === undefined) return EXIT.ok;
         if (failure.code === 'EPIPE') return EXIT.pipe;

@@ -148,13 +148,17 @@ export function buildProgram(write: {out: (s: string) => void; err: (s: string) 
 
 /**
  * argv with a short-flag cluster that starts with `-h` (`-hq`, `-hv`) read as `-h`: commander knows
- * its help flag only alone (`-qh` works, `-hq` was "unknown option"), and help wins either way.
+ * its help flag only alone (`-qh` works, `-hq` was "unknown option"), and help wins either way. And
+ * whether help was asked for at all: commander stops at a flag missing its value before it looks for
+ * help (`--help -c`), and help must win wherever it stands.
  * Read left to right as commander reads it, so that an argument that is a flag's value (`-A -hq`,
  * `-qA -hq`, where `-qA` itself may be a value: `-A -qA -hq`) is left alone.
+ * @example readHelp(['-hq', 'urls.txt'], program) // → {argv: ['-h', 'urls.txt'], help: true}
  */
-export function helpClusters(argv: readonly string[], program: Command): string[] {
+export function readHelp(argv: readonly string[], program: Command): {argv: string[]; help: boolean} {
   const valued = (flag: string): boolean | undefined => program.options.find((o) => o.short === flag || o.long === flag)?.required;
   const out: string[] = [];
+  let help = false;
   let value = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -169,14 +173,21 @@ export function helpClusters(argv: readonly string[], program: Command): string[
     }
     if (/^-h[^-]/.test(arg)) {
       out.push('-h');
+      help = true;
       continue;
     }
     out.push(arg);
-    if (arg.startsWith('--')) {
+    if (arg === '--help') {
+      help = true;
+    } else if (arg.startsWith('--')) {
       value = !arg.includes('=') && valued(arg) === true;
     } else if (/^-[^-]/.test(arg)) {
       // The first flag in a cluster that takes a value takes the rest of it, or the next argument.
       for (let k = 1; k < arg.length; k++) {
+        if (arg[k] === 'h') {
+          help = true;
+          break;
+        }
         const required = valued(`-${arg[k]!}`);
         if (required === undefined) break;
         if (required) {
@@ -186,7 +197,7 @@ export function helpClusters(argv: readonly string[], program: Command): string[
       }
     }
   }
-  return out;
+  return {argv: out, help};
 }
 
 // Flags of curl and wget whose fetchall name is not close enough for commander's own suggestion.

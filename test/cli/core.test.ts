@@ -428,6 +428,20 @@ describe('short-flag clusters', () => {
     }
   });
 
+  test('help wins wherever it stands, also before a flag left without its value (commander stopped at that first)', async () => {
+    for (const args of [['--help', '-c'], ['-h', '--name'], ['-qh', '-o'], ['-c', '5', '-h', '-o'], ['--bogus', '--help', '-A'], ['--version', '-c']]) {
+      const result = await runCli(args);
+      expect(result.code, args.join(' ')).toBe(0);
+      expect(result.stderr, args.join(' ')).toBe('');
+      expect(result.stdout.toString(), args.join(' ')).toMatch(args[0] === '--version' ? /^\d+\.\d+\.\d+\n$/ : /^Usage: fetchall/);
+    }
+    // A flag's value that looks like help is still that value, as commander reads it.
+    const valued = await runCli(['-c', '--help']);
+    expect(valued.code).toBe(2);
+    expect(oneLine(valued.stderr)).toMatch(/--concurrency must be a whole number .*"--help"/);
+    expect(valued.stdout.length).toBe(0);
+  });
+
   test('with other usage errors on the line, a repeated flag\'s earlier value does not change which one is named', async () => {
     const result = await runCli(['-c', 'x', '-c', '3', '-q', '-v', '-']);
     expect(result.code).toBe(2);
