@@ -147,9 +147,14 @@ async function* toEntries(inputs: Iterable<EntryInput> | AsyncIterable<EntryInpu
   }
 }
 
-/** An entry as a record's `url` shows it when it has no usable `url`: its JSON, or what String makes of it. */
+/**
+ * An entry as a record's `url` shows it when it has no usable `url`: the `url` it carries where it is
+ * no plain object (a `Request`, whose JSON is `{}`), else its JSON, or what String makes of it.
+ */
 function shown(input: unknown): string {
   try {
+    const url = typeof input === 'object' && input !== null ? (input as {url?: unknown}).url : undefined;
+    if (typeof url === 'string') return url;
     return JSON.stringify(input) ?? String(input);
   } catch {
     // A BigInt or a cycle: not JSON, still one entry's problem, not the run's.

@@ -264,6 +264,8 @@ describe('fetchAll: bad options', () => {
     expect(records.map((r) => [r.ok, r.error?.code])).toEqual(Array.from({length: 4}, () => [false, 'invalid_url']));
     expect(records[0]!.error!.message).toMatch(/"headers" must be a plain object of strings \(got Headers\)/);
     expect(records[2]!.error!.message).toMatch(/an entry must be a plain object .*\(got Request\)/);
+    // The record names the URL such an entry carries (a Request's JSON is {}).
+    expect(records.slice(2).map((r) => r.url)).toEqual([`${server.url}/text/hd3`, `${server.url}/text/hd4`]);
     expect(server.requests).toHaveLength(0);
   });
 
