@@ -107,6 +107,34 @@ describe('HostGate pools', () => {
     expect(gate.poolCount).toBe(0);
   });
 
+  test('a waiter aborted as its pool went idle does not drop the pool made after it: the bound holds', async () => {
+    const gate = new HostGate(1);
+    const held = await gate.acquire('a.test:80', never);
+    const controller = new AbortController();
+    const waiting = watch(gate.acquire('a.test:80', controller.signal));
+    await flush();
+    // In one tick: the waiter aborts, the holder lets go (its pool is idle and dropped), and a new
+    // request takes the host's one permit from a fresh pool, before the aborted waiter cleans up.
+    controller.abort(new Error('stop'));
+    held();
+    const fresh = gate.tryAcquire('a.test:80');
+    expect(fresh).toBeTypeOf('function');
+    await flush();
+    expect(waiting.error()).toEqual(new Error('stop'));
+    // The aborted waiter's clean-up must leave the fresh pool alone: the host is still full.
+    expect(gate.poolCount).toBe(1);
+    expect(gate.isOpen('a.test:80')).toBe(false);
+    expect(gate.tryAcquire('a.test:80')).toBeUndefined();
+    const next = watch(gate.acquire('a.test:80', never));
+    await flush();
+    expect(next.settled()).toBe(false);
+    fresh!();
+    await flush();
+    expect(next.settled()).toBe(true);
+    next.value()!();
+    expect(gate.poolCount).toBe(0);
+  });
+
   test('an already aborted signal rejects at once and leaves no pool behind', async () => {
     const gate = new HostGate(1);
     const controller = new AbortController();
