@@ -823,6 +823,40 @@ describe('fetchAll: hosts', () => {
   });
 });
 
+describe('fetchAll: a host paused while an attempt waits for its start slot', () => {
+  test('the attempt gives its global slot back while it waits the pause out: two later entries still run side by side', async () => {
+    const other = await startTestServer();
+    try {
+      // The 429 comes 100 ms late, while the second entry, holding its slots, waits for its --rate start
+      // slot (250 ms): that entry then meets the pause and must give its global slot back to wait it out.
+      server.route('/pause-late', (_req, res) => {
+        setTimeout(() => {
+          res.writeHead(429, {'retry-after': '1'});
+          res.end('slow down');
+        }, 100);
+      });
+      // The first of these answers once its partner has arrived (at most 3 s): both must be in flight at
+      // once at concurrency 2, which a slot kept by the entry waiting out the pause would not allow.
+      let partnerHit: (() => void) | undefined;
+      const partnerArrived = new Promise<string>((resolve) => (partnerHit = () => resolve('together')));
+      other.route('/side-a', (_req, res) => {
+        void Promise.race([partnerArrived, new Promise<string>((resolve) => setTimeout(() => resolve('alone'), 3000))]).then((how) => res.end(how));
+      });
+      other.route('/side-b', (_req, res) => {
+        partnerHit?.();
+        res.end('b');
+      });
+      const urls = [`${server.url}/pause-late`, `${server.url}/text/after-pause`, `${other.url}/side-a`, `${other.url}/side-b`];
+      const records = await collect(fetchAll(urls, {concurrency: 2, rate: 4, retries: 0}));
+      const byUrl = new Map(records.map((r) => [r.url, r]));
+      expect(urls.map((u) => [byUrl.get(u)?.ok, byUrl.get(u)?.status])).toEqual([[false, 429], [true, 200], [true, 200], [true, 200]]);
+      expect(other.maxInFlight).toBe(2);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe('fetchAll: 304 Not Modified', () => {
   test('a retry answered 304 after a broken 200 saves no file: the copy in place stays as it was', async () => {
     const dir = await makeTempDir();
