@@ -207,6 +207,22 @@ describe('HostGate pauses', () => {
     expect(paused.settled()).toBe(true);
   });
 
+  test.each([undefined, 2])('a pause extended while acquire already waits it out is waited out whole (perHost %s)', async (perHost) => {
+    const gate = new HostGate(perHost);
+    gate.pause('a.test:80', 1000);
+    const paused = watch(gate.acquire('a.test:80', never));
+    await vi.advanceTimersByTimeAsync(500);
+    // A second Retry-After, 500 ms in, pushes the end from 1000 to 2500.
+    gate.pause('a.test:80', 2000);
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(paused.settled()).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(paused.settled()).toBe(true);
+    expect(gate.pausedFor('a.test:80')).toBe(0);
+    paused.value()!();
+    expect(gate.poolCount).toBe(0);
+  });
+
   test('abort during a pause rejects at once with the reason and holds nothing', async () => {
     const gate = new HostGate(1);
     gate.pause('a.test:80', 60_000);
