@@ -857,6 +857,17 @@ describe('fetchAll: a host paused while an attempt waits for its start slot', ()
   });
 });
 
+describe('fetchAll: permits of retries and paused hosts', () => {
+  test('a retry takes a global slot like any attempt: at concurrency 1 it waits for the entry that took the slot meanwhile', async () => {
+    // The first URL fails once (503) and is retried after 10 ms; its retry wait holds no slot, so the second
+    // URL takes it and is answered 1 s later. The retry must wait for that slot, not run beside it.
+    const urls = [`${server.url}/flaky/retry-slot`, `${server.url}/slow?ms=1000`];
+    const records = await collect(fetchAll(urls, {concurrency: 1, retries: 1, retryDelay: 10, retryMaxDelay: 10}));
+    expect(records.map((r) => [r.url, r.ok, r.attempts])).toEqual([[urls[1], true, 1], [urls[0], true, 2]]);
+    expect(server.maxInFlight).toBe(1);
+  });
+});
+
 describe('fetchAll: 304 Not Modified', () => {
   test('a retry answered 304 after a broken 200 saves no file: the copy in place stays as it was', async () => {
     const dir = await makeTempDir();
