@@ -866,6 +866,33 @@ describe('fetchAll: permits of retries and paused hosts', () => {
     expect(records.map((r) => [r.url, r.ok, r.attempts])).toEqual([[urls[1], true, 1], [urls[0], true, 2]]);
     expect(server.maxInFlight).toBe(1);
   });
+
+  test('with perHost, an attempt that waits out a pause it met at its start slot gives its host permit back: the host keeps both', async () => {
+    // perHost 2, concurrency 4, rate 4: the 429 comes 100 ms late, while the second entry, holding its
+    // permits, waits for its start slot (250 ms); it then meets the host's 1 s pause and waits it out.
+    server.route('/pause-late-host', (_req, res) => {
+      setTimeout(() => {
+        res.writeHead(429, {'retry-after': '1'});
+        res.end('slow down');
+      }, 100);
+    });
+    // Once the pause is over, these two must be in flight at once (two permits for the host): the first
+    // answers when its partner arrives, or alone after 3 s.
+    let partnerHit: (() => void) | undefined;
+    const partnerArrived = new Promise<void>((resolve) => (partnerHit = resolve));
+    server.route('/pair-a', (_req, res) => {
+      void Promise.race([partnerArrived, new Promise((resolve) => setTimeout(resolve, 3000))]).then(() => res.end('a'));
+    });
+    server.route('/pair-b', (_req, res) => {
+      partnerHit?.();
+      res.end('b');
+    });
+    const urls = [`${server.url}/pause-late-host`, `${server.url}/text/after-pause-host`, `${server.url}/pair-a`, `${server.url}/pair-b`];
+    const records = await collect(fetchAll(urls, {concurrency: 4, perHost: 2, rate: 4, retries: 0}));
+    const byUrl = new Map(records.map((r) => [r.url, r]));
+    expect(urls.map((u) => [byUrl.get(u)?.ok, byUrl.get(u)?.status])).toEqual([[false, 429], [true, 200], [true, 200], [true, 200]]);
+    expect(server.maxInFlight).toBe(2);
+  });
 });
 
 describe('fetchAll: 304 Not Modified', () => {
