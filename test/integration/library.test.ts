@@ -893,6 +893,54 @@ describe('fetchAll: permits of retries and paused hosts', () => {
     expect(urls.map((u) => [byUrl.get(u)?.ok, byUrl.get(u)?.status])).toEqual([[false, 429], [true, 200], [true, 200], [true, 200]]);
     expect(server.maxInFlight).toBe(2);
   });
+
+  test('with perHost, a retry that got its global slot only once its host was paused gives its host permit back too', async () => {
+    const other = await startTestServer();
+    try {
+      // concurrency 2, perHost 2. The first URL fails at once (503) and retries 10 ms later: it takes its
+      // host permit, then waits for a global slot, both held by the 429 (answered after 300 ms) and the
+      // other host's 600 ms URL. When the 429 frees its slot the host is paused for 1 s: the retry must
+      // give back both permits and wait the pause out.
+      let pauseHits = 0;
+      server.route('/pause-late-retry', (_req, res) => {
+        if (++pauseHits > 1) return void res.end('after the pause');
+        setTimeout(() => {
+          res.writeHead(429, {'retry-after': '1'});
+          res.end('slow down');
+        }, 300);
+      });
+      // After the pause, these two must be in flight at once (the host's two permits): whichever comes
+      // first is answered when the other arrives, or alone after 3 s.
+      let together = false;
+      let waitingFirst: (() => void) | undefined;
+      const pair = (_req: http.IncomingMessage, res: http.ServerResponse): void => {
+        if (waitingFirst !== undefined) {
+          together = true;
+          waitingFirst();
+          res.end('second');
+          return;
+        }
+        const timer = setTimeout(() => (waitingFirst = undefined, res.end('alone')), 3000);
+        waitingFirst = () => {
+          clearTimeout(timer);
+          waitingFirst = undefined;
+          res.end('first');
+        };
+      };
+      server.route('/pair-retry-a', pair);
+      server.route('/pair-retry-b', pair);
+      const urls = [
+        `${server.url}/flaky/retry-paused`, `${server.url}/pause-late-retry`, `${other.url}/slow?ms=600`,
+        `${server.url}/pair-retry-a`, `${server.url}/pair-retry-b`,
+      ];
+      const records = await collect(fetchAll(urls, {concurrency: 2, perHost: 2, retries: 1, retryDelay: 10, retryMaxDelay: 2000}));
+      const byUrl = new Map(records.map((r) => [r.url, r]));
+      expect(urls.map((u) => [byUrl.get(u)?.status, byUrl.get(u)?.attempts])).toEqual([[200, 2], [200, 2], [200, 1], [200, 1], [200, 1]]);
+      expect(together).toBe(true);
+    } finally {
+      await other.close();
+    }
+  });
 });
 
 describe('fetchAll: 304 Not Modified', () => {
