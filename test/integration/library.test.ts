@@ -950,6 +950,51 @@ describe('fetchAll: permits of retries and paused hosts', () => {
       await other.close();
     }
   });
+
+  test('with perHost 1, a redirect back to the first host after waiting for a busy second one waits for the first host\'s permit', async () => {
+    const other = await startTestServer();
+    try {
+      // Entry 1: A → B → A. Its hop to B waits (entry 2 holds B for 300 ms) and gives A's permit to entry 3,
+      // which holds A for up to 2 s. Its hop back to A must then wait for entry 3, not go beside it.
+      let holdOpen = false;
+      let overlapped = false;
+      let endHold: (() => void) | undefined;
+      server.route('/hop-a1', (_req, res) => {
+        res.writeHead(302, {location: `${other.url}/hop-b`});
+        res.end();
+      });
+      other.route('/hop-b', (_req, res) => {
+        res.writeHead(302, {location: `${server.url}/hop-a2`});
+        res.end();
+      });
+      server.route('/hop-a2', (_req, res) => {
+        if (holdOpen) overlapped = true;
+        endHold?.();
+        res.end('final');
+      });
+      other.route('/hold-b', (_req, res) => {
+        setTimeout(() => res.end('b'), 300);
+      });
+      server.route('/hold-a', (_req, res) => {
+        holdOpen = true;
+        const timer = setTimeout(() => endHold?.(), 2000);
+        endHold = () => {
+          clearTimeout(timer);
+          endHold = undefined;
+          holdOpen = false;
+          res.end('a');
+        };
+      });
+      const urls = [`${server.url}/hop-a1`, `${other.url}/hold-b`, `${server.url}/hold-a`];
+      const records = await collect(fetchAll(urls, {concurrency: 4, perHost: 1, retries: 0}));
+      const byUrl = new Map(records.map((r) => [r.url, r]));
+      expect(urls.map((u) => byUrl.get(u)?.status)).toEqual([200, 200, 200]);
+      expect(byUrl.get(urls[0]!)?.final_url).toBe(`${server.url}/hop-a2`);
+      expect(overlapped).toBe(false);
+    } finally {
+      await other.close();
+    }
+  });
 });
 
 describe('fetchAll: 304 Not Modified', () => {
