@@ -995,6 +995,16 @@ describe('fetchAll: permits of retries and paused hosts', () => {
       await other.close();
     }
   });
+
+  test('failFast with perHost 1: the host permit the failure frees starts no other entry for that host, even with a global slot free', async () => {
+    // The failure gives its host permit back before its verdict is counted; the stop must come first.
+    for (let i = 0; i < 3; i++) {
+      const urls = [`${server.url}/status/404?ff-host=${i}`, `${server.url}/text/ff-host-next-${i}`];
+      const records = await collect(fetchAll(urls, {failFast: true, perHost: 1, concurrency: 2, retries: 0}));
+      expect(records.map((r) => [r.url, r.error?.code])).toEqual([[urls[0], 'http_status']]);
+      expect(server.hits(`/text/ff-host-next-${i}`)).toBe(0);
+    }
+  });
 });
 
 describe('fetchAll: 304 Not Modified', () => {
