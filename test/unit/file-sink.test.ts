@@ -195,6 +195,23 @@ describe('FileSink', () => {
     expect(await tree(dir)).toEqual(['d.bin']);
   });
 
+  it('a streamed body that cannot take its name (a directory there, or a protected file) leaves no temporary file', async () => {
+    const dir = await makeTempDir();
+    await mkdir(join(dir, 'd.bin'));
+    await writeFile(join(dir, 'run.jsonl'), 'report\n');
+    const sink = new FileSink(dir, {protect: [join(dir, 'run.jsonl')]});
+    for (const name of ['d.bin', 'run.jsonl']) {
+      const target = sink.open(entry, name);
+      // Past the 256 KiB held in memory: this one streams into its temporary file.
+      await feed(target, 2_000_000);
+      expect((await tree(dir)).filter((n) => TEMP_PATTERN.test(n))).toHaveLength(1);
+      const error = await Promise.resolve(target.commit()).catch((e: unknown) => e);
+      expect((error as FetchallError).code).toBe('write');
+      expect(await tree(dir)).toEqual(['d.bin', 'run.jsonl']);
+    }
+    expect(await readFile(join(dir, 'run.jsonl'), 'utf8')).toBe('report\n');
+  });
+
   /** DIR under a fresh root, a folder `outside` beside it, and a sink that already wrote `first` in DIR. */
   async function sinkWithOneFile(first: string) {
     const root = await makeTempDir();
