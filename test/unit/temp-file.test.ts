@@ -1,0 +1,100 @@
+// TempFile directly: a failed batch write fails the flush (no partial file takes a final name),
+// at most two batches are held, and the file is opened exclusively (never through a planted symlink).
+import {readdir, readFile, symlink, writeFile} from 'node:fs/promises';
+import {join} from 'node:path';
+import {afterAll, afterEach, describe, expect, it, vi} from 'vitest';
+import type {Entry} from '../../src/record.js';
+import {FileSink} from '../../src/sinks/file-sink.js';
+import {TempFile} from '../../src/sinks/temp-file.js';
+import {cleanupTemp, makeTempDir} from '../helpers/cli.js';
+
+// Every FileHandle that TempFile opens writes through this switch: set, each writev fails with it (a full disk).
+const disk = vi.hoisted(() => ({failure: undefined as NodeJS.ErrnoException | undefined}));
+
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs/promises')>();
+  const open = async (...args: Parameters<typeof actual.open>) => {
+    const handle = await actual.open(...args);
+    return new Proxy(handle, {
+      get(target, key) {
+        if (key === 'writev' && disk.failure !== undefined) {
+          const failure = disk.failure;
+          return () => Promise.reject(failure);
+        }
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  };
+  return {...actual, open, default: {...actual, open}};
+});
+
+afterAll(cleanupTemp);
+afterEach(() => {
+  disk.failure = undefined;
+});
+
+const entry: Entry = {index: 1, url: 'http://a.test/x', target: new URL('http://a.test/x')};
+const MIB = 1024 * 1024;
+
+function noSpace(): NodeJS.ErrnoException {
+  return Object.assign(new Error('ENOSPC: no space left on device, write'), {code: 'ENOSPC'});
+}
+
+describe('TempFile', () => {
+  it('a batch that fails to write fails the flush, even with nothing left pending', async () => {
+    const dir = await makeTempDir();
+    const file = new TempFile(join(dir, '.a.tmp'));
+    disk.failure = noSpace();
+    // A full batch starts writing in the background at once; its failure must not be lost.
+    expect(file.write(Buffer.alloc(MIB, 1))).toBeUndefined();
+    await expect(file.flush()).rejects.toMatchObject({code: 'ENOSPC'});
+    await file.remove();
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('a streamed body whose last batch fails to write never takes its final name, and leaves no temporary file', async () => {
+    const dir = await makeTempDir();
+    const target = new FileSink(dir).open(entry, 'big.bin');
+    // 2,000,000 bytes: past the 256 KiB held in memory, so one 1 MiB batch is written while streaming
+    // and the rest waits for the commit's flush, which is where the disk fills up.
+    for (let left = 2_000_000; left > 0; left -= 65_536) {
+      const pending = target.write(Buffer.alloc(Math.min(65_536, left), 7));
+      if (pending !== undefined) await pending;
+    }
+    disk.failure = noSpace();
+    const error = await Promise.resolve(target.commit()).catch((e: unknown) => e);
+    expect(error).toMatchObject({code: 'ENOSPC'});
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('holds at most two batches: a write while one batch is still being written asks the caller to wait', async () => {
+    const dir = await makeTempDir();
+    const path = join(dir, '.b.tmp');
+    const file = new TempFile(path);
+    // The first full batch starts writing; the second fills while it is in flight, and must not start a third write.
+    expect(file.write(Buffer.alloc(MIB, 1))).toBeUndefined();
+    const second = file.write(Buffer.alloc(MIB, 2));
+    expect(second).toBeInstanceOf(Promise);
+    await second;
+    await file.close();
+    const bytes = await readFile(path);
+    expect(bytes.length).toBe(2 * MIB);
+    expect(bytes[0]).toBe(1);
+    expect(bytes[MIB - 1]).toBe(1);
+    expect(bytes[MIB]).toBe(2);
+    expect(bytes[2 * MIB - 1]).toBe(2);
+  });
+
+  it('is opened exclusively: a symlink planted at its name is not followed, and what it leads to is untouched', async () => {
+    const dir = await makeTempDir();
+    const outside = join(await makeTempDir(), 'victim.txt');
+    await writeFile(outside, 'keep\n');
+    const path = join(dir, '.c.tmp');
+    await symlink(outside, path);
+    const file = new TempFile(path);
+    file.write(Buffer.from('planted\n'));
+    await expect(file.flush()).rejects.toMatchObject({code: 'EEXIST'});
+    expect(await readFile(outside, 'utf8')).toBe('keep\n');
+  });
+});
