@@ -50,6 +50,40 @@ describe('StdoutSink spool files', () => {
     }
   });
 
+  it('a reset (the body starts over, as on a retry) removes the spool file it had: nothing is left in the spool folder', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fetchall-spool-'));
+    const sink = new StdoutSink({write: () => {}}, {memoryBudget: 1, spillDir: dir});
+    const target = sink.open(ENTRY, undefined);
+    // Mid-body: the first full 1 MiB batch is being written to the spool file; the next waits for it.
+    await target.write(Buffer.alloc(1024 * 1024, 1));
+    await target.write(Buffer.alloc(1024 * 1024, 1));
+    expect(await readdir(dir)).toHaveLength(1);
+    await target.reset();
+    expect(await readdir(dir)).toEqual([]);
+    // Written again, it spools afresh, and goes once published.
+    await target.write(Buffer.alloc(1024, 2));
+    await target.commit();
+    expect(await readdir(dir)).toHaveLength(1);
+    await target.publish?.();
+    expect(await readdir(dir)).toEqual([]);
+    await sink.close();
+  });
+
+  it('a spool folder missing mid-body stops the run at the next write too, not only at the commit', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fetchall-spool-'));
+    const spillDir = join(dir, 'missing');
+    const sink = new StdoutSink({write: () => {}}, {memoryBudget: 1, spillDir});
+    const target = sink.open(ENTRY, undefined);
+    // A full 1 MiB batch starts writing (its file fails to open in the background); the next full
+    // batch waits for it; the write after that meets the failure.
+    await target.write(Buffer.alloc(1024 * 1024, 1));
+    await target.write(Buffer.alloc(1024 * 1024, 2));
+    const failure = await Promise.resolve(target.write(Buffer.alloc(1024, 3))).then(() => undefined, (error: unknown) => error);
+    expect(failure).toBeInstanceOf(OutputError);
+    expect((failure as Error).message).toContain(`a temporary spool file in ${spillDir}:`);
+    await sink.close();
+  });
+
   it('a spool file in the shared temp folder is readable by its owner only, whatever the umask, under a name not guessed from the last', async () => {
     dir = await mkdtemp(join(tmpdir(), 'fetchall-spool-'));
     const sink = new StdoutSink({write: () => {}}, {memoryBudget: 1, spillDir: dir});
