@@ -109,6 +109,29 @@ describe('StreamWriter', () => {
     await expect(broken.write('more')).rejects.toBe(told[0]);
   });
 
+  it('delivered() waits for the very last byte: a one-byte write still unconfirmed after a large one is not delivered yet', async () => {
+    const callbacks: (() => void)[] = [];
+    const stream = new Writable({highWaterMark: 4 * 1024 * 1024, write: (_chunk, _encoding, callback) => void callbacks.push(callback)});
+    const out = new StreamWriter(stream, 'standard output');
+    // 64 KiB goes to the stream at once; the one byte after it is gathered and sent a turn later.
+    out.write(Buffer.alloc(64 * 1024, 1));
+    out.write('x');
+    let delivered = false;
+    const delivery = out.delivered().then(() => {
+      delivered = true;
+    });
+    await turn();
+    expect(callbacks).toHaveLength(1);
+    callbacks[0]!();
+    await turn();
+    // The 64 KiB are confirmed, the last byte is not: no delivery yet.
+    expect(callbacks).toHaveLength(2);
+    expect(delivered).toBe(false);
+    callbacks[1]!();
+    await delivery;
+    expect(delivered).toBe(true);
+  });
+
   it('keeps no written chunk alive until the stream calls back: a body replayed to a file or /dev/null is not held whole', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
