@@ -9,7 +9,8 @@ import {TempFile} from '../../src/sinks/temp-file.js';
 import {cleanupTemp, makeTempDir} from '../helpers/cli.js';
 
 // Every FileHandle that TempFile opens writes through this switch: set, each writev fails with it (a full disk).
-const disk = vi.hoisted(() => ({failure: undefined as NodeJS.ErrnoException | undefined}));
+// `shortOnce`: the next writev writes only the first half of its bytes (a short write, as a nearly full disk or a signal may cause).
+const disk = vi.hoisted(() => ({failure: undefined as NodeJS.ErrnoException | undefined, shortOnce: false}));
 
 vi.mock('node:fs/promises', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs/promises')>();
@@ -20,6 +21,15 @@ vi.mock('node:fs/promises', async (importOriginal) => {
         if (key === 'writev' && disk.failure !== undefined) {
           const failure = disk.failure;
           return () => Promise.reject(failure);
+        }
+        if (key === 'writev' && disk.shortOnce) {
+          disk.shortOnce = false;
+          return async (buffers: Buffer[], position: number) => {
+            const bytes = Buffer.concat(buffers);
+            const half = Math.floor(bytes.length / 2);
+            await target.write(bytes, 0, half, position);
+            return {bytesWritten: half, buffers};
+          };
         }
         const value: unknown = Reflect.get(target, key, target);
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
@@ -32,6 +42,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 afterAll(cleanupTemp);
 afterEach(() => {
   disk.failure = undefined;
+  disk.shortOnce = false;
 });
 
 const entry: Entry = {index: 1, url: 'http://a.test/x', target: new URL('http://a.test/x')};
@@ -66,6 +77,19 @@ describe('TempFile', () => {
     const error = await Promise.resolve(target.commit()).catch((e: unknown) => e);
     expect(error).toMatchObject({code: 'ENOSPC'});
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('a short write is completed at the right position: the file holds every byte, in order', async () => {
+    const dir = await makeTempDir();
+    const path = join(dir, '.d.tmp');
+    const file = new TempFile(path);
+    const body = Buffer.from(Array.from({length: 3 * 1024 + 7}, (_, i) => i % 251));
+    // Several small chunks, one writev: its first half is written, the rest must follow at its offset.
+    for (let at = 0; at < body.length; at += 1024) file.write(body.subarray(at, at + 1024));
+    disk.shortOnce = true;
+    await file.close();
+    expect(disk.shortOnce).toBe(false);
+    expect((await readFile(path)).equals(body)).toBe(true);
   });
 
   it('holds at most two batches: a write while one batch is still being written asks the caller to wait', async () => {
