@@ -7,7 +7,7 @@ import {FetchallError, OutputError} from '../../src/errors.js';
 import type {Entry} from '../../src/record.js';
 import {FileSink, prepareOutputDir} from '../../src/sinks/file-sink.js';
 import {makeFoldersSync} from '../../src/sinks/make-folders.js';
-import {TEMP_SUFFIX, tempPathFor} from '../../src/sinks/temp-file.js';
+import {TEMP_SUFFIX, tempPathFor, uniqueSuffix} from '../../src/sinks/temp-file.js';
 import {cleanupTemp, makeTempDir} from '../helpers/cli.js';
 
 afterAll(cleanupTemp);
@@ -193,6 +193,22 @@ describe('FileSink', () => {
     expect(error).toBeInstanceOf(FetchallError);
     expect((error as FetchallError).code).toBe('write');
     expect(await tree(dir)).toEqual(['d.bin']);
+  });
+
+  it('a held body opens its temporary file exclusively: a symlink planted at that name is not followed, nor renamed in', async () => {
+    const dir = await makeTempDir();
+    const victim = join(await makeTempDir(), 'victim.txt');
+    await writeFile(victim, 'keep\n');
+    // The next temporary name, worked out from this process's counter (the one a local attacker would guess).
+    const current = uniqueSuffix();
+    const next = current.slice(0, 6) + ((Number.parseInt(current.slice(6), 16) + 1) & 0xffffff).toString(16).padStart(6, '0');
+    await symlink(victim, join(dir, `.a.txt.${next}${TEMP_SUFFIX}`));
+    const target = new FileSink(dir).open(entry, 'a.txt');
+    await feed(target, 100);
+    const error = await (async () => target.commit())().catch((e: unknown) => e);
+    expect((error as FetchallError).code).toBe('write');
+    expect(await readFile(victim, 'utf8')).toBe('keep\n');
+    expect(existsSync(join(dir, 'a.txt'))).toBe(false);
   });
 
   it('a streamed body that cannot take its name (a directory there, or a protected file) leaves no temporary file', async () => {
