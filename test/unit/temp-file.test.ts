@@ -10,7 +10,19 @@ import {cleanupTemp, makeTempDir} from '../helpers/cli.js';
 
 // Every FileHandle that TempFile opens writes through this switch: set, each writev fails with it (a full disk).
 // `shortOnce`: the next writev writes only the first half of its bytes (a short write, as a nearly full disk or a signal may cause).
-const disk = vi.hoisted(() => ({failure: undefined as NodeJS.ErrnoException | undefined, shortOnce: false}));
+// `shortSyncOnce`: the same for the next writevSync (a held body's write at commit).
+const disk = vi.hoisted(() => ({failure: undefined as NodeJS.ErrnoException | undefined, shortOnce: false, shortSyncOnce: false}));
+
+vi.mock('node:fs', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs')>();
+  const writevSync = (fd: number, buffers: readonly NodeJS.ArrayBufferView[], position?: number | null): number => {
+    if (!disk.shortSyncOnce) return actual.writevSync(fd, buffers, position ?? undefined);
+    disk.shortSyncOnce = false;
+    const bytes = Buffer.concat(buffers as Buffer[]);
+    return actual.writeSync(fd, bytes, 0, Math.floor(bytes.length / 2), position);
+  };
+  return {...actual, writevSync, default: {...actual, writevSync}};
+});
 
 vi.mock('node:fs/promises', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs/promises')>();
@@ -43,6 +55,7 @@ afterAll(cleanupTemp);
 afterEach(() => {
   disk.failure = undefined;
   disk.shortOnce = false;
+  disk.shortSyncOnce = false;
 });
 
 const entry: Entry = {index: 1, url: 'http://a.test/x', target: new URL('http://a.test/x')};
@@ -90,6 +103,17 @@ describe('TempFile', () => {
     await file.close();
     expect(disk.shortOnce).toBe(false);
     expect((await readFile(path)).equals(body)).toBe(true);
+  });
+
+  it('a held body written short at commit is completed: the final file holds every byte, in order', async () => {
+    const dir = await makeTempDir();
+    const target = new FileSink(dir).open(entry, 'held.bin');
+    const body = Buffer.from(Array.from({length: 10_007}, (_, i) => i % 251));
+    for (let at = 0; at < body.length; at += 1000) target.write(body.subarray(at, at + 1000));
+    disk.shortSyncOnce = true;
+    expect(await target.commit()).toBe(join(dir, 'held.bin'));
+    expect(disk.shortSyncOnce).toBe(false);
+    expect((await readFile(join(dir, 'held.bin'))).equals(body)).toBe(true);
   });
 
   it('holds at most two batches: a write while one batch is still being written asks the caller to wait', async () => {
