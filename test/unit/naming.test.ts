@@ -276,6 +276,13 @@ describe('NameAssigner', () => {
       ['ΑΣ', 'ασ-1', 'ας-2', 'µ.txt', 'Μ-1.TXT', 'ſ', 'S-1', 'ΟΔΟΣ.txt', 'οδοσ-1.txt', 'ß', 'ẞ-1'],
     ],
     [
+      // macOS file systems store one of the two forms, so both spellings name one file there.
+      'composed and decomposed spellings of one name meet (Unicode normalisation)',
+      '{basename}',
+      ['https://a.test/caf%C3%A9.txt', 'https://a.test/cafe%CC%81.txt', 'https://a.test/CAFE%CC%81.TXT'],
+      ['caf\u00e9.txt', 'cafe\u0301-1.txt', 'CAFE\u0301-2.TXT'],
+    ],
+    [
       'suffix goes into the last segment of a path',
       '{path}',
       ['https://a.test/d.x/f', 'https://b.test/d.x/f', 'https://a.test/d.x/f.txt', 'https://b.test/d.x/F.TXT'],
