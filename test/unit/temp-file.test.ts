@@ -11,7 +11,8 @@ import {cleanupTemp, makeTempDir} from '../helpers/cli.js';
 // Every FileHandle that TempFile opens writes through this switch: set, each writev fails with it (a full disk).
 // `shortOnce`: the next writev writes only the first half of its bytes (a short write, as a nearly full disk or a signal may cause).
 // `shortSyncOnce`: the same for the next writevSync (a held body's write at commit).
-const disk = vi.hoisted(() => ({failure: undefined as NodeJS.ErrnoException | undefined, shortOnce: false, shortSyncOnce: false}));
+// `emfileSyncOnce`: the next openSync of a temporary file fails with EMFILE (no descriptor left right now).
+const disk = vi.hoisted(() => ({failure: undefined as NodeJS.ErrnoException | undefined, shortOnce: false, shortSyncOnce: false, emfileSyncOnce: false}));
 
 vi.mock('node:fs', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs')>();
@@ -21,7 +22,14 @@ vi.mock('node:fs', async (importOriginal) => {
     const bytes = Buffer.concat(buffers as Buffer[]);
     return actual.writeSync(fd, bytes, 0, Math.floor(bytes.length / 2), position);
   };
-  return {...actual, writevSync, default: {...actual, writevSync}};
+  const openSync = (...args: Parameters<typeof actual.openSync>): number => {
+    if (disk.emfileSyncOnce && String(args[0]).endsWith('.fetchall-tmp')) {
+      disk.emfileSyncOnce = false;
+      throw Object.assign(new Error('EMFILE: too many open files, open'), {code: 'EMFILE'});
+    }
+    return actual.openSync(...args);
+  };
+  return {...actual, writevSync, openSync, default: {...actual, writevSync, openSync}};
 });
 
 vi.mock('node:fs/promises', async (importOriginal) => {
@@ -56,6 +64,7 @@ afterEach(() => {
   disk.failure = undefined;
   disk.shortOnce = false;
   disk.shortSyncOnce = false;
+  disk.emfileSyncOnce = false;
 });
 
 const entry: Entry = {index: 1, url: 'http://a.test/x', target: new URL('http://a.test/x')};
@@ -114,6 +123,18 @@ describe('TempFile', () => {
     expect(await target.commit()).toBe(join(dir, 'held.bin'));
     expect(disk.shortSyncOnce).toBe(false);
     expect((await readFile(join(dir, 'held.bin'))).equals(body)).toBe(true);
+  });
+
+  it('a held body that finds no descriptor free at commit is saved whole the streaming way, which waits for one', async () => {
+    const dir = await makeTempDir();
+    const target = new FileSink(dir).open(entry, 'held.bin');
+    const body = Buffer.from(Array.from({length: 10_007}, (_, i) => i % 251));
+    for (let at = 0; at < body.length; at += 1000) target.write(body.subarray(at, at + 1000));
+    disk.emfileSyncOnce = true;
+    expect(await target.commit()).toBe(join(dir, 'held.bin'));
+    expect(disk.emfileSyncOnce).toBe(false);
+    expect((await readFile(join(dir, 'held.bin'))).equals(body)).toBe(true);
+    expect(await readdir(dir)).toEqual(['held.bin']);
   });
 
   it('holds at most two batches: a write while one batch is still being written asks the caller to wait', async () => {
