@@ -5,6 +5,7 @@ import {join} from 'node:path';
 import {afterAll, afterEach, describe, expect, it, vi} from 'vitest';
 import type {Entry} from '../../src/record.js';
 import {FileSink} from '../../src/sinks/file-sink.js';
+import {StdoutSink} from '../../src/sinks/stdout-sink.js';
 import {TempFile} from '../../src/sinks/temp-file.js';
 import {cleanupTemp, makeTempDir} from '../helpers/cli.js';
 
@@ -135,6 +136,24 @@ describe('TempFile', () => {
     expect(disk.emfileSyncOnce).toBe(false);
     expect((await readFile(join(dir, 'held.bin'))).equals(body)).toBe(true);
     expect(await readdir(dir)).toEqual(['held.bin']);
+  });
+
+  it('a spooled stdout body that finds no descriptor free to be read back synchronously is replayed whole the waiting way', async () => {
+    const dir = await makeTempDir();
+    const written: Buffer[] = [];
+    const sink = new StdoutSink({write: (chunk) => void written.push(Buffer.from(chunk))}, {memoryBudget: 1, spillDir: dir});
+    const target = sink.open(entry, undefined);
+    const body = Buffer.from(Array.from({length: 300_007}, (_, i) => i % 251));
+    for (let at = 0; at < body.length; at += 65_536) {
+      const pending = target.write(body.subarray(at, at + 65_536));
+      if (pending !== undefined) await pending;
+    }
+    await target.commit();
+    disk.emfileSyncOnce = true;
+    await target.publish?.();
+    expect(disk.emfileSyncOnce).toBe(false);
+    expect(Buffer.concat(written).equals(body)).toBe(true);
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('holds at most two batches: a write while one batch is still being written asks the caller to wait', async () => {
