@@ -218,8 +218,9 @@ describe('FileSink', () => {
     const sink = new FileSink(dir, {protect: [join(dir, 'run.jsonl')]});
     for (const name of ['d.bin', 'run.jsonl']) {
       const target = sink.open(entry, name);
-      // Past the 256 KiB held in memory: this one streams into its temporary file.
-      await feed(target, 2_000_000);
+      // Past the 256 KiB held in memory: this one streams into its temporary file. 3 MB fill a second
+      // 1 MiB batch while the first is written, so the feed waits for the first: the file exists by then.
+      await feed(target, 3_000_000);
       expect((await tree(dir)).filter((n) => TEMP_PATTERN.test(n))).toHaveLength(1);
       const error = await Promise.resolve(target.commit()).catch((e: unknown) => e);
       expect((error as FetchallError).code).toBe('write');
