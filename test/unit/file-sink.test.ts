@@ -312,8 +312,9 @@ describe('FileSink', () => {
   it('checks the folder again before a streamed body takes its name: a symlink planted meanwhile is refused', async () => {
     const {dir, outside, sink} = await sinkWithOneFile('sub/a.bin');
     const next = sink.open(entry, 'sub/big.bin');
-    // Streaming: its temporary file is open in sub/ (held bodies are written only at the commit).
-    await feed(next, 2_000_000);
+    // Streaming: its temporary file is open in sub/ (held bodies are written only at the commit); 3 MB
+    // fill a second 1 MiB batch while the first is written, so the feed waits until the file exists.
+    await feed(next, 3_000_000);
     const [temp] = (await tree(join(dir, 'sub'))).filter((n) => TEMP_PATTERN.test(n));
     // While it streams, sub/ is swapped for a symlink out of DIR, to a folder holding the temporary file.
     await mkdir(join(outside, 'x'));
