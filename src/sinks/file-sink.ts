@@ -380,11 +380,15 @@ class FileTarget implements BodyTarget {
     const temp = tempPathFor(this.#path);
     let fd: number | undefined;
     let keep = false;
+    // Whether the temporary file is ours to delete: only once its exclusive open made it (on EEXIST the
+    // name is someone else's file).
+    let made = false;
     try {
       this.#sink.prepareFolderSync(this.#path);
       this.#sink.assertNotProtected(this.#path, this.#shown);
       try {
         fd = openSync(temp, 'wx', 0o666);
+        made = true;
       } catch (error) {
         if (!outOfDescriptors(error)) throw error;
         keep = true;
@@ -405,7 +409,7 @@ class FileTarget implements BodyTarget {
     } catch (error) {
       if (fd !== undefined) closeSync(fd);
       try {
-        unlinkSync(temp);
+        if (made) unlinkSync(temp);
       } catch {
         // never made, or already gone
       }

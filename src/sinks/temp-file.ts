@@ -128,6 +128,7 @@ export class TempFile {
   readonly path: string;
   #handle: FileHandle | undefined;
   #opening: Promise<FileHandle> | undefined;
+  #openFailed = false;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   // Bytes written or being written: the next batch goes here.
@@ -245,13 +246,15 @@ export class TempFile {
       // already closed
     }
     this.#handle = undefined;
-    if (this.#opening !== undefined) await unlink(this.path).catch(() => {});
+    // Only a file this made: an open that failed (EEXIST: the name is someone else's) made nothing.
+    if (this.#opening !== undefined && !this.#openFailed) await unlink(this.path).catch(() => {});
   }
 
   /** Delete at once, synchronously: a second signal will not wait for promises. */
   removeSync(): void {
     this.#removed = true;
-    if (this.#opening === undefined) return;
+    // An open still under way may have made the file already: only one known to have failed made none.
+    if (this.#opening === undefined || this.#openFailed) return;
     try {
       unlinkSync(this.path);
     } catch {
@@ -305,10 +308,16 @@ export class TempFile {
 
   #open(): Promise<FileHandle> {
     if (this.#closed) return Promise.reject(new Error('temporary file already closed'));
-    this.#opening ??= openWaiting(this.path, 'wx', this.#mode, () => !this.#removed, () => this.#stop).then((handle) => {
-      this.#handle = handle;
-      return handle;
-    });
+    this.#opening ??= openWaiting(this.path, 'wx', this.#mode, () => !this.#removed, () => this.#stop).then(
+      (handle) => {
+        this.#handle = handle;
+        return handle;
+      },
+      (error: unknown) => {
+        this.#openFailed = true;
+        throw error;
+      },
+    );
     return this.#opening;
   }
 }

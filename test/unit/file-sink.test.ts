@@ -209,6 +209,8 @@ describe('FileSink', () => {
     expect((error as FetchallError).code).toBe('write');
     expect(await readFile(victim, 'utf8')).toBe('keep\n');
     expect(existsSync(join(dir, 'a.txt'))).toBe(false);
+    // What held the name was not fetchall's to delete: it stays, as it was.
+    expect((await lstat(join(dir, `.a.txt.${next}${TEMP_SUFFIX}`))).isSymbolicLink()).toBe(true);
   });
 
   it('a streamed body that cannot take its name (a directory there, or a protected file) leaves no temporary file', async () => {

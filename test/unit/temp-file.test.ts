@@ -1,5 +1,6 @@
 // TempFile directly: a failed batch write fails the flush (no partial file takes a final name),
 // at most two batches are held, and the file is opened exclusively (never through a planted symlink).
+import {existsSync} from 'node:fs';
 import {readdir, readFile, symlink, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {afterAll, afterEach, describe, expect, it, vi} from 'vitest';
@@ -184,5 +185,26 @@ describe('TempFile', () => {
     file.write(Buffer.from('planted\n'));
     await expect(file.flush()).rejects.toMatchObject({code: 'EEXIST'});
     expect(await readFile(outside, 'utf8')).toBe('keep\n');
+  });
+
+  it('an open that failed made nothing: removing leaves the file that held the name (someone else\'s) where it is', async () => {
+    const dir = await makeTempDir();
+    const path = join(dir, '.d.tmp');
+    await writeFile(path, 'another process\n');
+    const file = new TempFile(path);
+    file.write(Buffer.from('mine\n'));
+    await expect(file.flush()).rejects.toMatchObject({code: 'EEXIST'});
+    await file.remove();
+    file.removeSync();
+    expect(await readFile(path, 'utf8')).toBe('another process\n');
+    // A file this one made is removed, by either way.
+    for (const how of ['remove', 'removeSync'] as const) {
+      const mine = new TempFile(join(dir, `.${how}.tmp`));
+      mine.write(Buffer.from('mine\n'));
+      await mine.flush();
+      if (how === 'remove') await mine.remove();
+      else mine.removeSync();
+      expect(existsSync(mine.path)).toBe(false);
+    }
   });
 });
