@@ -857,6 +857,30 @@ describe('fetchAll: a host paused while an attempt waits for its start slot', ()
   });
 });
 
+/**
+ * A route for two URLs that must be in flight at once: whichever comes first is answered when the other
+ * arrives (then `together()` is true), or alone after 3 s.
+ */
+function overlappingPair(): {route: (req: http.IncomingMessage, res: http.ServerResponse) => void; together: () => boolean} {
+  let together = false;
+  let waitingFirst: (() => void) | undefined;
+  const route = (_req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if (waitingFirst !== undefined) {
+      together = true;
+      waitingFirst();
+      res.end('second');
+      return;
+    }
+    const timer = setTimeout(() => (waitingFirst = undefined, res.end('alone')), 3000);
+    waitingFirst = () => {
+      clearTimeout(timer);
+      waitingFirst = undefined;
+      res.end('first');
+    };
+  };
+  return {route, together: () => together};
+}
+
 describe('fetchAll: permits of retries and paused hosts', () => {
   test('a retry takes a global slot like any attempt: at concurrency 1 it waits for the entry that took the slot meanwhile', async () => {
     // The first URL fails once (503) and is retried after 10 ms; its retry wait holds no slot, so the second
@@ -876,31 +900,15 @@ describe('fetchAll: permits of retries and paused hosts', () => {
         res.end('slow down');
       }, 100);
     });
-    // Once the pause is over, these two must be in flight at once (two permits for the host): whichever
-    // comes first is answered when the other arrives, or alone after 3 s.
-    let together = false;
-    let waitingFirst: (() => void) | undefined;
-    const pair = (_req: http.IncomingMessage, res: http.ServerResponse): void => {
-      if (waitingFirst !== undefined) {
-        together = true;
-        waitingFirst();
-        res.end('second');
-        return;
-      }
-      const timer = setTimeout(() => (waitingFirst = undefined, res.end('alone')), 3000);
-      waitingFirst = () => {
-        clearTimeout(timer);
-        waitingFirst = undefined;
-        res.end('first');
-      };
-    };
-    server.route('/pair-a', pair);
-    server.route('/pair-b', pair);
+    // Once the pause is over, these two must be in flight at once (two permits for the host).
+    const pair = overlappingPair();
+    server.route('/pair-a', pair.route);
+    server.route('/pair-b', pair.route);
     const urls = [`${server.url}/pause-late-host`, `${server.url}/text/after-pause-host`, `${server.url}/pair-a`, `${server.url}/pair-b`];
     const records = await collect(fetchAll(urls, {concurrency: 4, perHost: 2, rate: 4, retries: 0}));
     const byUrl = new Map(records.map((r) => [r.url, r]));
     expect(urls.map((u) => [byUrl.get(u)?.ok, byUrl.get(u)?.status])).toEqual([[false, 429], [true, 200], [true, 200], [true, 200]]);
-    expect(together).toBe(true);
+    expect(pair.together()).toBe(true);
   });
 
   test('with perHost, a retry that got its global slot only once its host was paused gives its host permit back too', async () => {
@@ -918,26 +926,10 @@ describe('fetchAll: permits of retries and paused hosts', () => {
           res.end('slow down');
         }, 300);
       });
-      // After the pause, these two must be in flight at once (the host's two permits): whichever comes
-      // first is answered when the other arrives, or alone after 3 s.
-      let together = false;
-      let waitingFirst: (() => void) | undefined;
-      const pair = (_req: http.IncomingMessage, res: http.ServerResponse): void => {
-        if (waitingFirst !== undefined) {
-          together = true;
-          waitingFirst();
-          res.end('second');
-          return;
-        }
-        const timer = setTimeout(() => (waitingFirst = undefined, res.end('alone')), 3000);
-        waitingFirst = () => {
-          clearTimeout(timer);
-          waitingFirst = undefined;
-          res.end('first');
-        };
-      };
-      server.route('/pair-retry-a', pair);
-      server.route('/pair-retry-b', pair);
+      // After the pause, these two must be in flight at once (the host's two permits).
+      const pair = overlappingPair();
+      server.route('/pair-retry-a', pair.route);
+      server.route('/pair-retry-b', pair.route);
       const urls = [
         `${server.url}/flaky/retry-paused`, `${server.url}/pause-late-retry`, `${other.url}/slow?ms=600`,
         `${server.url}/pair-retry-a`, `${server.url}/pair-retry-b`,
@@ -945,7 +937,7 @@ describe('fetchAll: permits of retries and paused hosts', () => {
       const records = await collect(fetchAll(urls, {concurrency: 2, perHost: 2, retries: 1, retryDelay: 10, retryMaxDelay: 2000}));
       const byUrl = new Map(records.map((r) => [r.url, r]));
       expect(urls.map((u) => [byUrl.get(u)?.status, byUrl.get(u)?.attempts])).toEqual([[200, 2], [200, 2], [200, 1], [200, 1], [200, 1]]);
-      expect(together).toBe(true);
+      expect(pair.together()).toBe(true);
     } finally {
       await other.close();
     }
