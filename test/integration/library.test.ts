@@ -823,18 +823,23 @@ describe('fetchAll: hosts', () => {
   });
 });
 
+/** A route that answers 429 with `Retry-After: 1` (a 1 s pause of its host) after `ms`. */
+function pauseAfter(ms: number): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  return (_req, res) => {
+    setTimeout(() => {
+      res.writeHead(429, {'retry-after': '1'});
+      res.end('slow down');
+    }, ms);
+  };
+}
+
 describe('fetchAll: a host paused while an attempt waits for its start slot', () => {
   test('the attempt gives its global slot back while it waits the pause out: two later entries still run side by side', async () => {
     const other = await startTestServer();
     try {
       // The 429 comes 100 ms late, while the second entry, holding its slots, waits for its --rate start
       // slot (250 ms): that entry then meets the pause and must give its global slot back to wait it out.
-      server.route('/pause-late', (_req, res) => {
-        setTimeout(() => {
-          res.writeHead(429, {'retry-after': '1'});
-          res.end('slow down');
-        }, 100);
-      });
+      server.route('/pause-late', pauseAfter(100));
       // The first of these answers once its partner has arrived (at most 3 s): both must be in flight at
       // once at concurrency 2, which a slot kept by the entry waiting out the pause would not allow.
       let partnerHit: (() => void) | undefined;
@@ -894,12 +899,7 @@ describe('fetchAll: permits of retries and paused hosts', () => {
   test('with perHost, an attempt that waits out a pause it met at its start slot gives its host permit back: the host keeps both', async () => {
     // perHost 2, concurrency 4, rate 4: the 429 comes 100 ms late, while the second entry, holding its
     // permits, waits for its start slot (250 ms); it then meets the host's 1 s pause and waits it out.
-    server.route('/pause-late-host', (_req, res) => {
-      setTimeout(() => {
-        res.writeHead(429, {'retry-after': '1'});
-        res.end('slow down');
-      }, 100);
-    });
+    server.route('/pause-late-host', pauseAfter(100));
     // Once the pause is over, these two must be in flight at once (two permits for the host).
     const pair = overlappingPair();
     server.route('/pair-a', pair.route);
@@ -919,13 +919,8 @@ describe('fetchAll: permits of retries and paused hosts', () => {
       // other host's 600 ms URL. When the 429 frees its slot the host is paused for 1 s: the retry must
       // give back both permits and wait the pause out.
       let pauseHits = 0;
-      server.route('/pause-late-retry', (_req, res) => {
-        if (++pauseHits > 1) return void res.end('after the pause');
-        setTimeout(() => {
-          res.writeHead(429, {'retry-after': '1'});
-          res.end('slow down');
-        }, 300);
-      });
+      const pause = pauseAfter(300);
+      server.route('/pause-late-retry', (req, res) => (++pauseHits > 1 ? void res.end('after the pause') : pause(req, res)));
       // After the pause, these two must be in flight at once (the host's two permits).
       const pair = overlappingPair();
       server.route('/pair-retry-a', pair.route);
